@@ -1,0 +1,12 @@
+//! Compiles `src/proto/*.proto` with `protox` (a protobuf compiler written
+//! in Rust), so building sluice needs no `protoc` on the machine.
+
+fn main() -> Result<(), Box<dyn std::error::Error>> {
+    let protos = ["src/proto/change.proto"];
+    for proto in protos {
+        println!("cargo:rerun-if-changed={proto}");
+    }
+    let descriptors = protox::compile(protos, ["src/proto"])?;
+    prost_build::Config::new().compile_fds(descriptors)?;
+    Ok(())
+}

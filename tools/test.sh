@@ -1,0 +1,7 @@
+#!/usr/bin/env bash
+# The test suite: every crate, every test, against private servers that the
+# tests start themselves (MariaDB, nats-server). Install them first with
+#   apt-get install -y mariadb-server mariadb-client nats-server
+set -euo pipefail
+cd "$(dirname "$0")/.."
+exec cargo test --workspace "$@"
