@@ -4,4 +4,5 @@
 pub mod config;
 pub mod decode;
 pub mod filter;
+pub mod pipeline;
 pub mod proto;
