@@ -15,6 +15,7 @@
 use super::cursor::Cursor;
 use super::json_binary::{self, Json};
 use super::DecodeError;
+use crate::proto;
 
 fn bad(detail: impl Into<String>) -> DecodeError {
     DecodeError::Invalid {
@@ -55,6 +56,37 @@ pub fn apply(old: Option<&[u8]>, diff: &[u8]) -> Result<String, DecodeError> {
     let mut out = String::new();
     json_binary::write_json(&doc, &mut out);
     Ok(out)
+}
+
+/// The operations of `diff` as they are, for when the before image does
+/// not carry the document to apply them to.
+pub fn ops(diff: &[u8]) -> Result<proto::JsonDiff, DecodeError> {
+    let mut c = Cursor::new(diff);
+    let mut ops = Vec::new();
+    while !c.is_empty() {
+        let op = c.u8("JSON diff operation")?;
+        let path = c.lenenc_bytes("JSON diff path")?;
+        let path = String::from_utf8(path.to_vec()).map_err(|_| bad("path is not UTF-8"))?;
+        let (kind, value) = match op {
+            0 | 1 => {
+                let v = c.lenenc_bytes("JSON diff value")?;
+                let kind = if op == 0 {
+                    proto::JsonDiffKind::JsonReplace
+                } else {
+                    proto::JsonDiffKind::JsonInsert
+                };
+                (kind, json_binary::to_text(v)?)
+            }
+            2 => (proto::JsonDiffKind::JsonRemove, String::new()),
+            other => return Err(bad(format!("unknown operation {other}"))),
+        };
+        ops.push(proto::JsonDiffOp {
+            kind: kind as i32,
+            path,
+            value,
+        });
+    }
+    Ok(proto::JsonDiff { ops })
 }
 
 fn parse_path(p: &str) -> Result<Vec<Leg>, DecodeError> {
@@ -299,5 +331,19 @@ mod tests {
         assert!(apply(None, &op(2, "$.a", None)).is_err());
         assert!(apply(Some(&old), &[0, 9, b'$']).is_err());
         assert_eq!(parse_path("$[last]").unwrap(), vec![Leg::Last]);
+        assert!(ops(&op(0, "$.a", Some(&[0x04, 9]))).is_err());
+    }
+
+    #[test]
+    fn ops_without_a_before_image() {
+        let mut diff = op(0, "$.age", Some(&[0x05, 26, 0]));
+        diff.extend(op(2, "$.x", None));
+        let d = ops(&diff).unwrap();
+        assert_eq!(d.ops.len(), 2);
+        assert_eq!(
+            (d.ops[0].path.as_str(), d.ops[0].value.as_str()),
+            ("$.age", "26")
+        );
+        assert_eq!(d.ops[1].kind, proto::JsonDiffKind::JsonRemove as i32);
     }
 }

@@ -315,8 +315,11 @@ fn image<'a>(
             let raw = c.take(len, "JSON value")?;
             match partial {
                 Some((cols, before)) if cols.contains(&i) => {
-                    let old = before.iter().find(|(j, _)| *j == i).map(|(_, r)| *r);
-                    Kind::Json(json_diff::apply(old, raw)?)
+                    match before.iter().find(|(j, _)| *j == i) {
+                        Some((_, old)) => Kind::Json(json_diff::apply(Some(old), raw)?),
+                        // MINIMAL before image: keep the operations.
+                        None => Kind::JsonDiff(json_diff::ops(raw)?),
+                    }
                 }
                 _ => {
                     if let Some(v) = collect.as_deref_mut() {
