@@ -3,12 +3,33 @@
 //! offline `sluice decode` command.
 //!
 //! - [`error`]: what can go wrong, with where.
+//! - [`wire`]: the bounds-checked cursor every parser reads through.
+//! - [`header`], [`event_type`], [`format_description`]: framing.
+//! - [`event`]: one event cut out, checksum verified, body parsed.
+//! - [`events`]: the body parsers (query, GTIDs, MariaDB events, small ones).
+//! - [`payload`]: MySQL 8's compressed TRANSACTION_PAYLOAD.
 //! - [`table_map`]: TABLE_MAP events, the column types and metadata that
 //!   row events need.
 //! - [`rows`]: WRITE/UPDATE/DELETE rows events into typed values.
+//! - [`transaction`]: the [`Decoder`], events into committed transactions.
+//! - [`reader`], [`file`]: binlog files, memory-mapped, cut into events.
 
 pub mod error;
+pub mod event;
+pub mod event_type;
+pub mod events;
+pub mod file;
+pub mod format_description;
+pub mod header;
+pub mod payload;
+pub mod reader;
 pub mod rows;
 pub mod table_map;
+pub mod transaction;
+pub mod wire;
 
 pub use error::DecodeError;
+pub use file::{decode_all, decode_file, FileSummary, Item};
+pub use format_description::{ChecksumAlg, FormatDescription};
+pub use reader::BinlogFile;
+pub use transaction::{Decoder, GtidState};

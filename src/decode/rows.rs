@@ -12,7 +12,9 @@ use crate::proto;
 /// caller can find the TABLE_MAP. `table_id_size` is 6 (or 4).
 pub fn table_id(body: &[u8], table_id_size: usize) -> Result<u64, DecodeError> {
     let _ = (body, table_id_size);
-    Err(DecodeError::Unsupported("rows decoding not written yet".into()))
+    Err(DecodeError::Unsupported(
+        "rows decoding not written yet".into(),
+    ))
 }
 
 /// Decode one rows event. `event_type` is the binlog event type code;
@@ -25,5 +27,7 @@ pub fn decode_rows(
     table: &TableMap,
 ) -> Result<proto::TableChange, DecodeError> {
     let _ = (event_type, body, post_header_len, table);
-    Err(DecodeError::Unsupported("rows decoding not written yet".into()))
+    Err(DecodeError::Unsupported(
+        "rows decoding not written yet".into(),
+    ))
 }

@@ -43,7 +43,9 @@ impl TableMap {
     /// old binlogs, from the format description's post-header length).
     pub fn parse(body: &[u8], table_id_size: usize) -> Result<TableMap, DecodeError> {
         let _ = (body, table_id_size);
-        Err(DecodeError::Unsupported("TABLE_MAP decoding not written yet".into()))
+        Err(DecodeError::Unsupported(
+            "TABLE_MAP decoding not written yet".into(),
+        ))
     }
 
     /// Column descriptions for the change event.
