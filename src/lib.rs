@@ -6,3 +6,4 @@ pub mod decode;
 pub mod filter;
 pub mod pipeline;
 pub mod proto;
+pub mod source;
