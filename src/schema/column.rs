@@ -36,6 +36,13 @@ const STRING_TYPES: [&str; 10] = [
     "VARYING",
 ];
 
+/// True when the last token ends a type (`)` or a string type keyword):
+/// where the `BINARY` / `ASCII` / `UNICODE` attributes may follow.
+fn after_string_type(out: &[Token]) -> bool {
+    out.last()
+        .is_some_and(|p| p.is_punct(")") || STRING_TYPES.iter().any(|k| p.is(k)))
+}
+
 /// Rewrites MySQL column syntax that `sqlparser` rejects into equivalents
 /// it reads (same meaning for the fields the history keeps).
 pub fn prepare(toks: &[Token]) -> Vec<Token> {
@@ -75,7 +82,7 @@ pub fn prepare(toks: &[Token]) -> Vec<Token> {
         } else if t.is("LONG") && next.is_some_and(|n| n.is("VARBINARY")) {
             out.push(word("MEDIUMBLOB"));
             i += 1;
-        } else if (t.is("ASCII") || t.is("UNICODE") || t.is("BYTE")) && !out.is_empty() {
+        } else if (t.is("ASCII") || t.is("UNICODE") || t.is("BYTE")) && after_string_type(&out) {
             out.push(word("CHARACTER"));
             out.push(word("SET"));
             out.push(word(if t.is("ASCII") {
@@ -87,9 +94,7 @@ pub fn prepare(toks: &[Token]) -> Vec<Token> {
             }));
         } else if t.is("BINARY")
             && !next.is_some_and(|n| n.is_punct("("))
-            && out
-                .last()
-                .is_some_and(|p| p.is_punct(")") || STRING_TYPES.iter().any(|k| p.is(k)))
+            && after_string_type(&out)
         {
             // The BINARY attribute only picks the _bin collation.
         } else if t.kind == Kind::Str && t.raw.starts_with('_') {
@@ -248,6 +253,10 @@ mod tests {
         let c = col("g INT AS (a + 1) PERSISTENT").unwrap();
         assert_eq!(c.mysql_type, "int(11)");
         let c = col("t TEXT COLLATE latin1_german1_ci COLUMN_FORMAT DYNAMIC").unwrap();
+        assert_eq!(c.charset, "latin1");
+        let c = col("x ENUM('x','y') CHARACTER SET ascii").unwrap();
+        assert_eq!(c.charset, "ascii");
+        let c = col("x CHAR(2) ASCII").unwrap();
         assert_eq!(c.charset, "latin1");
         let c = col("s SERIAL").unwrap();
         assert!(!c.nullable);
