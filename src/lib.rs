@@ -6,4 +6,5 @@ pub mod decode;
 pub mod filter;
 pub mod pipeline;
 pub mod proto;
+pub mod schema;
 pub mod source;
