@@ -45,6 +45,9 @@ pub struct Session {
     /// How long the connection may stay silent between requests.
     pub idle_timeout: Duration,
     pub subs: HashMap<SubKey, Subscription>,
+    /// An error of an ack or rollback (which get no reply), given as the
+    /// reply to the next request instead of running it.
+    pub pending_error: Option<CmdError>,
 }
 
 impl Session {
@@ -55,6 +58,7 @@ impl Session {
             user: None,
             idle_timeout,
             subs: HashMap::new(),
+            pending_error: None,
         }
     }
 }

@@ -1,6 +1,6 @@
 //! CLIENTACK: the client processed a batch; commit its end as the group's
 //! offset, durably. No reply on success (as in Canal); a wrong batch id
-//! gets an error ACK, which the client reads with its next request's reply.
+//! gets an error ACK as the reply to the client's next request.
 //! Batch id -1 (what an empty get returned) is ignored; 0 is an error (402).
 
 use super::{commit, identity, subscription};

@@ -11,6 +11,12 @@
 //! | CLIENTACK ([`ack`]) | nothing; an error ACK if the batch is wrong |
 //! | CLIENTROLLBACK ([`rollback`]) | nothing; an error ACK if the batch is wrong |
 //! | anything else | error ACK 400 |
+//!
+//! Acks and rollbacks get no reply, so their errors cannot be answered at
+//! once. Canal writes the error ACK immediately anyway; its clients then take
+//! it as the reply to their next request, and every later reply is off by
+//! one. sluice keeps the error and answers the client's next request with
+//! it, without running that request, so that replies stay in step.
 
 pub mod ack;
 pub mod client_auth;
@@ -38,6 +44,32 @@ pub async fn dispatch(
     shutdown: &mut watch::Receiver<bool>,
 ) -> Result<Option<Reply>, CmdError> {
     let kind = c::PacketType::try_from(packet.r#type);
+    let silent = matches!(
+        kind,
+        Ok(c::PacketType::Clientack | c::PacketType::Clientrollback)
+    );
+    if !silent {
+        if let Some(e) = session.pending_error.take() {
+            return Err(e);
+        }
+    }
+    let result = run(kind, packet, session, shared, shutdown).await;
+    match result {
+        Err(e) if silent && !e.fatal => {
+            session.pending_error.get_or_insert(e);
+            Ok(None)
+        }
+        other => other,
+    }
+}
+
+async fn run(
+    kind: Result<c::PacketType, prost::UnknownEnumValue>,
+    packet: c::Packet,
+    session: &mut Session,
+    shared: &Shared,
+    shutdown: &mut watch::Receiver<bool>,
+) -> Result<Option<Reply>, CmdError> {
     match kind {
         Ok(c::PacketType::Subscription) => {
             subscribe::apply(decode(&packet.body, "Sub")?, session, shared)

@@ -3,7 +3,7 @@
 //! offset); another id rolls back that batch and every later one. No reply
 //! (as in Canal). A rollback for something not subscribed is silently
 //! ignored: Canal clients send one right after connecting, before they
-//! subscribe. An unknown batch id gets an error ACK, as in Canal.
+//! subscribe. An unknown batch id gets an error ACK as the reply to the next request.
 
 use tracing::debug;
 
