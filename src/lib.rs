@@ -7,4 +7,5 @@ pub mod filter;
 pub mod pipeline;
 pub mod proto;
 pub mod schema;
+pub mod serve;
 pub mod source;
