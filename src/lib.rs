@@ -2,4 +2,5 @@
 //! segment log. See `ARCHITECTURE.md` for the map of the code.
 
 pub mod decode;
+pub mod format;
 pub mod proto;

@@ -14,6 +14,7 @@
 //! - [`transaction`]: the [`Decoder`], events into committed transactions.
 //! - [`reader`], [`file`]: binlog files, memory-mapped, cut into events.
 
+pub mod command;
 pub mod error;
 pub mod event;
 pub mod event_type;
