@@ -86,6 +86,10 @@ pub fn run(
         }
     }
     decoder.finish();
+    while let Some(r) = decoder.next_ready() {
+        format.write(&r, outcome.records, &mut buf);
+        outcome.records += 1;
+    }
     for w in decoder.take_warnings() {
         let _ = writeln!(err, "sluice decode: warning: {w}");
     }

@@ -20,6 +20,7 @@ use serde::ser::{Serialize, SerializeMap, Serializer};
 /// | set | array of names, or number (bitmask) without names |
 /// | geometry | `{"srid": n, "wkb": base64}` |
 /// | vector | array of numbers |
+/// | partial JSON update (MINIMAL image) | `{"json_diff": [{"op": "replace", "path": "$.a", "value": 1}]}` |
 ///
 /// Absent columns (MINIMAL row image) are left out of the row object.
 pub struct Typed<'a>(pub &'a proto::Value);
@@ -66,6 +67,11 @@ impl Serialize for Typed<'_> {
                 m.end()
             }
             Some(Kind::Vector(v)) => v.values.serialize(s),
+            Some(Kind::JsonDiff(d)) => {
+                let mut m = s.serialize_map(Some(1))?;
+                m.serialize_entry("json_diff", &json_diff_ops(d))?;
+                m.end()
+            }
         }
     }
 }
@@ -125,7 +131,28 @@ pub fn canal_text(v: &proto::Value) -> Option<String> {
                 .collect();
             format!("[{}]", parts.join(","))
         }
+        Some(Kind::JsonDiff(d)) => serde_json::Value::Array(json_diff_ops(d)).to_string(),
     })
+}
+
+/// A partial JSON update as `[{"op": "replace", "path": "$.a", "value": 1}]`.
+pub fn json_diff_ops(d: &proto::JsonDiff) -> Vec<serde_json::Value> {
+    d.ops
+        .iter()
+        .map(|op| {
+            let kind = match proto::JsonDiffKind::try_from(op.kind) {
+                Ok(proto::JsonDiffKind::JsonInsert) => "insert",
+                Ok(proto::JsonDiffKind::JsonRemove) => "remove",
+                _ => "replace",
+            };
+            let mut o = serde_json::json!({"op": kind, "path": op.path});
+            if !op.value.is_empty() {
+                o["value"] = serde_json::from_str(&op.value)
+                    .unwrap_or_else(|_| serde_json::Value::String(op.value.clone()));
+            }
+            o
+        })
+        .collect()
 }
 
 /// Bytes as a string of the Latin-1 characters with those codes (what
