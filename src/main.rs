@@ -20,7 +20,7 @@ enum Command {
     Version,
     /// Capture sources into their logs (runs until stopped, or with
     /// `--until current` until the server's binlog end at start-up).
-    Run(sluice::cli::run::RunArgs),
+    Run(Box<sluice::cli::run::RunArgs>),
     /// Print a log's change events (read-only; safe while `run` writes).
     Tail(sluice::cli::tail::TailArgs),
     /// Decode binlog files into change events, one JSON object per line.
@@ -43,7 +43,7 @@ fn main() -> anyhow::Result<()> {
             let runtime = tokio::runtime::Builder::new_multi_thread()
                 .enable_all()
                 .build()?;
-            runtime.block_on(sluice::cli::run::main(args))?;
+            runtime.block_on(sluice::cli::run::main(*args))?;
         }
         Command::Tail(args) => sluice::cli::tail::main(args)?,
         Command::Decode { files, format } => {
