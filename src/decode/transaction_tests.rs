@@ -265,9 +265,10 @@ fn checksum_mismatch_names_file_and_offset() {
     let mut s = Stream::new("8.0.30");
     s.query("db", "CREATE TABLE x (a int)");
     let mut d = Decoder::new("c.000001");
-    let mut fd = FormatDescription::default();
-    fd.checksum = ChecksumAlg::Crc32;
-    d.set_format_description(fd);
+    d.set_format_description(FormatDescription {
+        checksum: ChecksumAlg::Crc32,
+        ..FormatDescription::default()
+    });
     let (off, ev) = &s.events[1];
     let mut ev = ev.clone();
     ev.extend_from_slice(&[0, 0, 0, 0]);
