@@ -418,6 +418,7 @@ impl Decoder {
                     schema,
                     statement: text,
                     tables: Vec::new(),
+                    databases: Vec::new(),
                 };
                 match self.trx.as_mut() {
                     Some(trx) if !trx.implicit => trx.ddl = Some(ddl),
