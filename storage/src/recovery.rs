@@ -204,7 +204,7 @@ fn is_blank(dir: &Path, base: u64) -> bool {
             let mut buf = vec![0u8; 4096];
             let mut f = f;
             let n = f.read(&mut buf).unwrap_or(0);
-            buf[..n].iter().all(|&b| b == 0)
+            crate::codec::first_nonzero(&buf[..n]).is_none()
         }
         Err(_) => false,
     }
@@ -214,7 +214,7 @@ fn is_blank(dir: &Path, base: u64) -> bool {
 fn cut_tail(seg: &Seg, pos: u64, what: &str, next_offset: u64) -> Result<(), StorageError> {
     let map = seg.map();
     let bytes = map.get(pos as usize..).unwrap_or_default();
-    let dirty_end = bytes.iter().rposition(|&b| b != 0).map_or(0, |i| i + 1);
+    let dirty_end = crate::codec::last_nonzero(bytes).map_or(0, |i| i + 1);
     let lost = match batch::parse_header(bytes) {
         Ok(h) => format!(
             "offsets {}..{} and anything after",
@@ -237,7 +237,7 @@ fn cut_tail(seg: &Seg, pos: u64, what: &str, next_offset: u64) -> Result<(), Sto
     let mut at = 0usize;
     while at < dirty_end {
         let n = CHUNK.min(dirty_end - at);
-        if bytes[at..at + n].iter().any(|&b| b != 0) {
+        if crate::codec::first_nonzero(&bytes[at..at + n]).is_some() {
             segment::write_at(&seg.file, &seg.path, pos + at as u64, &zeros[..n])?;
         }
         at += n;
