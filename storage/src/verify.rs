@@ -553,7 +553,7 @@ fn verify_groups(dir: &Path, start: Option<u64>, end: Option<u64>, rep: &mut Ver
     };
     for e in rd.flatten() {
         let path = e.path();
-        if !path.extension().is_some_and(|x| x == "group") {
+        if path.extension().is_none_or(|x| x != "group") {
             continue;
         }
         match std::fs::read(&path)
