@@ -127,23 +127,11 @@ fn torn_tail_at_every_byte_of_the_last_batches() {
         let last3 = &batches[batches.len().saturating_sub(2)..];
         let from = last3[0].0;
         let end = last3.last().unwrap().1;
+        let log_end = Log::open_read_only(template.path()).unwrap().durable_end();
         for cut in from..=end {
-            // Bytes of complete batches before the cut survive.
-            let keep = batches
-                .iter()
-                .filter(|b| b.1 <= cut)
-                .last()
-                .map_or(batches[0].2, |b| {
-                    let next = batches.iter().find(|x| x.0 == b.1);
-                    next.map_or(u64::MAX, |n| n.2)
-                });
-            let keep = if keep == u64::MAX {
-                // Everything was kept: the end is the log's end.
-                let log = Log::open_read_only(template.path()).unwrap();
-                log.durable_end()
-            } else {
-                keep
-            };
+            // Every batch that ends at or before the cut survives; the
+            // first one cut through is lost with everything after it.
+            let keep = batches.iter().find(|b| b.1 > cut).map_or(log_end, |b| b.2);
             for truncate in [false, true] {
                 let d = tmp();
                 copy_dir(template.path(), d.path());
