@@ -205,6 +205,29 @@ impl Log {
         crate::writer::append(self, records)
     }
 
+    /// Seals the active segment (if it holds any record) and starts a new
+    /// one, as reaching `segment_bytes` or `segment_age` would.
+    pub fn roll(&self) -> Result<(), StorageError> {
+        if self.inner.read_only || self.inner.poisoned.load(Ordering::Acquire) {
+            return Err(StorageError::ReadOnly(self.inner.dir.clone()));
+        }
+        let mut w = self.inner.writer.lock();
+        let empty = w
+            .active
+            .as_ref()
+            .is_none_or(|s| s.info.read().records() == 0);
+        if !empty {
+            crate::writer::roll(self, &mut w)?;
+            let end = w.tail.next_offset;
+            drop(w);
+            // Sealing fsynced everything before the new segment.
+            if self.inner.config.fsync != FsyncPolicy::Never {
+                self.publish_durable(end);
+            }
+        }
+        Ok(())
+    }
+
     /// Fsyncs everything appended so far and makes it visible to readers.
     pub fn flush(&self) -> Result<(), StorageError> {
         if self.inner.read_only {

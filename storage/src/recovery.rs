@@ -89,7 +89,14 @@ pub(crate) fn open_dir(
                     .last()
                     .map(|s| s.info.read().gtid_after.clone())
                     .unwrap_or_default();
-                Seg::create(dir, base, &gtid, initial_capacity(config.segment_bytes))?
+                let prev = last_keys(&segs, interval)?;
+                Seg::create(
+                    dir,
+                    base,
+                    &gtid,
+                    prev.as_ref(),
+                    initial_capacity(config.segment_bytes),
+                )?
             }
             Err(e) => return Err(e),
         };
@@ -155,6 +162,7 @@ pub(crate) fn open_dir(
             dir,
             start,
             &GtidSet::new(),
+            None,
             initial_capacity(config.segment_bytes),
         )?;
         tail.next_offset = start;
@@ -168,10 +176,12 @@ pub(crate) fn open_dir(
     if !read_only {
         if let Some(last) = segs.last().cloned() {
             if last.info.read().sealed() {
+                let prev = last_keys(&segs, interval)?;
                 let seg = Seg::create(
                     dir,
                     tail.next_offset,
                     &tail.gtid,
+                    prev.as_ref(),
                     initial_capacity(config.segment_bytes),
                 )?;
                 segs.push(Arc::new(seg));
@@ -254,6 +264,9 @@ fn last_keys(segs: &[Arc<Seg>], interval: u64) -> Result<Option<RecordKeys>, Sto
     for seg in segs.iter().rev() {
         let info = seg.info.read().clone();
         if info.records() == 0 {
+            if seg.prev.is_some() {
+                return Ok(seg.prev.clone());
+            }
             continue;
         }
         let index = seg.load_index(interval)?;

@@ -16,7 +16,7 @@ use bytes::Bytes;
 use crate::batch::{self, BatchHeader, HeaderProblem, HEADER_LEN};
 use crate::gtid::GtidSet;
 use crate::index::Index;
-use crate::record::{Record, SourcePos};
+use crate::record::{Record, RecordKeys, SourcePos};
 use crate::segment::{self, SegmentInfo, TRAILER_LEN};
 use crate::{os, StorageError};
 
@@ -78,6 +78,8 @@ pub struct SegmentFile {
     pub data_start: u64,
     /// The GTID set before the segment (from the header).
     pub gtid_before: GtidSet,
+    /// The last record before the segment (from the header).
+    pub prev: Option<RecordKeys>,
     /// The footer, if the segment is sealed; an error if it is damaged.
     pub footer: Result<Option<SegmentInfo>, StorageError>,
     map: Bytes,
@@ -101,14 +103,15 @@ impl SegmentFile {
     pub fn open(path: &Path) -> Result<SegmentFile, StorageError> {
         let file = std::fs::File::open(path).map_err(|e| StorageError::io("open", path, e))?;
         let map = os::map_file(&file, path, Arc::new(()))?;
-        let (base_offset, gtid_before, data_start) = segment::parse_header(&map)
+        let h = segment::parse_header(&map)
             .map_err(|e| StorageError::corrupt(path, e.at as u64, e.what))?;
         let footer = segment::read_footer(&map, path);
         Ok(SegmentFile {
             path: path.to_path_buf(),
-            base_offset,
-            data_start,
-            gtid_before,
+            base_offset: h.base,
+            data_start: h.data_start,
+            gtid_before: h.gtid_before,
+            prev: h.prev,
             footer,
             map,
         })
