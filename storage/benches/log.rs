@@ -95,15 +95,27 @@ fn bench_append() {
     for size in [200usize, 2048] {
         for (name, policy) in [
             ("never", FsyncPolicy::Never),
-            ("interval(100ms)", FsyncPolicy::Interval(Duration::from_millis(100))),
+            (
+                "interval(100ms)",
+                FsyncPolicy::Interval(Duration::from_millis(100)),
+            ),
             ("always", FsyncPolicy::Always),
         ] {
-            let target: u64 = if matches!(policy, FsyncPolicy::Always) { 8 << 20 } else { 256 << 20 };
+            let target: u64 = if matches!(policy, FsyncPolicy::Always) {
+                8 << 20
+            } else {
+                256 << 20
+            };
             let total = target / (size as u64 + 70);
             let d = tempfile::tempdir_in(bench_dir()).unwrap();
             let (secs, bytes) = append_run(d.path(), policy, size, total);
             let chunk = (bytes / total.div_ceil(BATCH as u64)) as usize;
-            let plain = plain_write(d.path(), bytes, chunk, matches!(policy, FsyncPolicy::Always));
+            let plain = plain_write(
+                d.path(),
+                bytes,
+                chunk,
+                matches!(policy, FsyncPolicy::Always),
+            );
             let mbs = bytes as f64 / secs / 1e6;
             let pmbs = bytes as f64 / plain / 1e6;
             println!(
@@ -127,7 +139,11 @@ fn bench_replay() {
     let total = build(d.path(), 512 << 20, 2048);
     let log = Log::open_read_only(d.path()).unwrap();
     let data: u64 = log.segments().iter().map(|s| s.data_bytes()).sum();
-    let paths: Vec<_> = log.segments().iter().map(|s| (s.path.clone(), s.data_end)).collect();
+    let paths: Vec<_> = log
+        .segments()
+        .iter()
+        .map(|s| (s.path.clone(), s.data_end))
+        .collect();
     let plain = || {
         let t = Instant::now();
         let mut buf = vec![0u8; 1 << 20];
@@ -294,7 +310,9 @@ fn main() {
     };
     if want("lookup") {
         println!("\n## lookup p99 (2000 random targets, 2 KiB records, warm)");
-        println!("| log | segments | time p99 | position p99 | GTID p99 | cold mean (first pass) |");
+        println!(
+            "| log | segments | time p99 | position p99 | GTID p99 | cold mean (first pass) |"
+        );
         println!("|---|---|---|---|---|---|");
         for (l, b) in &sizes {
             bench_lookup(l, *b);
