@@ -420,3 +420,43 @@ pub(crate) fn write_at(file: &File, path: &Path, pos: u64, buf: &[u8]) -> Result
     file.write_all_at(buf, pos)
         .map_err(|e| StorageError::io("write", path, e))
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proptest::prelude::*;
+
+    #[test]
+    fn footer_roundtrip() {
+        let mut info = SegmentInfo::empty(PathBuf::from("x.log"), 10, 50, GtidSet::single(b"a", 1));
+        info.add_record(5, SourcePos::new(1, 2), Some(&GtidSet::single(b"a", 2)));
+        info.data_end = 300;
+        info.batch_count = 1;
+        let footer = encode_footer(&info, 77);
+        let mut file = vec![0u8; 1000];
+        file[300..300 + footer.len()].copy_from_slice(&footer);
+        let t = encode_trailer(300, footer.len() as u32);
+        file[1000 - 24..].copy_from_slice(&t);
+        let got = read_footer(&file, Path::new("x.log")).unwrap().unwrap();
+        info.sealed_at_ms = Some(77);
+        assert_eq!(got, info);
+    }
+
+    proptest! {
+        #[test]
+        fn garbage_headers_footers_indexes_never_panic(
+            bytes in proptest::collection::vec(any::<u8>(), 0..300),
+            tail in proptest::collection::vec(any::<u8>(), 24),
+            pos in 0u64..400,
+        ) {
+            let _ = parse_header(&bytes);
+            let _ = crate::index::Index::decode(&bytes, 0, Path::new("x"));
+            // A trailer (valid or not) pointing anywhere into garbage.
+            let mut file = bytes.clone();
+            let mut t = encode_trailer(pos, tail[0] as u32 * 3);
+            if tail[1] & 1 == 1 { t = tail.clone(); }
+            file.extend_from_slice(&t);
+            let _ = read_footer(&file, Path::new("x"));
+        }
+    }
+}
