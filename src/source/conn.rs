@@ -128,7 +128,7 @@ impl Connection {
             TlsMode::Disabled => false,
             TlsMode::Preferred => {
                 if !server_tls {
-                    tracing::warn!(server = %addr, "server offers no TLS; connecting in plain text");
+                    tracing::debug!(server = %addr, "server offers no TLS (tls=preferred): plain text");
                 }
                 server_tls
             }

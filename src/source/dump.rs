@@ -264,6 +264,7 @@ impl Connection {
         Ok(BinlogStream {
             conn: self,
             from: from.clone(),
+            non_blocking: options.non_blocking,
             done: false,
         })
     }
@@ -327,6 +328,7 @@ fn file_order(name: &str) -> (String, u64) {
 pub struct BinlogStream {
     conn: Connection,
     from: DumpFrom,
+    non_blocking: bool,
     done: bool,
 }
 
@@ -354,7 +356,8 @@ impl BinlogStream {
     }
 
     /// The next event (19-byte header … checksum), `Ok(None)` at the end of
-    /// a non-blocking dump. Heartbeats are returned like any event (type
+    /// a non-blocking dump (a blocking dump never ends: the server ending
+    /// it is a retryable [`SourceError::Closed`]). Heartbeats are returned like any event (type
     /// 27): the caller sees the server is alive and the current position.
     pub async fn next_event(&mut self) -> Result<Option<Bytes>> {
         if self.done {
@@ -381,7 +384,16 @@ impl BinlogStream {
             }
             _ if response::is_eof(&p) => {
                 self.done = true;
-                Ok(None)
+                if self.non_blocking {
+                    Ok(None)
+                } else {
+                    // A blocking dump only ends when the server stops it
+                    // (shutdown, or the dump thread killed).
+                    Err(SourceError::Closed {
+                        addr: self.conn.addr(),
+                        context: "streaming the binlog (the server ended the dump)",
+                    })
+                }
             }
             Some(response::ERR) => {
                 self.done = true;
