@@ -213,6 +213,11 @@ impl Connection {
         self.config.addr()
     }
 
+    /// Say goodbye (COM_QUIT) and close the socket.
+    pub async fn close(mut self) {
+        let _ = self.command(&[0x01]).await;
+    }
+
     /// Run a statement that returns no rows; gives the affected row count.
     pub async fn exec(&mut self, sql: &str) -> Result<u64> {
         let rs = self.run(sql).await?;

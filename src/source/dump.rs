@@ -198,8 +198,15 @@ impl Connection {
                     from.pos
                 )));
             }
-            let files = self.binary_logs().await?;
-            check_file_available(&addr, &files, &from.file)?;
+            match self.binary_logs().await {
+                Ok(files) => check_file_available(&addr, &files, &from.file)?,
+                // Without the privilege to list binlogs (REPLICATION CLIENT /
+                // BINLOG MONITOR) the server's own check must do.
+                Err(e) if e.server_code() == Some(1227) => {
+                    tracing::warn!(server = %addr, "cannot list binary logs ({e}); skipping the purged-position check")
+                }
+                Err(e) => return Err(e),
+            }
         }
         self.exec("SET @master_binlog_checksum = @@global.binlog_checksum, @source_binlog_checksum = @@global.binlog_checksum")
             .await?;
@@ -361,7 +368,13 @@ impl BinlogStream {
     /// 27): the caller sees the server is alive and the current position.
     pub async fn next_event(&mut self) -> Result<Option<Bytes>> {
         if self.done {
-            return Ok(None);
+            return match self.non_blocking {
+                true => Ok(None),
+                false => Err(SourceError::Closed {
+                    addr: self.conn.addr(),
+                    context: "reading from a binlog stream that already ended",
+                }),
+            };
         }
         let after = self.dead_after();
         let p = self
