@@ -101,6 +101,7 @@ async fn file_pos_dump_matches_show_binlog_events() {
         .await
         .unwrap();
     let got = read_until(&mut stream, status.pos as u32).await;
+    assert_eq!(stream.position(), (first.as_str(), status.pos));
     let expected: Vec<(u32, u32, u8)> = show_binlog_events(db, &first)
         .into_iter()
         .filter(|e| e.1 <= status.pos as u32)

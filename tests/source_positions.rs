@@ -254,5 +254,12 @@ async fn a_server_restart_is_retryable_and_reconnect_succeeds() {
     let first = stream.next_event().await.unwrap().unwrap();
     assert_eq!(first[4], event_type::ROTATE);
     let db = restarted.join().unwrap();
+    // The restart rotated the binlog: the stream follows into the new file.
+    let deadline = std::time::Instant::now() + Duration::from_secs(20);
+    while stream.position().0 == "mysql-bin.000001" {
+        assert!(std::time::Instant::now() < deadline, "no rotation seen");
+        stream.next_event().await.unwrap().unwrap();
+    }
+    assert_eq!(stream.position().0, "mysql-bin.000002");
     drop(db);
 }

@@ -172,7 +172,8 @@ impl Connection {
         };
         auth::finish(&mut io, &ctx, plugin, hs.nonce.clone()).await?;
 
-        let (flavour, version) = handshake::parse_version(&hs.server_version);
+        let flavour = hs.flavour();
+        let version = hs.version();
         let mut conn = Connection {
             io,
             config: config.clone(),

@@ -268,11 +268,15 @@ impl Connection {
         }
         self.command(&cmd).await?;
         tracing::info!(server = %addr, from = %from.describe(), "binlog dump started");
+        let checksum = self.info.has_checksum();
         Ok(BinlogStream {
             conn: self,
             from: from.clone(),
             non_blocking: options.non_blocking,
             done: false,
+            checksum,
+            file: from.file.clone(),
+            pos: from.pos,
         })
     }
 
@@ -337,6 +341,11 @@ pub struct BinlogStream {
     from: DumpFrom,
     non_blocking: bool,
     done: bool,
+    checksum: bool,
+    /// File and position of the next event, kept from ROTATE events and
+    /// each event's `log_pos`.
+    file: String,
+    pos: u64,
 }
 
 impl std::fmt::Debug for BinlogStream {
@@ -355,6 +364,27 @@ impl BinlogStream {
 
     pub fn config(&self) -> &SourceConfig {
         &self.conn.config
+    }
+
+    /// The binlog file and position just after the last event returned
+    /// (the start position before any event). Follows ROTATE events, real
+    /// and artificial; heartbeats and other artificial events leave it.
+    pub fn position(&self) -> (&str, u64) {
+        (&self.file, self.pos)
+    }
+
+    fn track(&mut self, event: &[u8]) {
+        let Some(h) = EventHeader::parse(event) else {
+            return;
+        };
+        if h.type_code == event_type::ROTATE {
+            if let Some((file, pos)) = rotate_target(event, self.checksum) {
+                self.file = file;
+                self.pos = pos;
+            }
+        } else if !h.is_artificial() && h.type_code != event_type::HEARTBEAT {
+            self.pos = u64::from(h.log_pos);
+        }
     }
 
     /// How long the stream may be silent before it counts as dead.
@@ -393,7 +423,9 @@ impl BinlogStream {
                         ),
                     ));
                 }
-                Ok(Some(p.slice(1..)))
+                let event = p.slice(1..);
+                self.track(&event);
+                Ok(Some(event))
             }
             _ if response::is_eof(&p) => {
                 self.done = true;

@@ -122,8 +122,16 @@ impl InitialHandshake {
         Ok(hs)
     }
 
+    /// MariaDB names itself in the version string; it also clears the
+    /// CLIENT_LONG_PASSWORD ("CLIENT_MYSQL") capability, which every MySQL
+    /// server sets.
     pub fn flavour(&self) -> Flavour {
-        parse_version(&self.server_version).0
+        match parse_version(&self.server_version).0 {
+            Flavour::MySql if self.capabilities & caps::LONG_PASSWORD == 0 && self.charset != 0 => {
+                Flavour::MariaDb
+            }
+            f => f,
+        }
     }
 
     pub fn version(&self) -> (u16, u16, u16) {
@@ -239,6 +247,15 @@ mod tests {
         assert_eq!(hs.flavour(), Flavour::MariaDb);
         assert_eq!(hs.version(), (10, 11, 19));
         assert!(hs.capabilities & caps::PLUGIN_AUTH != 0);
+        // Without the name, the cleared CLIENT_MYSQL bit still tells.
+        let renamed = mariadb_handshake()
+            .windows(7)
+            .position(|w| w == b"MariaDB")
+            .unwrap();
+        let mut p = mariadb_handshake();
+        p[renamed..renamed + 7].copy_from_slice(b"Custom_");
+        let hs = InitialHandshake::parse(&p).unwrap();
+        assert_eq!(hs.flavour(), Flavour::MariaDb);
     }
 
     #[test]
