@@ -110,10 +110,17 @@ impl InitialHandshake {
         if capabilities & caps::SECURE_CONNECTION != 0 {
             let n = (usize::from(data_len).saturating_sub(8)).max(13);
             let part2 = r.bytes(n.min(r.remaining()), "auth-plugin-data part 2")?;
+            // The announced length counts a final NUL filler; without a
+            // length (0), part 2 is 12 bytes plus the NUL.
+            let want = match usize::from(data_len) {
+                len if len > 8 => len - 9,
+                _ => 12,
+            };
+            let part2 = match part2.get(..want) {
+                Some(p) => p,
+                None => part2.strip_suffix(&[0]).unwrap_or(part2),
+            };
             nonce.extend_from_slice(part2);
-            while nonce.len() > 8 && nonce.last() == Some(&0) {
-                nonce.pop();
-            }
         }
         hs.nonce = nonce;
         if capabilities & caps::PLUGIN_AUTH != 0 {
