@@ -56,7 +56,7 @@ async fn one_value(io: &mut PacketIo<TcpStream>, v: &str) {
 
 /// Send the random packets (well framed, continuing the sequence), then
 /// the raw tail, then close.
-async fn garbage(mut io: PacketIo<TcpStream>, packets: &[Vec<u8>], raw: &[u8]) {
+async fn garbage(io: PacketIo<TcpStream>, packets: &[Vec<u8>], raw: &[u8]) {
     let mut seq = io.seq();
     let mut wire = Vec::new();
     for p in packets {
