@@ -352,3 +352,82 @@ async fn mysql_gtid_dump_sends_the_encoded_set_and_maps_purged() {
         .collect();
     assert_eq!(ints, vec![1, 6, 11, 12]);
 }
+
+/// caching_sha2_password full authentication over TLS sends the password
+/// in clear (the channel is encrypted), never via RSA. The scripted server
+/// uses the private MariaDB's TLS files for its certificate.
+#[tokio::test]
+async fn caching_sha2_full_auth_over_tls_sends_the_clear_password() {
+    use tokio_rustls::rustls;
+    let Some(db) = sluice_testkit::MariaDb::start(sluice_testkit::MariaDbOptions {
+        tls: true,
+        ..Default::default()
+    }) else {
+        return;
+    };
+    let files = db.tls().unwrap().clone();
+    let certs: Vec<_> = rustls_pemfile::certs(&mut std::fs::read(&files.cert).unwrap().as_slice())
+        .collect::<Result<_, _>>()
+        .unwrap();
+    let key = rustls_pemfile::private_key(&mut std::fs::read(&files.key).unwrap().as_slice())
+        .unwrap()
+        .unwrap();
+    let server_config = rustls::ServerConfig::builder_with_provider(std::sync::Arc::new(
+        rustls::crypto::ring::default_provider(),
+    ))
+    .with_safe_default_protocol_versions()
+    .unwrap()
+    .with_no_client_auth()
+    .with_single_cert(certs, key)
+    .unwrap();
+    let acceptor = tokio_rustls::TlsAcceptor::from(std::sync::Arc::new(server_config));
+    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let port = listener.local_addr().unwrap().port();
+    let server = tokio::spawn(async move {
+        let (sock, _) = listener.accept().await.unwrap();
+        let mut io = PacketIo::new(sock, "client".into());
+        let mut hs = handshake("caching_sha2_password");
+        // Offer CLIENT_SSL (0x800) in the low capability bytes.
+        let caps_at = 1 + b"8.0.36\0".len() + 4 + 8 + 1;
+        hs[caps_at + 1] |= 0x08;
+        io.write_packet(&hs).await.unwrap();
+        let ssl_request = io.read_packet(None, "t").await.unwrap();
+        assert_eq!(ssl_request.len(), 32);
+        assert!(u32::from_le_bytes(ssl_request[..4].try_into().unwrap()) & 0x800 != 0);
+        let seq = io.seq();
+        let tls = acceptor.accept(io.into_inner()).await.unwrap();
+        let mut io = PacketIo::new(tls, "client".into());
+        io.set_seq(seq);
+        io.read_packet(None, "t").await.unwrap();
+        io.write_packet(&[0x01, 0x04]).await.unwrap();
+        let clear = io.read_packet(None, "t").await.unwrap();
+        let mut want = PASSWORD.as_bytes().to_vec();
+        want.push(0);
+        assert_eq!(clear.as_ref(), &want[..], "the clear password over TLS");
+        io.write_packet(OK).await.unwrap();
+        for value in ["7", "CRC32"] {
+            io.reset_seq();
+            io.read_packet(None, "t").await.unwrap();
+            io.write_packet(&[1]).await.unwrap();
+            let mut col = Vec::new();
+            for s in ["def", "", "", "", "v", ""] {
+                lenenc_str(&mut col, s);
+            }
+            col.extend_from_slice(&[0x0C, 45, 0, 0, 1, 0, 0, 253, 0, 0, 0, 0, 0]);
+            io.write_packet(&col).await.unwrap();
+            io.write_packet(&[0xFE, 0, 0, 2, 0]).await.unwrap();
+            let mut row = Vec::new();
+            lenenc_str(&mut row, value);
+            io.write_packet(&row).await.unwrap();
+            io.write_packet(&[0xFE, 0, 0, 2, 0]).await.unwrap();
+        }
+    });
+    let mut cfg = config(port, PASSWORD);
+    cfg.host = "localhost".into();
+    cfg.tls = sluice::source::TlsMode::Verify;
+    cfg.ca = Some(files.ca.clone());
+    let conn = Connection::connect(&cfg).await.unwrap();
+    assert!(conn.server_info().tls);
+    assert_eq!(conn.server_info().server_id, 7);
+    server.await.unwrap();
+}
