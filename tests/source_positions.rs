@@ -263,3 +263,26 @@ async fn a_server_restart_is_retryable_and_reconnect_succeeds() {
     assert_eq!(stream.position().0, "mysql-bin.000002");
     drop(db);
 }
+
+#[tokio::test]
+async fn preflight_reports_settings_and_refuses_statement_format() {
+    let Some(db) = MariaDb::start(sluice_testkit::MariaDbOptions {
+        row_metadata: Some("FULL".into()),
+        ..Default::default()
+    }) else {
+        return;
+    };
+    let mut conn = Connection::connect(&config(&db)).await.unwrap();
+    let s = conn.preflight().await.unwrap();
+    assert!(s.log_bin);
+    assert_eq!(s.format, "ROW");
+    assert_eq!(s.row_image, "FULL");
+    assert_eq!(s.row_metadata.as_deref(), Some("FULL"));
+    assert_eq!(s.gtid_mode, None);
+
+    db.sql("SET GLOBAL binlog_format = 'STATEMENT'");
+    let e = conn.preflight().await.unwrap_err();
+    assert!(matches!(e, SourceError::Unsupported { .. }), "{e:?}");
+    assert!(e.to_string().contains("binlog_format is STATEMENT"), "{e}");
+    assert!(!e.is_retryable());
+}
