@@ -16,6 +16,8 @@ enum Phase {
     Auth,
     Query,
     Dump,
+    /// Accept the dump command, then say nothing.
+    Silent,
 }
 
 fn handshake() -> Vec<u8> {
@@ -88,11 +90,15 @@ async fn serve(sock: TcpStream, phase: Phase, packets: Vec<Vec<u8>>, raw: Vec<u8
             (_, 0x03) if sql == "SELECT @@global.binlog_checksum" => {
                 one_value(&mut io, "CRC32").await
             }
-            (Phase::Dump, 0x03) if sql.starts_with("SET ") => {
+            (Phase::Dump | Phase::Silent, 0x03) if sql.starts_with("SET ") => {
                 let _ = io.write_packet(OK).await;
             }
-            (Phase::Dump, 0x15) => {
+            (Phase::Dump | Phase::Silent, 0x15) => {
                 let _ = io.write_packet(OK).await;
+            }
+            (Phase::Silent, _) => {
+                tokio::time::sleep(Duration::from_secs(3600)).await;
+                return;
             }
             _ => return garbage(io, &packets, &raw).await,
         }
@@ -125,6 +131,7 @@ fn run_case(phase: Phase, packets: Vec<Vec<u8>>, raw: Vec<u8>) {
                 Phase::Query => {
                     let _ = conn.query("SELECT fuzz").await;
                 }
+                Phase::Silent => unreachable!("tested separately"),
                 Phase::Dump => {
                     let Ok(mut stream) = conn
                         .start_dump(&DumpFrom::gtid("3e11fa47-71ca-11e1-9e33-c80aa9429562:1"))
@@ -188,4 +195,39 @@ proptest! {
     fn arbitrary_dump_answers(p in packets(), raw in proptest::collection::vec(any::<u8>(), 0..8)) {
         run_case(Phase::Dump, p, raw);
     }
+}
+
+/// A server that stops talking mid-stream (no events, no heartbeats) is
+/// noticed after twice the heartbeat period, as a retryable error.
+#[tokio::test]
+async fn a_silent_stream_times_out_after_two_heartbeats() {
+    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let port = listener.local_addr().unwrap().port();
+    let server = tokio::spawn(async move {
+        let (sock, _) = listener.accept().await.unwrap();
+        serve(sock, Phase::Silent, Vec::new(), Vec::new()).await;
+    });
+    let config = SourceConfig::from_url(&format!(
+        "mysql://u:p@127.0.0.1:{port}?heartbeat=0.3&tls=disabled"
+    ))
+    .unwrap();
+    let conn = Connection::connect(&config).await.unwrap();
+    let mut stream = conn
+        .start_dump(&DumpFrom::gtid("3e11fa47-71ca-11e1-9e33-c80aa9429562:1"))
+        .await
+        .unwrap();
+    let started = std::time::Instant::now();
+    let e = stream.next_event().await.unwrap_err();
+    let waited = started.elapsed();
+    assert!(
+        matches!(e, sluice::source::SourceError::Timeout { .. }),
+        "{e:?}"
+    );
+    assert!(e.is_retryable());
+    assert!(
+        waited >= Duration::from_millis(600) && waited < Duration::from_secs(5),
+        "{waited:?}"
+    );
+    assert!(e.to_string().contains("the connection is dead"), "{e}");
+    server.abort();
 }
