@@ -7,7 +7,7 @@ use sluice_testkit::MariaDb;
 use std::time::Duration;
 
 fn config(db: &MariaDb) -> SourceConfig {
-    SourceConfig::from_url(&format!("{}?heartbeat=1", db.url())).unwrap()
+    SourceConfig::from_url(&format!("{}?heartbeat=2", db.url())).unwrap()
 }
 
 fn unix_now(db: &MariaDb) -> i64 {
