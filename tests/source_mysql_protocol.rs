@@ -20,6 +20,7 @@ enum Scenario {
     FastPath,
     FullAuthRsa,
     SwitchFromNative,
+    Sha256Switch,
 }
 
 struct Script {
@@ -96,10 +97,41 @@ async fn result_set(io: &mut PacketIo<TcpStream>, columns: &[&str], rows: &[Vec<
     io.write_packet(&[0xFE, 0, 0, 2, 0]).await.unwrap();
 }
 
+/// Send the RSA public key, then check the sealed password.
+async fn rsa_exchange(io: &mut PacketIo<TcpStream>, script: &Script, nonce: &[u8]) -> bool {
+    use rsa::pkcs8::EncodePublicKey;
+    let key = script.rsa.as_ref().unwrap();
+    let pem = key
+        .to_public_key()
+        .to_public_key_pem(rsa::pkcs8::LineEnding::LF)
+        .unwrap();
+    let mut p = vec![0x01];
+    p.extend_from_slice(pem.as_bytes());
+    io.write_packet(&p).await.unwrap();
+    let sealed = io.read_packet(None, "test").await.unwrap();
+    let plain = key
+        .decrypt(rsa::Oaep::new::<sha1::Sha1>(), &sealed)
+        .unwrap();
+    let clear: Vec<u8> = plain
+        .iter()
+        .enumerate()
+        .map(|(i, b)| b ^ nonce[i % nonce.len()])
+        .collect();
+    let mut want = PASSWORD.as_bytes().to_vec();
+    want.push(0);
+    if clear != want {
+        io.write_packet(&err(1045, "Access denied for user 'repl'"))
+            .await
+            .unwrap();
+        return false;
+    }
+    true
+}
+
 /// Authenticate one client per the scenario; false if it was refused.
 async fn authenticate(io: &mut PacketIo<TcpStream>, script: &Script) -> bool {
     let initial = match script.scenario {
-        Scenario::SwitchFromNative => "mysql_native_password",
+        Scenario::SwitchFromNative | Scenario::Sha256Switch => "mysql_native_password",
         _ => "caching_sha2_password",
     };
     io.write_packet(&handshake(initial)).await.unwrap();
@@ -126,30 +158,22 @@ async fn authenticate(io: &mut PacketIo<TcpStream>, script: &Script) -> bool {
             io.write_packet(&[0x01, 0x04]).await.unwrap();
             let ask = io.read_packet(None, "test").await.unwrap();
             assert_eq!(ask.as_ref(), &[0x02], "client asks for the public key");
-            use rsa::pkcs8::EncodePublicKey;
-            let key = script.rsa.as_ref().unwrap();
-            let pem = key
-                .to_public_key()
-                .to_public_key_pem(rsa::pkcs8::LineEnding::LF)
-                .unwrap();
-            let mut p = vec![0x01];
-            p.extend_from_slice(pem.as_bytes());
+            if !rsa_exchange(io, script, NONCE).await {
+                return false;
+            }
+        }
+        Scenario::Sha256Switch => {
+            // MySQL 5.7's sha256_password, reached by an auth switch, without
+            // TLS: the client asks for the key with a single 0x01.
+            let new_nonce = b"klmnopqrstABCDEFGHIJ";
+            let mut p = vec![0xFE];
+            p.extend_from_slice(b"sha256_password\0");
+            p.extend_from_slice(new_nonce);
+            p.push(0);
             io.write_packet(&p).await.unwrap();
-            let sealed = io.read_packet(None, "test").await.unwrap();
-            let plain = key
-                .decrypt(rsa::Oaep::new::<sha1::Sha1>(), &sealed)
-                .unwrap();
-            let clear: Vec<u8> = plain
-                .iter()
-                .enumerate()
-                .map(|(i, b)| b ^ NONCE[i % 20])
-                .collect();
-            let mut want = PASSWORD.as_bytes().to_vec();
-            want.push(0);
-            if clear != want {
-                io.write_packet(&err(1045, "Access denied for user 'repl'"))
-                    .await
-                    .unwrap();
+            let ask = io.read_packet(None, "test").await.unwrap();
+            assert_eq!(ask.as_ref(), &[0x01], "client asks for the public key");
+            if !rsa_exchange(io, script, new_nonce).await {
                 return false;
             }
         }
@@ -236,7 +260,7 @@ async fn fake_server(scenario: Scenario) -> (u16, mpsc::UnboundedReceiver<Vec<u8
     let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
     let port = listener.local_addr().unwrap().port();
     let (tx, rx) = mpsc::unbounded_channel();
-    let rsa = (scenario == Scenario::FullAuthRsa)
+    let rsa = matches!(scenario, Scenario::FullAuthRsa | Scenario::Sha256Switch)
         .then(|| rsa::RsaPrivateKey::new(&mut rand::thread_rng(), 1024).unwrap());
     let script = std::sync::Arc::new(Script {
         scenario,
@@ -278,6 +302,16 @@ async fn caching_sha2_fast_path() {
 #[tokio::test]
 async fn caching_sha2_full_auth_with_the_server_rsa_key() {
     let (port, _rx) = fake_server(Scenario::FullAuthRsa).await;
+    Connection::connect(&config(port, PASSWORD)).await.unwrap();
+    let e = Connection::connect(&config(port, "wrong"))
+        .await
+        .unwrap_err();
+    assert!(matches!(e, SourceError::Auth { .. }), "{e:?}");
+}
+
+#[tokio::test]
+async fn auth_switch_to_sha256_password_with_the_server_rsa_key() {
+    let (port, _rx) = fake_server(Scenario::Sha256Switch).await;
     Connection::connect(&config(port, PASSWORD)).await.unwrap();
     let e = Connection::connect(&config(port, "wrong"))
         .await
