@@ -136,7 +136,10 @@ impl Connection {
                 if !server_tls {
                     return Err(SourceError::Tls {
                         addr,
-                        detail: "the server does not offer TLS (tls=required); enable it on the server or set tls=disabled".into(),
+                        detail: format!(
+                            "the server does not offer TLS (tls={}); enable it on the server or set tls=disabled",
+                            config.tls.as_str()
+                        ),
                     });
                 }
                 true
@@ -148,7 +151,15 @@ impl Connection {
                 .await?;
             let seq = io.seq();
             let tls = match io.into_inner().into_inner() {
-                Transport::Plain(tcp) => tls::upgrade(config, tcp).await?,
+                Transport::Plain(tcp) => {
+                    tokio::time::timeout(config.connect_timeout, tls::upgrade(config, tcp))
+                        .await
+                        .map_err(|_| SourceError::Timeout {
+                            addr: addr.clone(),
+                            context: "negotiating TLS",
+                            after: config.connect_timeout,
+                        })??
+                }
                 already @ Transport::Tls(_) => already,
             };
             io = PacketIo::new(BufReader::with_capacity(1 << 16, tls), addr.clone());
