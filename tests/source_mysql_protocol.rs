@@ -360,6 +360,11 @@ async fn mysql_gtid_dump_sends_the_encoded_set_and_maps_purged() {
         .iter()
         .any(|s| s.contains("@master_heartbeat_period = 10000000000")));
     assert!(!sql.iter().any(|s| s.contains("mariadb")), "{sql:?}");
+    assert!(
+        sql.iter()
+            .any(|s| s.contains("@slave_uuid = '51ce0000-0000-4000-8000-000000001092'")),
+        "{sql:?}"
+    );
     let register = commands.iter().find(|c| c[0] == 0x15).unwrap();
     assert_eq!(&register[1..5], &4242u32.to_le_bytes());
     let dump = commands.iter().find(|c| c[0] == 0x1E).unwrap();

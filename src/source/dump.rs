@@ -12,7 +12,9 @@
 //!    read); with a GTID start, `SET @slave_connect_state = '…'` and
 //!    `SET @slave_gtid_strict_mode = 1`.
 //! 4. `SET @master_heartbeat_period = <ns>`: the server sends a
-//!    HEARTBEAT_LOG_EVENT after that much idle time.
+//!    HEARTBEAT_LOG_EVENT after that much idle time. MySQL: also
+//!    `SET @slave_uuid` (and `@replica_uuid`) to a UUID derived from the
+//!    server id.
 //! 5. COM_REGISTER_SLAVE:
 //!    `0x15 | server_id int<4> | hostname len int<1> + bytes | user len
 //!    int<1> + bytes | password len int<1> + bytes | port int<2> |
@@ -225,7 +227,17 @@ impl Connection {
                 self.exec("SET @slave_gtid_strict_mode = 1").await?;
                 self.exec("SET @slave_gtid_ignore_duplicates = 0").await?;
             }
-        } else if let Some(set) = &from.gtid_set {
+        } else {
+            // MySQL replaces a dump thread with the same server id or UUID; a
+            // UUID fixed by the server id lets a reconnecting sluice replace
+            // its own stale dump thread and no other replica's.
+            let uuid = format!("51ce0000-0000-4000-8000-{:012x}", self.config.server_id);
+            self.exec(&format!(
+                "SET @slave_uuid = '{uuid}', @replica_uuid = '{uuid}'"
+            ))
+            .await?;
+        }
+        if let (Flavour::MySql, Some(set)) = (flavour, &from.gtid_set) {
             gtid_data = Some(
                 MySqlGtidSet::parse(set)
                     .map_err(SourceError::Config)?
