@@ -362,3 +362,6 @@ impl SchemaHistory {
 
 #[cfg(test)]
 mod tests;
+
+#[cfg(test)]
+mod proptests;
