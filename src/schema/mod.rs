@@ -267,6 +267,29 @@ impl SchemaHistory {
         h
     }
 
+    /// Same as [`with_filter`](Self::with_filter) with the capture's
+    /// include/exclude rules.
+    pub fn with_table_filter(self, filter: crate::filter::TableFilter) -> Self {
+        self.with_filter(Arc::new(move |s: &str, t: &str| filter.matches(s, t)))
+    }
+
+    /// Puts what the server said about `key` after a
+    /// [`DdlOutcome::Refresh`]: its definition (from
+    /// [`catalog::table_sql`] rows through [`catalog::parse_table`]), or
+    /// `None` when it does not exist. Returns the entry for the `Ddl`
+    /// record. This is the path for an async caller that cannot implement
+    /// the blocking [`Catalog`].
+    pub fn put_refreshed(&mut self, key: &TableKey, table: Option<TableSchema>) -> TableSchema {
+        let t = table.unwrap_or_else(|| TableSchema {
+            schema: key.schema.clone(),
+            table: key.table.clone(),
+            dropped: true,
+            ..Default::default()
+        });
+        self.set_table(t.clone());
+        t
+    }
+
     /// Re-reads `tables` from the server and puts them into the history. A
     /// table the server no longer has is removed and returned as dropped.
     /// Returns the definitions to store in the `Ddl` record.
@@ -280,17 +303,8 @@ impl SchemaHistory {
             if !self.captures(&key.schema, &key.table) {
                 continue;
             }
-            let t = match catalog.table(&key.schema, &key.table)? {
-                Some(t) => t,
-                None => TableSchema {
-                    schema: key.schema.clone(),
-                    table: key.table.clone(),
-                    dropped: true,
-                    ..Default::default()
-                },
-            };
-            self.set_table(t.clone());
-            out.push(t);
+            let t = catalog.table(&key.schema, &key.table)?;
+            out.push(self.put_refreshed(key, t));
         }
         Ok(out)
     }
