@@ -4,7 +4,7 @@
 //! a fresh snapshot. They must be identical: names, order, primary keys,
 //! nullability, types, charsets.
 
-use sluice::proto::TableSchema;
+use sluice::proto::{Record, TableSchema};
 use sluice::schema::catalog::{self, Catalog, SchemaError};
 use sluice::schema::{DdlOutcome, Dialect, Filter, SchemaHistory};
 use sluice_testkit::MariaDb;
@@ -166,30 +166,37 @@ fn history_matches_information_schema_after_every_ddl() {
     compare("snapshot", &history, &server_tables(db, &dialect));
     assert_eq!(history.tables().count(), 1);
 
+    // The log as the pipeline would write it: snapshot, then DDL records.
+    let mut log = vec![Record {
+        snapshot: Some(snapshot.clone()),
+        ..Default::default()
+    }];
     let mut refreshes = 0;
     for step in STEPS {
         db.sql(&format!("USE live; {step}"));
         let mut cat = ServerCatalog(db, dialect.clone());
         let outcome = history.apply_ddl("live", step);
+        let mut refreshed = Vec::new();
         if let DdlOutcome::Refresh {
             tables, warning, ..
         } = &outcome
         {
-            assert!(
-                warning.contains(
-                    &step
-                        .split_whitespace()
-                        .take(4)
-                        .collect::<Vec<_>>()
-                        .join(" ")
-                ),
-                "{warning}"
-            );
-            eprintln!("refresh: {warning}");
-            history.refresh(&mut cat, tables).expect("refresh");
+            let words: Vec<&str> = step.split_whitespace().take(4).collect();
+            assert!(warning.contains(&words.join(" ")), "{warning}");
+            refreshed = history.refresh(&mut cat, tables).expect("refresh");
             refreshes += 1;
         }
+        if outcome != DdlOutcome::Ignored {
+            log.push(Record {
+                ddl: Some(outcome.to_record("live", step, &refreshed)),
+                ..Default::default()
+            });
+        }
         compare(step, &history, &server_tables(db, &dialect));
+        // A reader of the log alone knows the same schema at this position.
+        let replayed =
+            SchemaHistory::replay(dialect.clone(), &log).with_filter(Arc::new(live_only));
+        compare(step, &replayed, &server_tables(db, &dialect));
     }
     // Only the CONVERT TO CHARACTER SET needs the server.
     assert_eq!(refreshes, 1);

@@ -9,7 +9,7 @@
 //! never wrong, at worst incomplete until the refresh.
 
 use super::column::{key_columns, parse_column_def};
-use super::lex::{split_top_level, tokenize, Token};
+use super::lex::{split_top_level, tokenize_for, Token};
 use super::scan::{charset_option, scan, Cursor, Name, Stmt};
 use super::{DdlChange, DdlOutcome, SchemaHistory, TableKey};
 use crate::proto::{Database, TableSchema};
@@ -189,7 +189,8 @@ impl SchemaHistory {
     /// the session's current database (`""` for none). Never panics and
     /// never changes a table the statement does not name.
     pub fn apply_ddl(&mut self, default_schema: &str, statement: &str) -> DdlOutcome {
-        let mut toks = tokenize(statement, self.dialect.mariadb);
+        let version = self.dialect.version_number();
+        let mut toks = tokenize_for(statement, self.dialect.mariadb, version);
         while toks.last().is_some_and(|t| t.is_punct(";")) {
             toks.pop();
         }
@@ -317,16 +318,11 @@ impl SchemaHistory {
     }
 
     fn drop_database_tables(&mut self, name: &str) -> Vec<TableSchema> {
-        let keys: Vec<TableKey> = self
-            .tables
-            .keys()
-            .filter(|k| k.schema == name)
-            .cloned()
-            .collect();
-        for k in &keys {
-            self.tables.remove(k);
-        }
-        keys.iter().map(dropped).collect()
+        self.tables
+            .remove_schema(name)
+            .iter()
+            .map(dropped)
+            .collect()
     }
 
     /// A refresh of `key` after taking it out of the history.

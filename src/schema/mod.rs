@@ -24,6 +24,7 @@ mod column;
 mod ddl;
 mod lex;
 mod scan;
+mod table_map;
 pub mod types;
 
 use std::collections::BTreeMap;
@@ -121,7 +122,7 @@ impl DdlOutcome {
 #[derive(Clone)]
 pub struct SchemaHistory {
     dialect: Dialect,
-    tables: BTreeMap<TableKey, TableSchema>,
+    tables: table_map::TableMap,
     /// Database → default character set.
     databases: BTreeMap<String, String>,
     filter: Option<Filter>,
@@ -142,7 +143,7 @@ impl SchemaHistory {
     pub fn new(dialect: Dialect) -> Self {
         SchemaHistory {
             dialect,
-            tables: BTreeMap::new(),
+            tables: table_map::TableMap::default(),
             databases: BTreeMap::new(),
             filter: None,
         }
@@ -153,8 +154,9 @@ impl SchemaHistory {
     /// renamed out of the filter is dropped from the history.
     pub fn with_filter(mut self, filter: Filter) -> Self {
         self.filter = Some(filter);
-        self.tables
-            .retain(|k, _| self.filter.as_ref().is_none_or(|f| f(&k.schema, &k.table)));
+        if let Some(f) = &self.filter {
+            self.tables.retain(|s, t| f(s, t));
+        }
         self
     }
 
@@ -169,7 +171,7 @@ impl SchemaHistory {
 
     /// The table's definition, if known.
     pub fn table(&self, schema: &str, table: &str) -> Option<&TableSchema> {
-        self.tables.get(&TableKey::new(schema, table))
+        self.tables.get_str(schema, table)
     }
 
     /// Every known table, ordered by (schema, table).
@@ -237,7 +239,7 @@ impl SchemaHistory {
         for d in &ddl.databases {
             if d.dropped {
                 self.databases.remove(&d.name);
-                self.tables.retain(|k, _| k.schema != d.name);
+                self.tables.remove_schema(&d.name);
             } else {
                 self.set_database(&d.name, &d.charset);
             }

@@ -20,6 +20,11 @@ pub struct Dialect {
     /// `@@character_set_server`: the default of a database created without
     /// one.
     pub server_charset: String,
+    /// `@@explicit_defaults_for_timestamp`: when false, a `TIMESTAMP`
+    /// column without an explicit `NULL` is `NOT NULL`. Defaults from the
+    /// version (on since MySQL 8.0.2 and MariaDB 10.10); set it from the
+    /// server when known.
+    pub explicit_timestamp_defaults: bool,
 }
 
 impl Default for Dialect {
@@ -29,6 +34,7 @@ impl Default for Dialect {
             mariadb: true,
             version: (10, 11, 0),
             server_charset: "latin1".into(),
+            explicit_timestamp_defaults: true,
         }
     }
 }
@@ -45,11 +51,27 @@ impl Dialect {
         let major = nums.next().unwrap_or(0);
         let minor = nums.next().unwrap_or(0);
         let patch = nums.next().unwrap_or(0);
+        let version = (major, minor, patch);
+        let explicit_timestamp_defaults = if mariadb {
+            version >= (10, 10, 0)
+        } else {
+            version >= (8, 0, 2)
+        };
         Dialect {
             mariadb,
-            version: (major, minor, patch),
+            version,
             server_charset: normalize_charset(server_charset),
+            explicit_timestamp_defaults,
         }
+    }
+
+    /// The version as executable comments compare it: `major * 10000 +
+    /// minor * 100 + patch`.
+    pub fn version_number(&self) -> u32 {
+        let (a, b, c) = self.version;
+        a.saturating_mul(10000)
+            .saturating_add(b.saturating_mul(100))
+            .saturating_add(c)
     }
 
     /// MySQL 8.0.19 stopped printing integer display widths (except
