@@ -137,6 +137,7 @@ const STEPS: &[&str] = &[
     "DROP DATABASE live2",
     "DROP SCHEMA live3",
     "GRANT SELECT ON live.* TO 'sluice'@'%'",
+    "CREATE TABLE sv (id INT PRIMARY KEY, v INT) WITH SYSTEM VERSIONING",
 ];
 
 #[test]
