@@ -19,6 +19,7 @@
 //! server (through a [`catalog::Catalog`]) and the statement in its warning;
 //! what is certain (drops, renames) is applied already.
 
+mod alter;
 pub mod catalog;
 mod column;
 mod ddl;
