@@ -24,6 +24,7 @@ pub mod catalog;
 mod column;
 mod ddl;
 mod lex;
+mod record;
 mod scan;
 mod table_map;
 pub mod types;

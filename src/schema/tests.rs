@@ -3,7 +3,7 @@
 
 use super::ddl::describe;
 use super::*;
-use crate::proto::{ChangeKind, Column};
+use crate::proto::{ChangeKind, Column, Ddl};
 
 fn history() -> SchemaHistory {
     let mut h = SchemaHistory::new(Dialect::default());
@@ -567,4 +567,89 @@ fn no_default_database() {
         h.apply_ddl("", "CREATE TABLE shop.t (a INT)"),
         DdlOutcome::Applied(_)
     ));
+}
+
+#[test]
+fn records_from_the_decoder_and_from_the_log() {
+    let mut live = history();
+    let snapshot = Record {
+        snapshot: Some(live.snapshot()),
+        ..Default::default()
+    };
+    let ddl = |sql: &str| Record {
+        ddl: Some(Ddl {
+            schema: "shop".into(),
+            statement: sql.into(),
+            ..Default::default()
+        }),
+        ..Default::default()
+    };
+    let rows = |n: usize| Record {
+        changes: vec![TableChange {
+            schema: "shop".into(),
+            table: "t".into(),
+            columns: (1..=n)
+                .map(|i| Column {
+                    name: format!("@{i}"),
+                    ..Default::default()
+                })
+                .collect(),
+            ..Default::default()
+        }],
+        ..Default::default()
+    };
+    let server = TableSchema {
+        schema: "shop".into(),
+        table: "t".into(),
+        charset: "latin1".into(),
+        columns: vec![
+            Column {
+                name: "x".into(),
+                mysql_type: "int(11)".into(),
+                nullable: true,
+                ..Default::default()
+            },
+            Column {
+                name: "y".into(),
+                mysql_type: "int(11)".into(),
+                nullable: true,
+                ..Default::default()
+            },
+        ],
+        dropped: false,
+    };
+    let mut cat = FakeCatalog(vec![server]);
+    let mut log = vec![
+        snapshot,
+        ddl("CREATE TABLE t (a INT)"),
+        rows(1),
+        ddl("ALTER TABLE t CONVERT TO CHARACTER SET latin1"),
+        rows(2),
+        ddl("DROP TABLE t"),
+        rows(2),
+    ];
+    let mut live_warnings = Vec::new();
+    for r in log.iter_mut() {
+        live_warnings.push(live.process_record(r, Some(&mut cat)).unwrap());
+    }
+    assert_eq!(log[1].ddl.as_ref().map(|d| d.tables.len()), Some(1));
+    assert_eq!(log[2].changes[0].columns[0].name, "a");
+    assert!(live_warnings[3].iter().any(|w| w.contains("CONVERT")));
+    assert_eq!(log[4].changes[0].columns[1].name, "y");
+    assert!(!log[6].changes[0].names_known);
+    assert_eq!(live_warnings[6].len(), 1);
+    // A reader of the stored log names the same columns, offline.
+    let mut reader = SchemaHistory::new(Dialect::default());
+    for r in log.iter_mut() {
+        for c in &mut r.changes {
+            c.names_known = false;
+            for (i, col) in c.columns.iter_mut().enumerate() {
+                col.name = format!("@{}", i + 1);
+            }
+        }
+        reader.read_record(r);
+    }
+    assert_eq!(log[2].changes[0].columns[0].name, "a");
+    assert_eq!(log[4].changes[0].columns[0].name, "x");
+    assert!(!log[6].changes[0].names_known);
 }
