@@ -619,7 +619,7 @@ fn records_from_the_decoder_and_from_the_log() {
         dropped: false,
     };
     let mut cat = FakeCatalog(vec![server]);
-    let mut log = vec![
+    let mut log = [
         snapshot,
         ddl("CREATE TABLE t (a INT)"),
         rows(1),
