@@ -11,6 +11,7 @@ use super::column::{key_columns, parse_column_def};
 use super::ddl::{dropped, find_column};
 use super::lex::{split_top_level, Token};
 use super::scan::{charset_option, Cursor};
+use super::types::convert_column;
 use super::{DdlChange, DdlOutcome, SchemaHistory, TableKey};
 use crate::proto::TableSchema;
 
@@ -329,7 +330,17 @@ impl SchemaHistory {
             return Ok(());
         }
         if first.is("CONVERT") {
-            return Err("CONVERT TO CHARACTER SET changes column types and charsets".into());
+            let to = charset_option(spec)
+                .ok_or_else(|| format!("unreadable character set in {}", clause()))?;
+            let mut columns = Vec::with_capacity(t.columns.len());
+            for c in &t.columns {
+                columns.push(convert_column(c, &to).ok_or_else(|| {
+                    format!("converting column `{}` to {to} is not certain", c.name)
+                })?);
+            }
+            t.columns = columns;
+            t.charset = to;
+            return Ok(());
         }
         if first.is("DEFAULT")
             || first.is("CHARACTER")

@@ -250,13 +250,41 @@ fn alter_table_options_partitions_and_charset() {
 }
 
 #[test]
+fn convert_to_character_set() {
+    let mut h = history();
+    applied(
+        &mut h,
+        "CREATE TABLE t (id INT, a TEXT, b VARCHAR(5), c ENUM('x'), d TINYTEXT CHARSET latin1, e BLOB) CHARSET latin1",
+    );
+    applied(
+        &mut h,
+        "ALTER TABLE t CONVERT TO CHARACTER SET utf8mb4 COLLATE utf8mb4_bin",
+    );
+    assert_eq!(
+        cols(&h, "shop", "t"),
+        [
+            "id int(11)",
+            "a mediumtext [utf8mb4]",
+            "b varchar(5) [utf8mb4]",
+            "c enum('x') [utf8mb4]",
+            "d text [utf8mb4]",
+            "e blob"
+        ]
+    );
+    assert_eq!(
+        h.table("shop", "t").map(|t| t.charset.as_str()),
+        Some("utf8mb4")
+    );
+}
+
+#[test]
 fn unreadable_clauses_refresh_and_keep_other_tables() {
     let mut h = history();
     applied(&mut h, "CREATE TABLE t (id INT PRIMARY KEY, v VARCHAR(3))");
     applied(&mut h, "CREATE TABLE u (id INT)");
     let u = h.table("shop", "u").cloned();
     for sql in [
-        "ALTER TABLE t CONVERT TO CHARACTER SET utf8mb4",
+        "ALTER TABLE t CONVERT TO CHARACTER SET binary",
         "ALTER TABLE t ADD COLUMN w FROBNICATE(3)",
         "ALTER TABLE t FROB the table",
         "ALTER TABLE t ADD SYSTEM VERSIONING",
@@ -282,7 +310,7 @@ fn unreadable_clauses_refresh_and_keep_other_tables() {
     // A rename in an unreadable ALTER is still applied.
     match apply(
         &mut h,
-        "ALTER TABLE t CONVERT TO CHARSET latin1, RENAME TO other.t2",
+        "ALTER TABLE t CONVERT TO CHARSET binary, RENAME TO other.t2",
     ) {
         DdlOutcome::Refresh {
             tables, applied, ..
@@ -439,13 +467,13 @@ fn refresh_replay_and_records() {
     for sql in [
         "CREATE TABLE t (a INT, b INT)",
         "ALTER TABLE t ADD c INT",
-        "ALTER TABLE t CONVERT TO CHARACTER SET latin1",
+        "ALTER TABLE t ADD SYSTEM VERSIONING",
         "CREATE TABLE u (id INT PRIMARY KEY)",
         "RENAME TABLE u TO v",
         "GRANT ALL ON *.* TO x",
     ] {
         let (ddl, warning) = h.apply_ddl_with(&mut cat, "shop", sql).unwrap();
-        assert_eq!(warning.is_some(), sql.contains("CONVERT"), "{sql}");
+        assert_eq!(warning.is_some(), sql.contains("SYSTEM"), "{sql}");
         if let Some(ddl) = ddl {
             log.push(Record {
                 ddl: Some(ddl),
@@ -623,7 +651,7 @@ fn records_from_the_decoder_and_from_the_log() {
         snapshot,
         ddl("CREATE TABLE t (a INT)"),
         rows(1),
-        ddl("ALTER TABLE t CONVERT TO CHARACTER SET latin1"),
+        ddl("ALTER TABLE t ADD SYSTEM VERSIONING"),
         rows(2),
         ddl("DROP TABLE t"),
         rows(2),
@@ -634,7 +662,9 @@ fn records_from_the_decoder_and_from_the_log() {
     }
     assert_eq!(log[1].ddl.as_ref().map(|d| d.tables.len()), Some(1));
     assert_eq!(log[2].changes[0].columns[0].name, "a");
-    assert!(live_warnings[3].iter().any(|w| w.contains("CONVERT")));
+    assert!(live_warnings[3]
+        .iter()
+        .any(|w| w.contains("SYSTEM VERSIONING")));
     assert_eq!(log[4].changes[0].columns[1].name, "y");
     assert!(!log[6].changes[0].names_known);
     assert_eq!(live_warnings[6].len(), 1);
