@@ -2,7 +2,11 @@
 //! in Rust), so building sluice needs no `protoc` on the machine.
 
 fn main() -> Result<(), Box<dyn std::error::Error>> {
-    let protos = ["src/proto/change.proto"];
+    let protos = [
+        "src/proto/change.proto",
+        "src/proto/canal/canal_protocol.proto",
+        "src/proto/canal/entry_protocol.proto",
+    ];
     for proto in protos {
         println!("cargo:rerun-if-changed={proto}");
     }

@@ -4,7 +4,10 @@
 pub mod config;
 pub mod decode;
 pub mod filter;
+pub mod format;
+pub mod gtid;
 pub mod pipeline;
 pub mod proto;
 pub mod schema;
+pub mod serve;
 pub mod source;

@@ -18,12 +18,30 @@ struct Cli {
 enum Command {
     /// Print the version and exit.
     Version,
+    /// Decode binlog files into change events, one JSON object per line.
+    Decode {
+        /// Binlog files, decoded in order as one stream.
+        #[arg(required = true)]
+        files: Vec<std::path::PathBuf>,
+        /// Output format: json, canal-json or debezium-json.
+        #[arg(long, default_value = "json")]
+        format: sluice::format::Format,
+    },
 }
 
 fn main() -> anyhow::Result<()> {
     let cli = Cli::parse();
     match cli.command {
         Command::Version => println!("sluice {}", env!("CARGO_PKG_VERSION")),
+        Command::Decode { files, format } => {
+            let outcome = sluice::decode::command::run(
+                &files,
+                format,
+                &mut std::io::stdout().lock(),
+                &mut std::io::stderr().lock(),
+            )?;
+            std::process::exit(outcome.exit_code());
+        }
     }
     Ok(())
 }

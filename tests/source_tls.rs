@@ -65,7 +65,9 @@ async fn tls_modes_against_a_tls_server() {
     assert!(!cipher(&mut conn).await.is_empty());
 
     // Disabled: plain text even though the server offers TLS.
-    let mut conn = Connection::connect(&url(&db, "tls=disabled")).await.unwrap();
+    let mut conn = Connection::connect(&url(&db, "tls=disabled"))
+        .await
+        .unwrap();
     assert!(!conn.server_info().tls);
     assert!(cipher(&mut conn).await.is_empty());
 

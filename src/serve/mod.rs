@@ -1,0 +1,3 @@
+//! Serving consumers: Canal's TCP protocol ([`canal`]).
+
+pub mod canal;
