@@ -37,10 +37,23 @@ fn query(db: &MariaDb, sql: &str) -> String {
         match db.try_sql(sql) {
             Ok(out) => return out,
             Err(e) if e.contains("#sql-temptable") => last = e,
-            Err(e) => panic!("SQL failed: {e}\n{sql}"),
+            Err(e) => panic!(
+                "SQL failed: {e}\n{sql}\n--- server log ---\n{}",
+                server_log(db)
+            ),
         }
     }
     panic!("SQL failed 5 times: {last}\n{sql}")
+}
+
+/// The end of the server's log, for failure messages.
+fn server_log(db: &MariaDb) -> String {
+    let path = db.datadir().parent().map(|d| d.join("stdout.log"));
+    let text = path
+        .and_then(|p| std::fs::read_to_string(p).ok())
+        .unwrap_or_default();
+    let lines: Vec<&str> = text.lines().collect();
+    lines[lines.len().saturating_sub(60)..].join("\n")
 }
 
 fn live_only(schema: &str, _table: &str) -> bool {
@@ -312,7 +325,8 @@ fn decoded_row_events_get_the_names_of_their_position() {
         }
         let bytes = std::fs::read(&path).expect("read binlog");
         let file = sluice::decode::reader::BinlogFile::from_bytes(name.clone(), bytes);
-        let (records, errors, _) = sluice::decode::file::decode_all(&file);
+        let decoded = sluice::decode::file::decode_all(&file);
+        let (records, errors) = (decoded.records, decoded.errors);
         assert!(errors.is_empty(), "decoding {name}: {errors:?}");
         for mut r in records {
             let pos = r.position.clone().unwrap_or_default();

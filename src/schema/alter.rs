@@ -294,7 +294,7 @@ impl SchemaHistory {
                 };
             };
             let (def, pos) = split_position(c.rest());
-            let mut d = parse_column_def(def, &t.charset, &self.dialect)?;
+            let mut d = parse_column_def(def, &t.charset, &self.dialect, self.explicit_ts())?;
             let was_pk = t.columns[i].primary_key;
             t.columns.remove(i);
             if was_pk {
@@ -363,7 +363,7 @@ impl SchemaHistory {
         if_not_exists: bool,
         pos: Position,
     ) -> Result<(), String> {
-        let d = parse_column_def(def, &t.charset, &self.dialect)?;
+        let d = parse_column_def(def, &t.charset, &self.dialect, self.explicit_ts())?;
         if find_column(t, &d.name).is_some() {
             return if if_not_exists {
                 Ok(())

@@ -120,6 +120,7 @@ pub fn parse_column_def(
     toks: &[Token],
     table_charset: &str,
     dialect: &Dialect,
+    explicit_ts: bool,
 ) -> Result<Column, String> {
     let prepared = prepare(toks);
     let sql = format!("CREATE TABLE t ({})", join(&prepared));
@@ -184,7 +185,7 @@ pub fn parse_column_def(
         )
     })?;
     let timestamp = r.type_code == super::types::code::TIMESTAMP2;
-    if timestamp && !explicit_null && !dialect.explicit_timestamp_defaults {
+    if timestamp && !explicit_null && !explicit_ts {
         nullable = false;
     }
     if declared.eq_ignore_ascii_case("SERIAL") {
@@ -227,7 +228,7 @@ mod tests {
     use super::*;
 
     fn col(def: &str) -> Result<Column, String> {
-        parse_column_def(&tokenize(def, true), "utf8mb4", &Dialect::default())
+        parse_column_def(&tokenize(def, true), "utf8mb4", &Dialect::default(), true)
     }
 
     #[test]
@@ -267,7 +268,14 @@ mod tests {
         let c = col("x CHAR(2) ASCII").unwrap();
         assert_eq!(c.charset, "latin1");
         let old = Dialect::from_server_version("5.7.44-log", "latin1");
-        let ts = |def: &str| parse_column_def(&tokenize(def, false), "latin1", &old);
+        let ts = |def: &str| {
+            parse_column_def(
+                &tokenize(def, false),
+                "latin1",
+                &old,
+                old.explicit_timestamp_defaults(),
+            )
+        };
         assert!(!ts("t TIMESTAMP").unwrap().nullable);
         assert!(ts("t TIMESTAMP NULL").unwrap().nullable);
         assert!(col("t TIMESTAMP").unwrap().nullable);

@@ -365,7 +365,7 @@ impl SchemaHistory {
             if not_a_column {
                 continue;
             }
-            let def = parse_column_def(item, charset, &self.dialect)?;
+            let def = parse_column_def(item, charset, &self.dialect, self.explicit_ts())?;
             t.columns.push(def);
         }
         for name in &pk {

@@ -128,6 +128,8 @@ pub struct SchemaHistory {
     /// Database → default character set.
     databases: BTreeMap<String, String>,
     filter: Option<Filter>,
+    /// `@@explicit_defaults_for_timestamp` when the server told us.
+    explicit_ts: Option<bool>,
 }
 
 impl fmt::Debug for SchemaHistory {
@@ -148,6 +150,7 @@ impl SchemaHistory {
             tables: table_map::TableMap::default(),
             databases: BTreeMap::new(),
             filter: None,
+            explicit_ts: None,
         }
     }
 
@@ -160,6 +163,17 @@ impl SchemaHistory {
             self.tables.retain(|s, t| f(s, t));
         }
         self
+    }
+
+    /// Tells the history the server's `@@explicit_defaults_for_timestamp`
+    /// (otherwise the version's default is assumed).
+    pub fn set_explicit_timestamp_defaults(&mut self, on: bool) {
+        self.explicit_ts = Some(on);
+    }
+
+    fn explicit_ts(&self) -> bool {
+        self.explicit_ts
+            .unwrap_or_else(|| self.dialect.explicit_timestamp_defaults())
     }
 
     pub fn dialect(&self) -> &Dialect {

@@ -20,11 +20,6 @@ pub struct Dialect {
     /// `@@character_set_server`: the default of a database created without
     /// one.
     pub server_charset: String,
-    /// `@@explicit_defaults_for_timestamp`: when false, a `TIMESTAMP`
-    /// column without an explicit `NULL` is `NOT NULL`. Defaults from the
-    /// version (on since MySQL 8.0.2 and MariaDB 10.10); set it from the
-    /// server when known.
-    pub explicit_timestamp_defaults: bool,
 }
 
 impl Default for Dialect {
@@ -34,7 +29,6 @@ impl Default for Dialect {
             mariadb: true,
             version: (10, 11, 0),
             server_charset: "latin1".into(),
-            explicit_timestamp_defaults: true,
         }
     }
 }
@@ -51,17 +45,24 @@ impl Dialect {
         let major = nums.next().unwrap_or(0);
         let minor = nums.next().unwrap_or(0);
         let patch = nums.next().unwrap_or(0);
-        let version = (major, minor, patch);
-        let explicit_timestamp_defaults = if mariadb {
-            version >= (10, 10, 0)
-        } else {
-            version >= (8, 0, 2)
-        };
         Dialect {
             mariadb,
-            version,
+            version: (major, minor, patch),
             server_charset: normalize_charset(server_charset),
-            explicit_timestamp_defaults,
+        }
+    }
+
+    /// The default of `@@explicit_defaults_for_timestamp` (on since MySQL
+    /// 8.0.2 and MariaDB 10.10): when off, a `TIMESTAMP` column without an
+    /// explicit `NULL` is `NOT NULL`. The history can be told the server's
+    /// real value ([`SchemaHistory::set_explicit_timestamp_defaults`]).
+    ///
+    /// [`SchemaHistory::set_explicit_timestamp_defaults`]: super::SchemaHistory::set_explicit_timestamp_defaults
+    pub fn explicit_timestamp_defaults(&self) -> bool {
+        if self.mariadb {
+            self.version >= (10, 10, 0)
+        } else {
+            self.version >= (8, 0, 2)
         }
     }
 
