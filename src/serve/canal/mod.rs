@@ -13,6 +13,7 @@
 pub mod auth;
 pub mod client;
 pub mod cmd;
+pub mod config;
 pub mod connection;
 pub mod destination;
 pub mod entry;
@@ -25,7 +26,8 @@ pub mod value;
 
 pub use auth::Credentials;
 pub use client::{CanalClient, ClientError, Message};
+pub use config::{CanalArgs, CanalConfig, CanalToml, GroupStart, OutOfRange};
 pub use destination::{Destination, DestinationError, Destinations, LogRecord, MemoryDestination};
 pub use filter::Filter;
-pub use server::{CanalConfig, CanalServer, GroupStart, OutOfRange};
+pub use server::CanalServer;
 pub use value::TimeZone;

@@ -22,9 +22,9 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
 
+use super::config::CanalConfig;
 use super::destination::{Destination, Destinations};
 use super::filter::Filter;
-use super::server::CanalConfig;
 use crate::proto::canal as c;
 
 /// What every connection of a server shares.

@@ -30,9 +30,9 @@ use std::sync::Arc;
 use prost::Message;
 use tokio::sync::watch;
 
+use super::config::{GroupStart, OutOfRange};
 use super::destination::Destination;
 use super::packet::{ERR_GENERAL, ERR_IDENTITY};
-use super::server::OutOfRange;
 use super::session::{CmdError, Reply, Session, Shared, SubKey, Subscription};
 use crate::proto::canal as c;
 
@@ -159,8 +159,8 @@ pub fn resume_offset(
     let offset = match committed {
         Some(o) => o,
         None => match shared.config.new_group_start {
-            super::server::GroupStart::Earliest => start,
-            super::server::GroupStart::Latest => destination.end_offset(),
+            GroupStart::Earliest => start,
+            GroupStart::Latest => destination.end_offset(),
         },
     };
     if offset < start {
