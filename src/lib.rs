@@ -1,6 +1,11 @@
 //! sluice: change-data-capture from MySQL and MariaDB into a durable
 //! segment log. See `ARCHITECTURE.md` for the map of the code.
 
+pub mod config;
 pub mod decode;
+pub mod filter;
+pub mod pipeline;
 pub mod proto;
+pub mod schema;
 pub mod serve;
+pub mod source;

@@ -3,12 +3,43 @@
 //! offline `sluice decode` command.
 //!
 //! - [`error`]: what can go wrong, with where.
+//! - [`wire`]: the bounds-checked cursor the framing parsers read through.
+//! - [`header`], [`event_type`], [`format_description`]: framing.
+//! - [`event`]: one event cut out, checksum verified, body parsed.
+//! - [`events`]: the body parsers (query, GTIDs, MariaDB events, small ones).
+//! - [`payload`]: MySQL 8's compressed TRANSACTION_PAYLOAD.
 //! - [`table_map`]: TABLE_MAP events, the column types and metadata that
-//!   row events need.
-//! - [`rows`]: WRITE/UPDATE/DELETE rows events into typed values.
+//!   row events need ([`column_type`], [`charset`], [`type_text`]).
+//! - [`rows`]: WRITE/UPDATE/DELETE rows events into typed values
+//!   ([`value`], [`decimal`], [`json_binary`], [`json_diff`]).
+//! - [`cursor`]: the bounds-checked byte reader the row decoders use.
+//! - [`transaction`]: the [`Decoder`], events into committed transactions.
+//! - [`reader`], [`file`]: binlog files, memory-mapped, cut into events.
 
+pub mod charset;
+pub mod column_type;
+pub mod cursor;
+pub mod decimal;
 pub mod error;
+pub mod event;
+pub mod event_type;
+pub mod events;
+pub mod file;
+pub mod format_description;
+pub mod header;
+pub mod json_binary;
+pub mod json_diff;
+pub mod payload;
+pub mod reader;
 pub mod rows;
 pub mod table_map;
+pub mod transaction;
+pub mod type_text;
+pub mod value;
+pub mod wire;
 
 pub use error::DecodeError;
+pub use file::{decode_all, decode_file, FileSummary, Item};
+pub use format_description::{ChecksumAlg, FormatDescription};
+pub use reader::BinlogFile;
+pub use transaction::{Decoder, GtidState};

@@ -434,6 +434,7 @@ mod tests {
         rec.ddl = Some(Ddl {
             schema: "shop".into(),
             statement: "/* x */ ALTER TABLE orders ADD c INT".into(),
+            databases: Vec::new(),
             tables: vec![TableSchema {
                 schema: "shop".into(),
                 table: "orders".into(),

@@ -175,6 +175,26 @@ pub fn base_sql_type(column: &Column) -> i32 {
     }
 }
 
+/// A partial JSON update (MINIMAL image, no stored document) as the SQL
+/// expression that applies it, as Canal shows it:
+/// `JSON_REPLACE(`doc`, '$.a', 1)`.
+fn json_diff_expression(column: &str, diff: &crate::proto::JsonDiff) -> String {
+    let mut expr = format!("`{column}`");
+    for op in &diff.ops {
+        let path = op.path.replace('\\', "\\\\").replace('\'', "\\'");
+        expr = match op.kind() {
+            crate::proto::JsonDiffKind::JsonReplace => {
+                format!("JSON_REPLACE({expr}, '{path}', {})", op.value)
+            }
+            crate::proto::JsonDiffKind::JsonInsert => {
+                format!("JSON_INSERT({expr}, '{path}', {})", op.value)
+            }
+            crate::proto::JsonDiffKind::JsonRemove => format!("JSON_REMOVE({expr}, '{path}')"),
+        };
+    }
+    expr
+}
+
 /// Renders one value of `column`. Returns `None` for a value absent from
 /// the row image (Canal leaves such columns out).
 pub fn render(column: &Column, value: &Value, tz: TimeZone) -> Option<Rendered> {
@@ -202,6 +222,7 @@ pub fn render(column: &Column, value: &Value, tz: TimeZone) -> Option<Rendered> 
             (Some(s.clone()), base)
         }
         Kind::Timestamp(ts) => (Some(render_timestamp(ts, tz)), base),
+        Kind::JsonDiff(diff) => (Some(json_diff_expression(&column.name, diff)), base),
         Kind::Text(s) => (Some(s.clone()), base),
         Kind::Bytes(b) => {
             let sql = if base == j::CLOB || base == j::VARCHAR || base == j::CHAR {

@@ -1,0 +1,8 @@
+//! Parsers of individual event bodies, one module per family. Each reads
+//! through the bounds-checked [`Cursor`](super::wire::Cursor).
+
+pub mod compressed;
+pub mod gtid;
+pub mod mariadb;
+pub mod misc;
+pub mod query;

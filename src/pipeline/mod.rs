@@ -1,0 +1,4 @@
+//! Capture: source → decode → filter → schema → log, with transactions
+//! kept whole and resume from the log's tail.
+
+pub mod split;

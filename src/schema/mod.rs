@@ -1,0 +1,364 @@
+//! Schema history: the definition of every captured table at any binlog
+//! position.
+//!
+//! Row events name their columns only when the server sends
+//! `binlog_row_metadata=FULL`. Otherwise the names, primary keys and exact
+//! types come from here: a snapshot of the captured tables taken from
+//! `information_schema` when capture starts ([`catalog`]), then every DDL
+//! statement applied in binlog order ([`SchemaHistory::apply_ddl`]). Each
+//! change is stored in the log itself (`Record.snapshot`, `Record.ddl` with
+//! the tables as they are after the statement), so a restart or an offline
+//! reader rebuilds the same history with [`SchemaHistory::replay`] without
+//! asking the server.
+//!
+//! Case rules are MySQL's default on Linux: database and table names are
+//! case-sensitive, column names are not.
+//!
+//! A statement the history cannot read in full never corrupts it: the
+//! outcome is [`DdlOutcome::Refresh`], naming the tables to re-read from the
+//! server (through a [`catalog::Catalog`]) and the statement in its warning;
+//! what is certain (drops, renames) is applied already.
+
+pub mod catalog;
+mod column;
+mod ddl;
+mod lex;
+mod scan;
+pub mod types;
+
+use std::collections::BTreeMap;
+use std::fmt;
+use std::sync::Arc;
+
+use crate::proto::{Database, Ddl, Record, SchemaSnapshot, TableChange, TableSchema};
+pub use catalog::{Catalog, SchemaError};
+pub use types::Dialect;
+
+/// A table's identity: (database, table), both case-sensitive.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct TableKey {
+    pub schema: String,
+    pub table: String,
+}
+
+impl TableKey {
+    pub fn new(schema: impl Into<String>, table: impl Into<String>) -> Self {
+        TableKey {
+            schema: schema.into(),
+            table: table.into(),
+        }
+    }
+}
+
+impl fmt::Display for TableKey {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(
+            f,
+            "`{}`.`{}`",
+            self.schema.replace('`', "``"),
+            self.table.replace('`', "``")
+        )
+    }
+}
+
+/// Which tables are captured: `true` to keep `(schema, table)`.
+pub type Filter = Arc<dyn Fn(&str, &str) -> bool + Send + Sync>;
+
+/// What a DDL statement changed.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct DdlChange {
+    /// Captured tables the statement touched, as they are after it
+    /// (`dropped` set for tables that no longer exist under that name).
+    pub tables: Vec<TableSchema>,
+    /// Databases it created, altered or dropped.
+    pub databases: Vec<Database>,
+}
+
+/// The result of applying one statement.
+#[derive(Debug, Clone, PartialEq)]
+pub enum DdlOutcome {
+    /// Not a statement that changes captured table definitions (DML,
+    /// GRANT, CREATE USER, views, routines, indexes, temporary tables,
+    /// tables outside the filter).
+    Ignored,
+    /// Applied in full.
+    Applied(DdlChange),
+    /// Only partly understood. `applied` is what was certain and is already
+    /// in the history; `tables` must be re-read from the server
+    /// ([`SchemaHistory::refresh`]); `warning` names the statement.
+    Refresh {
+        tables: Vec<TableKey>,
+        warning: String,
+        applied: DdlChange,
+    },
+}
+
+impl DdlOutcome {
+    /// The `Ddl` record to store in the log for this statement (for a
+    /// `Refresh`, call it after [`SchemaHistory::refresh`] and pass the
+    /// refreshed tables in `refreshed`).
+    pub fn to_record(&self, schema: &str, statement: &str, refreshed: &[TableSchema]) -> Ddl {
+        let change = match self {
+            DdlOutcome::Ignored => DdlChange::default(),
+            DdlOutcome::Applied(c) => c.clone(),
+            DdlOutcome::Refresh { applied, .. } => applied.clone(),
+        };
+        let mut tables = change.tables;
+        for r in refreshed {
+            tables.retain(|t| !(t.schema == r.schema && t.table == r.table));
+            tables.push(r.clone());
+        }
+        Ddl {
+            schema: schema.to_string(),
+            statement: statement.to_string(),
+            tables,
+            databases: change.databases,
+        }
+    }
+}
+
+/// Definitions of the captured tables at one binlog position.
+#[derive(Clone)]
+pub struct SchemaHistory {
+    dialect: Dialect,
+    tables: BTreeMap<TableKey, TableSchema>,
+    /// Database → default character set.
+    databases: BTreeMap<String, String>,
+    filter: Option<Filter>,
+}
+
+impl fmt::Debug for SchemaHistory {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("SchemaHistory")
+            .field("dialect", &self.dialect)
+            .field("tables", &self.tables.len())
+            .field("databases", &self.databases)
+            .finish()
+    }
+}
+
+impl SchemaHistory {
+    /// An empty history for a server of `dialect`, capturing every table.
+    pub fn new(dialect: Dialect) -> Self {
+        SchemaHistory {
+            dialect,
+            tables: BTreeMap::new(),
+            databases: BTreeMap::new(),
+            filter: None,
+        }
+    }
+
+    /// Restricts the history to the tables `filter` accepts (the capture's
+    /// include/exclude rules). DDL on other tables is ignored; a table
+    /// renamed out of the filter is dropped from the history.
+    pub fn with_filter(mut self, filter: Filter) -> Self {
+        self.filter = Some(filter);
+        self.tables
+            .retain(|k, _| self.filter.as_ref().is_none_or(|f| f(&k.schema, &k.table)));
+        self
+    }
+
+    pub fn dialect(&self) -> &Dialect {
+        &self.dialect
+    }
+
+    /// True when `(schema, table)` is captured.
+    pub fn captures(&self, schema: &str, table: &str) -> bool {
+        self.filter.as_ref().is_none_or(|f| f(schema, table))
+    }
+
+    /// The table's definition, if known.
+    pub fn table(&self, schema: &str, table: &str) -> Option<&TableSchema> {
+        self.tables.get(&TableKey::new(schema, table))
+    }
+
+    /// Every known table, ordered by (schema, table).
+    pub fn tables(&self) -> impl Iterator<Item = &TableSchema> {
+        self.tables.values()
+    }
+
+    /// Default character set of a database, if known.
+    pub fn database_charset(&self, schema: &str) -> Option<&str> {
+        self.databases.get(schema).map(String::as_str)
+    }
+
+    /// Puts a table definition as the server reports it (from a snapshot or
+    /// a refresh). A table outside the filter is not kept.
+    pub fn set_table(&mut self, t: TableSchema) {
+        let key = TableKey::new(&t.schema, &t.table);
+        if t.dropped || !self.captures(&t.schema, &t.table) {
+            self.tables.remove(&key);
+        } else {
+            self.tables.insert(key, t);
+        }
+    }
+
+    /// Records a database and its default character set.
+    pub fn set_database(&mut self, name: &str, charset: &str) {
+        self.databases
+            .insert(name.to_string(), types::normalize_charset(charset));
+    }
+
+    /// Replaces the whole history with a snapshot.
+    pub fn load_snapshot(&mut self, snapshot: &SchemaSnapshot) {
+        self.tables.clear();
+        self.databases.clear();
+        if !snapshot.server_charset.is_empty() {
+            self.dialect.server_charset = types::normalize_charset(&snapshot.server_charset);
+        }
+        for d in &snapshot.databases {
+            self.set_database(&d.name, &d.charset);
+        }
+        for t in &snapshot.tables {
+            self.set_table(t.clone());
+        }
+    }
+
+    /// The whole history as a snapshot record payload.
+    pub fn snapshot(&self) -> SchemaSnapshot {
+        SchemaSnapshot {
+            tables: self.tables.values().cloned().collect(),
+            databases: self
+                .databases
+                .iter()
+                .map(|(name, charset)| Database {
+                    name: name.clone(),
+                    charset: charset.clone(),
+                    dropped: false,
+                })
+                .collect(),
+            server_charset: self.dialect.server_charset.clone(),
+        }
+    }
+
+    /// Applies what a stored `Ddl` record says (its tables and databases as
+    /// they are after the statement), without parsing the statement.
+    pub fn apply_ddl_record(&mut self, ddl: &Ddl) {
+        for d in &ddl.databases {
+            if d.dropped {
+                self.databases.remove(&d.name);
+                self.tables.retain(|k, _| k.schema != d.name);
+            } else {
+                self.set_database(&d.name, &d.charset);
+            }
+        }
+        for t in &ddl.tables {
+            self.set_table(t.clone());
+        }
+    }
+
+    /// Applies one log record: a snapshot replaces the history, a DDL
+    /// updates it, anything else is ignored.
+    pub fn apply_record(&mut self, record: &Record) {
+        if let Some(s) = &record.snapshot {
+            self.load_snapshot(s);
+        }
+        if let Some(d) = &record.ddl {
+            self.apply_ddl_record(d);
+        }
+    }
+
+    /// Rebuilds a history from log records in log order.
+    pub fn replay<'a>(dialect: Dialect, records: impl IntoIterator<Item = &'a Record>) -> Self {
+        let mut h = SchemaHistory::new(dialect);
+        for r in records {
+            h.apply_record(r);
+        }
+        h
+    }
+
+    /// Re-reads `tables` from the server and puts them into the history. A
+    /// table the server no longer has is removed and returned as dropped.
+    /// Returns the definitions to store in the `Ddl` record.
+    pub fn refresh(
+        &mut self,
+        catalog: &mut dyn Catalog,
+        tables: &[TableKey],
+    ) -> Result<Vec<TableSchema>, SchemaError> {
+        let mut out = Vec::new();
+        for key in tables {
+            if !self.captures(&key.schema, &key.table) {
+                continue;
+            }
+            let t = match catalog.table(&key.schema, &key.table)? {
+                Some(t) => t,
+                None => TableSchema {
+                    schema: key.schema.clone(),
+                    table: key.table.clone(),
+                    dropped: true,
+                    ..Default::default()
+                },
+            };
+            self.set_table(t.clone());
+            out.push(t);
+        }
+        Ok(out)
+    }
+
+    /// Applies a statement and, when it was only partly understood,
+    /// refreshes the tables it touched through `catalog`. Returns the `Ddl`
+    /// record to store and the warning, if any.
+    pub fn apply_ddl_with(
+        &mut self,
+        catalog: &mut dyn Catalog,
+        default_schema: &str,
+        statement: &str,
+    ) -> Result<(Option<Ddl>, Option<String>), SchemaError> {
+        let outcome = self.apply_ddl(default_schema, statement);
+        match &outcome {
+            DdlOutcome::Ignored => Ok((None, None)),
+            DdlOutcome::Applied(_) => Ok((
+                Some(outcome.to_record(default_schema, statement, &[])),
+                None,
+            )),
+            DdlOutcome::Refresh {
+                tables, warning, ..
+            } => {
+                let refreshed = self.refresh(catalog, tables)?;
+                Ok((
+                    Some(outcome.to_record(default_schema, statement, &refreshed)),
+                    Some(warning.clone()),
+                ))
+            }
+        }
+    }
+
+    /// Fills column names, primary keys, types, nullability and charsets of
+    /// a row event whose binlog carried no names. Leaves the event alone and
+    /// returns a warning when the history does not know the table or its
+    /// column count differs (never mislabels columns).
+    pub fn enrich(&self, change: &mut TableChange) -> Option<String> {
+        if change.names_known {
+            return None;
+        }
+        let Some(t) = self.table(&change.schema, &change.table) else {
+            return Some(format!(
+                "no schema history for {}: columns left unnamed",
+                TableKey::new(&change.schema, &change.table)
+            ));
+        };
+        if t.columns.len() != change.columns.len() {
+            return Some(format!(
+                "schema history for {} has {} columns but the row event has {}: columns left unnamed",
+                TableKey::new(&change.schema, &change.table),
+                t.columns.len(),
+                change.columns.len()
+            ));
+        }
+        for (c, h) in change.columns.iter_mut().zip(&t.columns) {
+            c.name.clone_from(&h.name);
+            c.primary_key = h.primary_key;
+            c.nullable = h.nullable;
+            c.unsigned = h.unsigned;
+            c.mysql_type.clone_from(&h.mysql_type);
+            if c.charset.is_empty() {
+                c.charset.clone_from(&h.charset);
+            }
+        }
+        change.names_known = true;
+        None
+    }
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,481 @@
+//! The replication side of a connection: session variables, registration
+//! as a replica, the dump command, and the stream of binlog events.
+//!
+//! Set-up, in order:
+//! 1. `SHOW BINARY LOGS`: a file/position start whose file sorts before
+//!    the oldest file still on the server is refused as purged.
+//! 2. `SET @master_binlog_checksum = @@global.binlog_checksum` (and the
+//!    8.0.26+ spelling `@source_binlog_checksum`): events then keep their
+//!    CRC32 trailer, which the decoder verifies.
+//! 3. MariaDB: `SET @mariadb_slave_capability = 4` (GTID-aware replica:
+//!    GTID events instead of BEGIN queries, no fake events the decoder cannot
+//!    read); with a GTID start, `SET @slave_connect_state = '…'` and
+//!    `SET @slave_gtid_strict_mode = 1`.
+//! 4. `SET @master_heartbeat_period = <ns>`: the server sends a
+//!    HEARTBEAT_LOG_EVENT after that much idle time.
+//! 5. COM_REGISTER_SLAVE:
+//!    `0x15 | server_id int<4> | hostname len int<1> + bytes | user len
+//!    int<1> + bytes | password len int<1> + bytes | port int<2> |
+//!    rank int<4> | master_id int<4>`
+//! 6. COM_BINLOG_DUMP: `0x12 | pos int<4> | flags int<2> | server_id int<4>
+//!    | file name string<EOF>`; or on MySQL with a GTID set,
+//!    COM_BINLOG_DUMP_GTID: `0x1E | flags int<2> | server_id int<4> |
+//!    name len int<4> | name | pos int<8> | data len int<4> | data`
+//!    (flag 0x04 = "through GTID"; data encoded as in [`super::gtid`]).
+//!    Flag 0x01 (non-blocking) makes the server answer EOF at the end of
+//!    the binlog instead of waiting.
+//!
+//! Then each packet is `0x00` + one whole event (header … checksum), an
+//! EOF packet (non-blocking dump finished), or an ERR packet.
+
+use super::config::SourceConfig;
+use super::conn::{quote, Connection, ServerInfo};
+use super::error::{Result, SourceError};
+use super::gtid::{check_mariadb_gtid_list, MySqlGtidSet};
+use super::handshake::Flavour;
+use super::response;
+use bytes::Bytes;
+use std::time::Duration;
+
+/// Where a dump starts. With `gtid_set`, the GTID set decides (MySQL:
+/// executed set, MariaDB: the last GTID per domain) and `file`/`pos` are
+/// ignored by the server.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct DumpFrom {
+    pub file: String,
+    pub pos: u64,
+    pub gtid_set: Option<String>,
+}
+
+impl DumpFrom {
+    pub fn file_pos(file: impl Into<String>, pos: u64) -> DumpFrom {
+        DumpFrom {
+            file: file.into(),
+            pos,
+            gtid_set: None,
+        }
+    }
+
+    pub fn gtid(set: impl Into<String>) -> DumpFrom {
+        DumpFrom {
+            file: String::new(),
+            pos: 4,
+            gtid_set: Some(set.into()),
+        }
+    }
+
+    fn describe(&self) -> String {
+        match &self.gtid_set {
+            Some(g) => format!("GTID set '{g}'"),
+            None => format!("{}:{}", self.file, self.pos),
+        }
+    }
+}
+
+/// Dump options beyond the start point.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct DumpOptions {
+    /// Stop with `Ok(None)` at the end of the binlog instead of waiting.
+    pub non_blocking: bool,
+    /// MariaDB: also send ANNOTATE_ROWS events (the SQL text of row events).
+    pub annotate_rows: bool,
+}
+
+/// Event type codes the connection itself looks at.
+pub mod event_type {
+    pub const QUERY: u8 = 2;
+    pub const ROTATE: u8 = 4;
+    pub const FORMAT_DESCRIPTION: u8 = 15;
+    pub const XID: u8 = 16;
+    pub const WRITE_ROWS_V1: u8 = 23;
+    pub const HEARTBEAT: u8 = 27;
+    pub const WRITE_ROWS: u8 = 30;
+    pub const GTID: u8 = 33;
+    pub const ANONYMOUS_GTID: u8 = 34;
+    pub const PREVIOUS_GTIDS: u8 = 35;
+    pub const GTID_TAGGED: u8 = 42;
+    pub const MARIADB_ANNOTATE_ROWS: u8 = 160;
+    pub const MARIADB_BINLOG_CHECKPOINT: u8 = 161;
+    pub const MARIADB_GTID: u8 = 162;
+    pub const MARIADB_GTID_LIST: u8 = 163;
+    pub const HEARTBEAT_V2: u8 = 41;
+}
+
+/// The 19-byte common header of a binlog event.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct EventHeader {
+    pub timestamp: u32,
+    pub type_code: u8,
+    pub server_id: u32,
+    pub event_size: u32,
+    /// Position just after this event (0 for artificial events).
+    pub log_pos: u32,
+    pub flags: u16,
+}
+
+/// LOG_EVENT_ARTIFICIAL_F: made up by the dump thread, not in the file.
+pub const ARTIFICIAL_FLAG: u16 = 0x20;
+
+impl EventHeader {
+    pub fn parse(event: &[u8]) -> Option<EventHeader> {
+        let h = event.get(..19)?;
+        let u32_at = |i: usize| u32::from_le_bytes([h[i], h[i + 1], h[i + 2], h[i + 3]]);
+        Some(EventHeader {
+            timestamp: u32_at(0),
+            type_code: h[4],
+            server_id: u32_at(5),
+            event_size: u32_at(9),
+            log_pos: u32_at(13),
+            flags: u16::from_le_bytes([h[17], h[18]]),
+        })
+    }
+
+    /// Where the event starts in its file, when it has a real position.
+    pub fn start_pos(&self) -> Option<u32> {
+        (self.log_pos != 0 && self.flags & ARTIFICIAL_FLAG == 0)
+            .then(|| self.log_pos.checked_sub(self.event_size))
+            .flatten()
+    }
+
+    pub fn is_artificial(&self) -> bool {
+        self.flags & ARTIFICIAL_FLAG != 0 || self.log_pos == 0
+    }
+}
+
+/// The next file name of a ROTATE event (`pos int<8> | name`), before any
+/// checksum trailer.
+pub fn rotate_target(event: &[u8], checksum: bool) -> Option<(String, u64)> {
+    let end = event.len().checked_sub(if checksum { 4 } else { 0 })?;
+    let body = event.get(19..end)?;
+    let pos = u64::from_le_bytes(body.get(..8)?.try_into().ok()?);
+    Some((String::from_utf8_lossy(&body[8..]).into_owned(), pos))
+}
+
+/// One binary log file on the server.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct BinlogFile {
+    pub name: String,
+    pub size: u64,
+}
+
+impl Connection {
+    /// `SHOW BINARY LOGS`, oldest first.
+    pub async fn binary_logs(&mut self) -> Result<Vec<BinlogFile>> {
+        let rs = self.query_with_columns("SHOW BINARY LOGS").await?;
+        Ok(rs
+            .rows
+            .into_iter()
+            .filter_map(|row| {
+                let mut it = row.into_iter();
+                let name = it.next().flatten()?;
+                let size = it
+                    .next()
+                    .flatten()
+                    .and_then(|s| s.parse().ok())
+                    .unwrap_or(0);
+                Some(BinlogFile { name, size })
+            })
+            .collect())
+    }
+
+    /// Set up replication and send the dump command; the connection becomes
+    /// the event stream.
+    pub async fn start_dump(self, from: &DumpFrom) -> Result<BinlogStream> {
+        self.start_dump_with(from, DumpOptions::default()).await
+    }
+
+    pub async fn start_dump_with(
+        mut self,
+        from: &DumpFrom,
+        options: DumpOptions,
+    ) -> Result<BinlogStream> {
+        let addr = self.addr();
+        let flavour = self.info.flavour;
+        if from.gtid_set.is_none() {
+            if from.pos < 4 || from.pos > u64::from(u32::MAX) {
+                return Err(SourceError::Config(format!(
+                    "binlog position {} is outside 4..=4294967295",
+                    from.pos
+                )));
+            }
+            let files = self.binary_logs().await?;
+            check_file_available(&addr, &files, &from.file)?;
+        }
+        self.exec("SET @master_binlog_checksum = @@global.binlog_checksum, @source_binlog_checksum = @@global.binlog_checksum")
+            .await?;
+        let heartbeat_ns = self.config.heartbeat.as_nanos() as u64;
+        self.exec(&format!(
+            "SET @master_heartbeat_period = {heartbeat_ns}, @source_heartbeat_period = {heartbeat_ns}"
+        ))
+        .await?;
+        let mut gtid_data = None;
+        if flavour == Flavour::MariaDb {
+            self.exec("SET @mariadb_slave_capability = 4").await?;
+            if let Some(set) = &from.gtid_set {
+                check_mariadb_gtid_list(set).map_err(SourceError::Config)?;
+                self.exec(&format!("SET @slave_connect_state = {}", quote(set)))
+                    .await?;
+                self.exec("SET @slave_gtid_strict_mode = 1").await?;
+                self.exec("SET @slave_gtid_ignore_duplicates = 0").await?;
+            }
+        } else if let Some(set) = &from.gtid_set {
+            gtid_data = Some(
+                MySqlGtidSet::parse(set)
+                    .map_err(SourceError::Config)?
+                    .encode(),
+            );
+        }
+        self.register_replica().await?;
+
+        let server_id = self.config.server_id;
+        let mut flags: u16 = 0;
+        if options.non_blocking {
+            flags |= 0x01;
+        }
+        if options.annotate_rows && flavour == Flavour::MariaDb {
+            flags |= 0x02;
+        }
+        let mut cmd = Vec::with_capacity(64);
+        match gtid_data {
+            Some(data) => {
+                flags |= 0x04;
+                cmd.push(0x1E);
+                cmd.extend_from_slice(&flags.to_le_bytes());
+                cmd.extend_from_slice(&server_id.to_le_bytes());
+                cmd.extend_from_slice(&0u32.to_le_bytes());
+                cmd.extend_from_slice(&4u64.to_le_bytes());
+                cmd.extend_from_slice(&(data.len() as u32).to_le_bytes());
+                cmd.extend_from_slice(&data);
+            }
+            None => {
+                let (file, pos) = match from.gtid_set {
+                    Some(_) => ("", 4u32),
+                    None => (from.file.as_str(), from.pos as u32),
+                };
+                cmd.push(0x12);
+                cmd.extend_from_slice(&pos.to_le_bytes());
+                cmd.extend_from_slice(&flags.to_le_bytes());
+                cmd.extend_from_slice(&server_id.to_le_bytes());
+                cmd.extend_from_slice(file.as_bytes());
+            }
+        }
+        self.command(&cmd).await?;
+        tracing::info!(server = %addr, from = %from.describe(), "binlog dump started");
+        Ok(BinlogStream {
+            conn: self,
+            from: from.clone(),
+            done: false,
+        })
+    }
+
+    async fn register_replica(&mut self) -> Result<()> {
+        let mut cmd = vec![0x15];
+        cmd.extend_from_slice(&self.config.server_id.to_le_bytes());
+        cmd.push(0); // hostname
+        cmd.push(0); // user
+        cmd.push(0); // password
+        cmd.extend_from_slice(&0u16.to_le_bytes()); // port
+        cmd.extend_from_slice(&0u32.to_le_bytes()); // replication rank
+        cmd.extend_from_slice(&0u32.to_le_bytes()); // master id
+        self.command(&cmd).await?;
+        let p = self
+            .io
+            .read_packet(Some(super::conn::QUERY_TIMEOUT), "registering as a replica")
+            .await?;
+        match p.first() {
+            Some(&response::OK) => Ok(()),
+            Some(&response::ERR) => Err(self.server_error("COM_REGISTER_SLAVE".into(), &p)),
+            _ => Err(SourceError::malformed(
+                &self.addr(),
+                "unexpected answer to COM_REGISTER_SLAVE",
+            )),
+        }
+    }
+}
+
+/// Refuse a start file the server no longer (or never) had.
+fn check_file_available(addr: &str, files: &[BinlogFile], file: &str) -> Result<()> {
+    if files.iter().any(|f| f.name == file) {
+        return Ok(());
+    }
+    let oldest = files.first().map(|f| f.name.clone());
+    match files.first() {
+        Some(first) if file_order(file) < file_order(&first.name) => Err(SourceError::Purged {
+            addr: addr.to_string(),
+            requested: file.to_string(),
+            oldest,
+        }),
+        _ => Err(SourceError::Config(format!(
+            "binlog file {file} does not exist on {addr} (it has {})",
+            match (files.first(), files.last()) {
+                (Some(a), Some(b)) => format!("{} … {}", a.name, b.name),
+                _ => "no binlog files".into(),
+            }
+        ))),
+    }
+}
+
+/// Binlog files sort by their numeric suffix (`base.000123`).
+fn file_order(name: &str) -> (String, u64) {
+    match name.rsplit_once('.') {
+        Some((base, n)) => (base.to_string(), n.parse().unwrap_or(0)),
+        None => (name.to_string(), 0),
+    }
+}
+
+/// The events of a running dump.
+pub struct BinlogStream {
+    conn: Connection,
+    from: DumpFrom,
+    done: bool,
+}
+
+impl std::fmt::Debug for BinlogStream {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("BinlogStream")
+            .field("addr", &self.conn.addr())
+            .field("from", &self.from)
+            .finish()
+    }
+}
+
+impl BinlogStream {
+    pub fn server_info(&self) -> &ServerInfo {
+        &self.conn.info
+    }
+
+    pub fn config(&self) -> &SourceConfig {
+        &self.conn.config
+    }
+
+    /// How long the stream may be silent before it counts as dead.
+    pub fn dead_after(&self) -> Duration {
+        self.conn.config.dead_after()
+    }
+
+    /// The next event (19-byte header … checksum), `Ok(None)` at the end of
+    /// a non-blocking dump. Heartbeats are returned like any event (type
+    /// 27): the caller sees the server is alive and the current position.
+    pub async fn next_event(&mut self) -> Result<Option<Bytes>> {
+        if self.done {
+            return Ok(None);
+        }
+        let after = self.dead_after();
+        let p = self
+            .conn
+            .io
+            .read_packet(Some(after), "waiting for binlog events")
+            .await?;
+        match p.first().copied() {
+            Some(response::OK) => {
+                if p.len() < 20 {
+                    return Err(SourceError::malformed(
+                        &self.conn.addr(),
+                        format!(
+                            "binlog event of {} bytes, shorter than its header",
+                            p.len() - 1
+                        ),
+                    ));
+                }
+                Ok(Some(p.slice(1..)))
+            }
+            _ if response::is_eof(&p) => {
+                self.done = true;
+                Ok(None)
+            }
+            Some(response::ERR) => {
+                self.done = true;
+                Err(self.classify_error(&p).await)
+            }
+            other => Err(SourceError::malformed(
+                &self.conn.addr(),
+                format!("binlog packet starting with {other:?}, expected 0x00, 0xFE or 0xFF"),
+            )),
+        }
+    }
+
+    /// ERR 1236 may mean "purged": ask a fresh connection for the binlog
+    /// files to tell, and to name the oldest.
+    async fn classify_error(&self, payload: &[u8]) -> SourceError {
+        let err = self.conn.server_error(
+            format!("the binlog dump from {}", self.from.describe()),
+            payload,
+        );
+        let SourceError::Server {
+            code: 1236,
+            message,
+            ..
+        } = &err
+        else {
+            return err;
+        };
+        let files = match Connection::connect(&self.conn.config).await {
+            Ok(mut c) => c.binary_logs().await.ok(),
+            Err(_) => None,
+        };
+        let oldest = files
+            .as_ref()
+            .and_then(|f| f.first())
+            .map(|f| f.name.clone());
+        let purged = match (&self.from.gtid_set, &files) {
+            (None, Some(files)) => !files.iter().any(|f| f.name == self.from.file),
+            _ => message.contains("purged"),
+        };
+        if purged {
+            SourceError::Purged {
+                addr: self.conn.addr(),
+                requested: self.from.describe(),
+                oldest,
+            }
+        } else {
+            err
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn header_and_positions() {
+        let mut e = vec![0u8; 19];
+        e[0..4].copy_from_slice(&1_700_000_000u32.to_le_bytes());
+        e[4] = event_type::XID;
+        e[9..13].copy_from_slice(&31u32.to_le_bytes());
+        e[13..17].copy_from_slice(&1031u32.to_le_bytes());
+        let h = EventHeader::parse(&e).unwrap();
+        assert_eq!(h.start_pos(), Some(1000));
+        assert!(!h.is_artificial());
+        assert!(EventHeader::parse(&e[..18]).is_none());
+        let mut rot = vec![0u8; 19];
+        rot.extend_from_slice(&4u64.to_le_bytes());
+        rot.extend_from_slice(b"mysql-bin.000002");
+        rot.extend_from_slice(&[1, 2, 3, 4]);
+        assert_eq!(
+            rotate_target(&rot, true),
+            Some(("mysql-bin.000002".into(), 4))
+        );
+        assert_eq!(rotate_target(&rot[..20], false), None);
+    }
+
+    #[test]
+    fn purged_and_unknown_files() {
+        let files = vec![
+            BinlogFile {
+                name: "mysql-bin.000003".into(),
+                size: 100,
+            },
+            BinlogFile {
+                name: "mysql-bin.000004".into(),
+                size: 100,
+            },
+        ];
+        assert!(check_file_available("h:1", &files, "mysql-bin.000004").is_ok());
+        let e = check_file_available("h:1", &files, "mysql-bin.000001").unwrap_err();
+        assert!(matches!(e, SourceError::Purged { .. }));
+        assert!(e.to_string().contains("mysql-bin.000003"), "{e}");
+        let e = check_file_available("h:1", &files, "mysql-bin.000009").unwrap_err();
+        assert!(matches!(e, SourceError::Config(_)), "{e}");
+    }
+}

@@ -1,0 +1,159 @@
+//! Errors of the replica connection, each carrying the server address and
+//! classified as retryable (reconnect with backoff and resume) or fatal
+//! (stop and say so: bad credentials, purged position, bad configuration).
+
+use std::time::Duration;
+
+/// Whether reconnecting can help.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ErrorClass {
+    /// Transient: I/O, a dead or killed connection, a server restart.
+    Retryable,
+    /// Definite: retrying gives the same answer.
+    Fatal,
+}
+
+/// MySQL/MariaDB error codes that mean "the connection or server went away,
+/// try again": server shutdown (1053), connection killed (1927, MariaDB),
+/// query interrupted (1317), too many connections (1040), lost connection
+/// (2013), lock wait timeout (1205), server is read-only while starting
+/// (1290 is not here: it is a configuration problem), MySQL's
+/// ER_CLIENT_INTERACTION_TIMEOUT (4031).
+const RETRYABLE_SERVER_CODES: &[u16] = &[1040, 1053, 1205, 1317, 1927, 2013, 4031];
+
+#[derive(Debug, thiserror::Error)]
+pub enum SourceError {
+    #[error("bad source configuration: {0}")]
+    Config(String),
+
+    #[error("cannot connect to {addr}: {source}")]
+    Connect {
+        addr: String,
+        #[source]
+        source: std::io::Error,
+    },
+
+    #[error("I/O error talking to {addr} while {context}: {source}")]
+    Io {
+        addr: String,
+        context: &'static str,
+        #[source]
+        source: std::io::Error,
+    },
+
+    #[error("{addr} closed the connection while {context}")]
+    Closed { addr: String, context: &'static str },
+
+    #[error("{addr} sent nothing for {after:?} while {context}: the connection is dead")]
+    Timeout {
+        addr: String,
+        context: &'static str,
+        after: Duration,
+    },
+
+    #[error("malformed packet from {addr}: {detail}")]
+    Malformed { addr: String, detail: String },
+
+    #[error("TLS with {addr} failed: {detail}")]
+    Tls { addr: String, detail: String },
+
+    #[error("authentication of user '{user}' at {addr} failed: {detail}")]
+    Auth {
+        addr: String,
+        user: String,
+        detail: String,
+    },
+
+    #[error("{addr} answered {context} with error {code} ({state}): {message}")]
+    Server {
+        addr: String,
+        context: String,
+        code: u16,
+        state: String,
+        message: String,
+    },
+
+    #[error(
+        "{addr} no longer has the binlog to resume from {requested}: it was purged; \
+         the oldest binlog still available is {}", oldest.as_deref().unwrap_or("unknown")
+    )]
+    Purged {
+        addr: String,
+        requested: String,
+        oldest: Option<String>,
+    },
+
+    #[error("{addr}: {detail}")]
+    Unsupported { addr: String, detail: String },
+}
+
+impl SourceError {
+    pub fn class(&self) -> ErrorClass {
+        match self {
+            SourceError::Connect { .. }
+            | SourceError::Io { .. }
+            | SourceError::Closed { .. }
+            | SourceError::Timeout { .. } => ErrorClass::Retryable,
+            SourceError::Server { code, .. } if RETRYABLE_SERVER_CODES.contains(code) => {
+                ErrorClass::Retryable
+            }
+            _ => ErrorClass::Fatal,
+        }
+    }
+
+    pub fn is_retryable(&self) -> bool {
+        self.class() == ErrorClass::Retryable
+    }
+
+    /// The server's error code, for `Server` errors.
+    pub fn server_code(&self) -> Option<u16> {
+        match self {
+            SourceError::Server { code, .. } => Some(*code),
+            _ => None,
+        }
+    }
+
+    pub(crate) fn malformed(addr: &str, detail: impl Into<String>) -> SourceError {
+        SourceError::Malformed {
+            addr: addr.to_string(),
+            detail: detail.into(),
+        }
+    }
+}
+
+pub type Result<T, E = SourceError> = std::result::Result<T, E>;
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn server(code: u16) -> SourceError {
+        SourceError::Server {
+            addr: "h:1".into(),
+            context: "x".into(),
+            code,
+            state: "HY000".into(),
+            message: "m".into(),
+        }
+    }
+
+    #[test]
+    fn classification() {
+        assert!(server(1053).is_retryable());
+        assert!(server(1927).is_retryable());
+        assert!(!server(1045).is_retryable());
+        assert!(!server(1236).is_retryable());
+        let closed = SourceError::Closed {
+            addr: "h:1".into(),
+            context: "reading",
+        };
+        assert!(closed.is_retryable());
+        let purged = SourceError::Purged {
+            addr: "h:1".into(),
+            requested: "mysql-bin.000001:4".into(),
+            oldest: Some("mysql-bin.000003".into()),
+        };
+        assert!(!purged.is_retryable());
+        assert!(purged.to_string().contains("mysql-bin.000003"));
+    }
+}

@@ -1,0 +1,141 @@
+//! The one error type of the crate. Every variant carries the context needed
+//! to act on it (file and byte offset for corruption, offsets for range
+//! errors), and [`StorageError::is_retryable`] splits them into transient
+//! failures (retry later) and definite ones (stop and say so).
+
+use std::io;
+use std::path::PathBuf;
+
+/// Errors of the segment log.
+#[derive(Debug, thiserror::Error)]
+pub enum StorageError {
+    /// An operating-system call failed on a file of the log.
+    #[error("{op} {path}: {source}")]
+    Io {
+        /// What was being done ("open", "write", "fsync", ...).
+        op: &'static str,
+        /// The file or directory.
+        path: PathBuf,
+        /// The underlying error.
+        #[source]
+        source: io::Error,
+    },
+    /// An fsync failed. The log refuses further appends: after a failed
+    /// fsync the kernel may have dropped dirty pages, so what is on disk is
+    /// unknown until the log is reopened (which re-scans the tail).
+    #[error("fsync of {path} failed, the log is closed for appends until reopened: {source}")]
+    FsyncFailed {
+        /// The file being synced.
+        path: PathBuf,
+        /// The underlying error.
+        #[source]
+        source: io::Error,
+    },
+    /// Bytes on disk do not decode or fail a checksum.
+    #[error("corrupt {path} at byte {pos}: {what}")]
+    Corrupt {
+        /// The file holding the bad bytes.
+        path: PathBuf,
+        /// Byte offset in that file where the bad structure starts.
+        pos: u64,
+        /// What is wrong.
+        what: String,
+    },
+    /// The offset was deleted by retention (or never existed below the start).
+    #[error("offset {requested} is below the log start {start} (deleted by retention)")]
+    BelowStart {
+        /// The offset asked for.
+        requested: u64,
+        /// The first offset still in the log.
+        start: u64,
+    },
+    /// The offset is past the end of the log.
+    #[error("offset {requested} is beyond the log end {end}")]
+    BeyondEnd {
+        /// The offset asked for.
+        requested: u64,
+        /// The next offset the log will assign.
+        end: u64,
+    },
+    /// A write was attempted on a log opened with [`crate::Log::open_read_only`],
+    /// or after a failed fsync.
+    #[error("the log at {0} is read-only")]
+    ReadOnly(PathBuf),
+    /// Another process holds the writer lock of this directory.
+    #[error("the log at {0} is already opened for writing by another process")]
+    Locked(PathBuf),
+    /// A record or batch exceeds a format limit.
+    #[error("{what} of {size} bytes exceeds the limit of {max} bytes")]
+    TooLarge {
+        /// What was too large.
+        what: &'static str,
+        /// Its size.
+        size: u64,
+        /// The limit.
+        max: u64,
+    },
+    /// A consumer group that does not exist.
+    #[error("consumer group {0:?} does not exist")]
+    GroupNotFound(String),
+    /// A consumer group that already exists.
+    #[error("consumer group {0:?} already exists")]
+    GroupExists(String),
+    /// A group name that cannot be stored (empty or longer than 255 bytes).
+    #[error("invalid consumer group name {0:?}: must be 1..=255 bytes")]
+    InvalidGroupName(String),
+    /// The group's committed offset fell below the log start and the group
+    /// has no reset policy.
+    #[error(
+        "consumer group {name:?} is at offset {offset}, below the log start {start} \
+         (deleted by retention); seek it or recreate it with a reset policy"
+    )]
+    GroupOutOfRange {
+        /// The group.
+        name: String,
+        /// Its committed offset.
+        offset: u64,
+        /// The first offset still in the log.
+        start: u64,
+    },
+    /// The configuration is not usable.
+    #[error("invalid log configuration: {0}")]
+    Config(String),
+}
+
+impl StorageError {
+    /// Whether retrying the same operation later may succeed (an I/O hiccup,
+    /// a full disk, a lock held by another process). Corruption, range
+    /// errors and a failed fsync are definite.
+    pub fn is_retryable(&self) -> bool {
+        match self {
+            StorageError::Io { source, .. } => !matches!(
+                source.kind(),
+                io::ErrorKind::NotFound
+                    | io::ErrorKind::PermissionDenied
+                    | io::ErrorKind::InvalidData
+                    | io::ErrorKind::InvalidInput
+            ),
+            StorageError::Locked(_) => true,
+            _ => false,
+        }
+    }
+
+    pub(crate) fn io(op: &'static str, path: impl Into<PathBuf>, source: io::Error) -> Self {
+        StorageError::Io {
+            op,
+            path: path.into(),
+            source,
+        }
+    }
+
+    pub(crate) fn corrupt(path: impl Into<PathBuf>, pos: u64, what: impl Into<String>) -> Self {
+        StorageError::Corrupt {
+            path: path.into(),
+            pos,
+            what: what.into(),
+        }
+    }
+}
+
+/// Result alias of the crate.
+pub type Result<T, E = StorageError> = std::result::Result<T, E>;

@@ -1,0 +1,423 @@
+//! [`Log`]: the handle everything else goes through. Holds the list of
+//! segments, the log start offset, the durable watermark with its waiters
+//! and listeners, and (when opened for writing) the single writer.
+//!
+//! Files of a log directory:
+//!
+//! ```text
+//! LOCK                      advisory lock of the writer process (empty)
+//! {base:020}.log            segments (segment.rs)
+//! {base:020}.index          sparse index of a sealed segment (index.rs)
+//! log-start                 the log start offset (below)
+//! groups/{hex name}.group   consumer groups (groups.rs)
+//! ```
+//!
+//! `log-start` (replaced atomically: temp file, fsync, rename, fsync dir):
+//!
+//! ```text
+//!   0  8 bytes  magic "SLCSTART"
+//!   8  u64      start offset
+//!  16  u32      CRC-32 of bytes 0..16
+//! ```
+
+use std::fs::{File, OpenOptions};
+use std::ops::Range;
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::{Arc, Weak};
+use std::time::{Duration, Instant};
+
+use parking_lot::{Condvar, Mutex, RwLock};
+
+use crate::codec::{crc, le_u32, le_u64};
+use crate::config::{FsyncPolicy, LogConfig};
+use crate::gtid::GtidSet;
+use crate::live::{sync_dir, Seg};
+use crate::record::{NewRecord, RecordKeys};
+use crate::segment::SegmentInfo;
+use crate::writer::Writer;
+use crate::{os, StorageError};
+
+const START_MAGIC: &[u8; 8] = b"SLCSTART";
+/// How often a read-only log re-reads the directory while waiting.
+const READ_ONLY_POLL: Duration = Duration::from_millis(20);
+
+/// The resume point of the log: what the last record was and every GTID
+/// the log holds (what the source should be asked to skip).
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct LastRecord {
+    /// The next offset the log will assign.
+    pub next_offset: u64,
+    /// The last durable record's keys, if the log has any record.
+    pub last: Option<RecordKeys>,
+    /// The union of the GTID contributions of every record ever appended
+    /// (including segments since deleted by retention).
+    pub gtid_executed: GtidSet,
+}
+
+/// A handle to an open segment log. Cheap to clone; every clone shares the
+/// same log. `Send + Sync`: one thread may append while others read.
+#[derive(Clone)]
+pub struct Log {
+    pub(crate) inner: Arc<Inner>,
+}
+
+pub(crate) struct State {
+    pub segments: Vec<Arc<Seg>>,
+    pub start: u64,
+}
+
+type Listener = Arc<dyn Fn(u64) + Send + Sync>;
+
+pub(crate) struct Inner {
+    pub dir: PathBuf,
+    pub config: LogConfig,
+    pub read_only: bool,
+    pub state: RwLock<State>,
+    /// The writer (writer mode) or the scanning tail (read-only mode).
+    pub writer: Mutex<Writer>,
+    /// The durable end: one past the last offset readers may see.
+    pub durable: AtomicU64,
+    pub durable_lock: Mutex<()>,
+    pub durable_cv: Condvar,
+    pub listeners: Mutex<Vec<(u64, Listener)>>,
+    pub next_listener: AtomicU64,
+    /// Held by the thread doing a group-commit fsync.
+    pub sync_lock: Mutex<()>,
+    /// Set after a failed fsync: appends are refused.
+    pub poisoned: AtomicBool,
+    pub groups_lock: Mutex<()>,
+    /// Set when the log closes, to stop the fsync thread.
+    pub stop: Arc<(Mutex<bool>, Condvar)>,
+    _lock_file: Option<File>,
+}
+
+impl Drop for Inner {
+    fn drop(&mut self) {
+        {
+            let (flag, cv) = &*self.stop;
+            *flag.lock() = true;
+            cv.notify_all();
+        }
+        if !self.read_only && !self.poisoned.load(Ordering::Acquire) {
+            let w = self.writer.lock();
+            if let Some(seg) = w.active.as_ref() {
+                let _ = seg.file.sync_data();
+            }
+        }
+    }
+}
+
+impl Log {
+    /// Opens (or creates) the log in `dir` for writing. Takes the directory's
+    /// writer lock, recovers the unsealed tail (a torn last batch is cut off
+    /// and the lost range logged), deletes segments that retention had
+    /// already dropped, and starts the fsync thread for
+    /// [`FsyncPolicy::Interval`].
+    pub fn open(dir: &Path, config: LogConfig) -> Result<Log, StorageError> {
+        config.check()?;
+        std::fs::create_dir_all(dir).map_err(|e| StorageError::io("create", dir, e))?;
+        let lock_path = dir.join("LOCK");
+        let lock = OpenOptions::new()
+            .read(true)
+            .write(true)
+            .create(true)
+            .truncate(false)
+            .open(&lock_path)
+            .map_err(|e| StorageError::io("open", &lock_path, e))?;
+        if !os::try_lock_exclusive(&lock).map_err(|e| StorageError::io("lock", &lock_path, e))? {
+            return Err(StorageError::Locked(dir.to_path_buf()));
+        }
+        let (state, writer) = crate::recovery::open_dir(dir, &config, false)?;
+        let log = Log::assemble(dir, config, false, state, writer, Some(lock));
+        if let FsyncPolicy::Interval(every) = log.inner.config.fsync {
+            let weak = Arc::downgrade(&log.inner);
+            let stop = log.inner.stop.clone();
+            std::thread::Builder::new()
+                .name("sluice-log-fsync".into())
+                .spawn(move || fsync_loop(weak, stop, every))
+                .map_err(|e| StorageError::io("spawn fsync thread for", dir, e))?;
+        }
+        Ok(log)
+    }
+
+    /// Opens the log in `dir` for reading only, while another process may
+    /// be writing it. New segments and batches written by that process are
+    /// picked up by [`Log::refresh`], which [`Log::wait_for`] calls while it
+    /// waits. Such a reader sees every complete, checksummed batch on disk
+    /// (it cannot know the writer's fsync state).
+    pub fn open_read_only(dir: &Path) -> Result<Log, StorageError> {
+        let config = LogConfig::default();
+        let (state, writer) = crate::recovery::open_dir(dir, &config, true)?;
+        Ok(Log::assemble(dir, config, true, state, writer, None))
+    }
+
+    fn assemble(
+        dir: &Path,
+        config: LogConfig,
+        read_only: bool,
+        state: State,
+        writer: Writer,
+        lock: Option<File>,
+    ) -> Log {
+        let durable = writer.tail.next_offset;
+        Log {
+            inner: Arc::new(Inner {
+                dir: dir.to_path_buf(),
+                config,
+                read_only,
+                state: RwLock::new(state),
+                writer: Mutex::new(writer),
+                durable: AtomicU64::new(durable),
+                durable_lock: Mutex::new(()),
+                durable_cv: Condvar::new(),
+                listeners: Mutex::new(Vec::new()),
+                next_listener: AtomicU64::new(0),
+                sync_lock: Mutex::new(()),
+                poisoned: AtomicBool::new(false),
+                groups_lock: Mutex::new(()),
+                stop: Arc::new((Mutex::new(false), Condvar::new())),
+                _lock_file: lock,
+            }),
+        }
+    }
+
+    /// The log directory.
+    pub fn dir(&self) -> &Path {
+        &self.inner.dir
+    }
+
+    /// The configuration the log was opened with.
+    pub fn config(&self) -> &LogConfig {
+        &self.inner.config
+    }
+
+    /// Whether the log was opened with [`Log::open_read_only`].
+    pub fn is_read_only(&self) -> bool {
+        self.inner.read_only
+    }
+
+    /// Appends one batch of records and returns the offsets assigned to
+    /// them. Under [`FsyncPolicy::Always`] the batch is on disk when this
+    /// returns. An empty slice appends nothing and returns an empty range
+    /// at the end of the log.
+    pub fn append(&self, records: &[NewRecord<'_>]) -> Result<Range<u64>, StorageError> {
+        crate::writer::append(self, records)
+    }
+
+    /// Fsyncs everything appended so far and makes it visible to readers.
+    pub fn flush(&self) -> Result<(), StorageError> {
+        if self.inner.read_only {
+            return self.refresh();
+        }
+        let end = self.inner.writer.lock().tail.next_offset;
+        crate::writer::sync_to(self, end)
+    }
+
+    /// One past the last offset readers may see (the durable watermark).
+    pub fn durable_end(&self) -> u64 {
+        self.inner.durable.load(Ordering::Acquire)
+    }
+
+    /// The first offset still in the log (moved forward by retention).
+    pub fn start_offset(&self) -> u64 {
+        self.inner.state.read().start
+    }
+
+    /// The resume point: the last durable record's keys and the cumulative
+    /// GTID set.
+    pub fn last_record(&self) -> LastRecord {
+        let w = self.inner.writer.lock();
+        LastRecord {
+            next_offset: w.tail.next_offset,
+            last: w.tail.last.clone(),
+            gtid_executed: w.tail.gtid.clone(),
+        }
+    }
+
+    /// What each segment holds, oldest first (the last one is the active
+    /// segment).
+    pub fn segments(&self) -> Vec<SegmentInfo> {
+        let st = self.inner.state.read();
+        st.segments.iter().map(|s| s.info.read().clone()).collect()
+    }
+
+    /// Blocks until a record at `offset` is durable (returns true) or the
+    /// timeout passes (returns false). No busy polling in writer mode; a
+    /// read-only log re-reads the directory every 20 ms while waiting.
+    pub fn wait_for(&self, offset: u64, timeout: Duration) -> bool {
+        let deadline = Instant::now() + timeout;
+        if self.inner.read_only {
+            loop {
+                if self.durable_end() > offset {
+                    return true;
+                }
+                if let Err(e) = self.refresh() {
+                    tracing::debug!(error = %e, "refresh of read-only log failed");
+                }
+                if self.durable_end() > offset {
+                    return true;
+                }
+                let now = Instant::now();
+                if now >= deadline {
+                    return false;
+                }
+                std::thread::sleep(READ_ONLY_POLL.min(deadline - now));
+            }
+        }
+        let mut g = self.inner.durable_lock.lock();
+        loop {
+            if self.durable_end() > offset {
+                return true;
+            }
+            if self
+                .inner
+                .durable_cv
+                .wait_until(&mut g, deadline)
+                .timed_out()
+            {
+                return self.durable_end() > offset;
+            }
+        }
+    }
+
+    /// Registers `listener`, called with the new durable end each time it
+    /// advances (on the appending or fsyncing thread: keep it short, e.g.
+    /// `tokio::sync::Notify::notify_waiters`). Returns an id for
+    /// [`Log::remove_listener`].
+    pub fn on_durable(&self, listener: impl Fn(u64) + Send + Sync + 'static) -> u64 {
+        let id = self.inner.next_listener.fetch_add(1, Ordering::Relaxed);
+        self.inner.listeners.lock().push((id, Arc::new(listener)));
+        id
+    }
+
+    /// Unregisters a listener; returns whether it was registered.
+    pub fn remove_listener(&self, id: u64) -> bool {
+        let mut l = self.inner.listeners.lock();
+        let before = l.len();
+        l.retain(|(i, _)| *i != id);
+        l.len() != before
+    }
+
+    /// Re-reads the directory: new segments, new batches at the end, a
+    /// moved log start. Needed only for read-only logs (a no-op otherwise).
+    pub fn refresh(&self) -> Result<(), StorageError> {
+        if !self.inner.read_only {
+            return Ok(());
+        }
+        crate::recovery::refresh(self)
+    }
+
+    /// Moves the durable watermark to `end` (if that is forward), wakes
+    /// waiters and calls listeners.
+    pub(crate) fn publish_durable(&self, end: u64) {
+        let prev = self.inner.durable.fetch_max(end, Ordering::AcqRel);
+        if prev >= end {
+            return;
+        }
+        {
+            let _g = self.inner.durable_lock.lock();
+            self.inner.durable_cv.notify_all();
+        }
+        let listeners: Vec<Listener> = self
+            .inner
+            .listeners
+            .lock()
+            .iter()
+            .map(|(_, l)| l.clone())
+            .collect();
+        for l in listeners {
+            l(end);
+        }
+    }
+
+    /// The segments, oldest first, and the start offset.
+    pub(crate) fn snapshot(&self) -> (Vec<Arc<Seg>>, u64) {
+        let st = self.inner.state.read();
+        (st.segments.clone(), st.start)
+    }
+}
+
+impl std::fmt::Debug for Log {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Log")
+            .field("dir", &self.inner.dir)
+            .field("read_only", &self.inner.read_only)
+            .field("start", &self.start_offset())
+            .field("durable_end", &self.durable_end())
+            .finish()
+    }
+}
+
+fn fsync_loop(weak: Weak<Inner>, stop: Arc<(Mutex<bool>, Condvar)>, every: Duration) {
+    loop {
+        {
+            let (flag, cv) = &*stop;
+            let mut stopped = flag.lock();
+            if !*stopped {
+                let _ = cv.wait_for(&mut stopped, every);
+            }
+            if *stopped {
+                return;
+            }
+        }
+        // Only a weak reference is held while sleeping, so the log closes
+        // (and releases its lock) as soon as the last user handle is gone.
+        let Some(inner) = weak.upgrade() else { return };
+        let log = Log { inner };
+        if let Err(e) = log.flush() {
+            tracing::error!(error = %e, "periodic fsync of the log failed");
+        }
+    }
+}
+
+/// Reads the `log-start` file; `Ok(None)` when there is none.
+pub(crate) fn read_start(dir: &Path) -> Result<Option<u64>, StorageError> {
+    let path = dir.join("log-start");
+    let bytes = match std::fs::read(&path) {
+        Ok(b) => b,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
+        Err(e) => return Err(StorageError::io("read", &path, e)),
+    };
+    if bytes.len() != 20
+        || &bytes[..8] != START_MAGIC
+        || le_u32(&bytes, 16) != Some(crc(&bytes[..16]))
+    {
+        return Err(StorageError::corrupt(
+            &path,
+            0,
+            "log-start file is not valid",
+        ));
+    }
+    Ok(le_u64(&bytes, 8))
+}
+
+/// Writes the `log-start` file atomically and durably.
+pub(crate) fn write_start(dir: &Path, start: u64) -> Result<(), StorageError> {
+    let mut b = Vec::with_capacity(20);
+    b.extend_from_slice(START_MAGIC);
+    b.extend_from_slice(&start.to_le_bytes());
+    let c = crc(&b);
+    b.extend_from_slice(&c.to_le_bytes());
+    atomic_write(dir, &dir.join("log-start"), &b)
+}
+
+/// Replaces `path` with `bytes` atomically: temp file, fsync, rename, fsync
+/// of the directory.
+pub(crate) fn atomic_write(dir: &Path, path: &Path, bytes: &[u8]) -> Result<(), StorageError> {
+    let mut tmp = path.as_os_str().to_owned();
+    tmp.push(".tmp");
+    let tmp = PathBuf::from(tmp);
+    {
+        use std::io::Write;
+        let mut f = File::create(&tmp).map_err(|e| StorageError::io("create", &tmp, e))?;
+        f.write_all(bytes)
+            .map_err(|e| StorageError::io("write", &tmp, e))?;
+        f.sync_all().map_err(|e| StorageError::FsyncFailed {
+            path: tmp.clone(),
+            source: e,
+        })?;
+    }
+    std::fs::rename(&tmp, path).map_err(|e| StorageError::io("rename", path, e))?;
+    sync_dir(dir)
+}

@@ -1,0 +1,90 @@
+//! The only module with `unsafe`: read-only memory maps of segment files
+//! and the advisory lock that keeps a second writer out of a directory.
+//!
+//! A memory map is dangerous: if the file shrinks below a mapped page, the
+//! next access to that page raises SIGBUS and kills the process. The log
+//! therefore never shrinks a segment file — not when sealing (the footer is
+//! written inside the file and the trailer at its end), not when recovery
+//! drops a torn tail (the tail is overwritten with zeros instead) — and
+//! only ever grows it with `set_len`. Files are removed with `unlink`, which
+//! leaves existing maps valid. Maps are shared through reference counts
+//! ([`Map`] inside `Bytes`), so a file is only unlinked by retention after
+//! the last reader of it is gone.
+
+use std::fs::File;
+use std::os::fd::AsRawFd;
+use std::path::Path;
+use std::sync::Arc;
+
+use bytes::Bytes;
+
+use crate::StorageError;
+
+/// A read-only map of a whole file, as it was long when mapped.
+pub(crate) struct Map {
+    map: Option<memmap2::Mmap>,
+    /// Kept alive as long as the map: the segment's file guard, which
+    /// unlinks a retention-deleted file when the last holder drops it.
+    _keep: Arc<dyn Send + Sync>,
+}
+
+impl AsRef<[u8]> for Map {
+    fn as_ref(&self) -> &[u8] {
+        match &self.map {
+            Some(m) => m,
+            None => &[],
+        }
+    }
+}
+
+/// Maps `file` read-only (its current length) and wraps the map in
+/// [`Bytes`], so that slices of it can be handed out without copying.
+pub(crate) fn map_file(
+    file: &File,
+    path: &Path,
+    keep: Arc<dyn Send + Sync>,
+) -> Result<Bytes, StorageError> {
+    let len = file
+        .metadata()
+        .map_err(|e| StorageError::io("stat", path, e))?
+        .len();
+    if len == 0 {
+        return Ok(Bytes::from_owner(Map {
+            map: None,
+            _keep: keep,
+        }));
+    }
+    // SAFETY: memmap2 requires that the file is not truncated or modified
+    // in the mapped range in ways that invalidate the map while it is alive.
+    // The log never truncates a segment file (see the module docs): it only
+    // grows it, and removes it by unlink, which keeps the pages valid. Bytes
+    // inside the map may change when the writer appends, but only in the
+    // region beyond the durable end, which readers do not read; recovery's
+    // zeroing of a torn tail only touches bytes that were never durable.
+    // Readers treat every byte as untrusted (checksums), so a concurrent
+    // change is at worst a detected corruption, never undefined behaviour in
+    // safe code built on top of a `&[u8]` of plain bytes.
+    let map = unsafe { memmap2::MmapOptions::new().map(file) }
+        .map_err(|e| StorageError::io("mmap", path, e))?;
+    Ok(Bytes::from_owner(Map {
+        map: Some(map),
+        _keep: keep,
+    }))
+}
+
+/// Takes an exclusive, non-blocking advisory lock on `file` (released when
+/// the file is closed). Returns `Ok(false)` when another process holds it.
+pub(crate) fn try_lock_exclusive(file: &File) -> std::io::Result<bool> {
+    // SAFETY: flock only reads the descriptor number, which is valid for
+    // the lifetime of the borrowed `File`.
+    let rc = unsafe { libc::flock(file.as_raw_fd(), libc::LOCK_EX | libc::LOCK_NB) };
+    if rc == 0 {
+        return Ok(true);
+    }
+    let err = std::io::Error::last_os_error();
+    if err.raw_os_error() == Some(libc::EWOULDBLOCK) {
+        Ok(false)
+    } else {
+        Err(err)
+    }
+}

@@ -1,0 +1,219 @@
+//! Append / read / reopen / lookups / groups / retention on real files.
+
+use std::time::Duration;
+
+use sluice_storage::{
+    Compression, FsyncPolicy, GtidSet, Log, LogConfig, NewRecord, ResetPolicy, SourcePos,
+    StorageError,
+};
+
+const SRC: &[u8] = &[0xAB; 16];
+
+fn cfg(fsync: FsyncPolicy) -> LogConfig {
+    LogConfig {
+        segment_bytes: 4096,
+        segment_age: None,
+        fsync,
+        index_interval_bytes: 512,
+        retention_bytes: None,
+        retention_age: None,
+        compression: Compression::None,
+    }
+}
+
+fn payload(i: u64) -> Vec<u8> {
+    format!("record number {i} ")
+        .repeat((i % 7 + 1) as usize)
+        .into_bytes()
+}
+
+fn append_n(log: &Log, from: u64, n: u64, per_batch: u64) {
+    let mut i = from;
+    while i < from + n {
+        let k = per_batch.min(from + n - i);
+        let payloads: Vec<Vec<u8>> = (i..i + k).map(payload).collect();
+        let recs: Vec<NewRecord> = (i..i + k)
+            .zip(&payloads)
+            .map(|(j, p)| NewRecord {
+                payload: p,
+                commit_time_ms: 1_000 + 10 * j as i64,
+                position: SourcePos::new(1 + (j / 100) as u32, 4 + 100 * (j % 100)),
+                gtid: GtidSet::single(SRC, j + 1),
+            })
+            .collect();
+        let r = log.append(&recs).unwrap();
+        assert_eq!(r, i..i + k);
+        i += k;
+    }
+}
+
+fn check_all(log: &Log, from: u64, to: u64) {
+    let mut r = log.read_from(from).unwrap();
+    for i in from..to {
+        let rec = r.next().unwrap().unwrap_or_else(|| panic!("missing {i}"));
+        assert_eq!(rec.offset, i);
+        assert_eq!(rec.payload().as_ref(), &payload(i)[..]);
+        assert_eq!(rec.commit_time_ms, 1_000 + 10 * i as i64);
+        assert_eq!(rec.gtid(), GtidSet::single(SRC, i + 1));
+    }
+    assert!(r.next().unwrap().is_none());
+}
+
+#[test]
+fn append_read_reopen_across_segments() {
+    for compression in [Compression::None, Compression::Zstd(3)] {
+        let dir = tempfile::tempdir().unwrap();
+        {
+            let mut c = cfg(FsyncPolicy::Always);
+            c.compression = compression;
+            let log = Log::open(dir.path(), c).unwrap();
+            append_n(&log, 0, 300, 7);
+            assert_eq!(log.durable_end(), 300);
+            assert!(log.segments().len() > 1, "segments rolled by size");
+            check_all(&log, 0, 300);
+            check_all(&log, 123, 300);
+        }
+        let log = Log::open(dir.path(), cfg(FsyncPolicy::Never)).unwrap();
+        assert_eq!(log.durable_end(), 300);
+        let last = log.last_record();
+        assert_eq!(last.next_offset, 300);
+        assert_eq!(last.last.unwrap().offset, 299);
+        let mut want = GtidSet::new();
+        want.insert_range(SRC, 1, 300);
+        assert_eq!(last.gtid_executed, want);
+        check_all(&log, 0, 300);
+        append_n(&log, 300, 50, 5);
+        check_all(&log, 250, 350);
+    }
+}
+
+#[test]
+fn lookups_by_time_position_gtid() {
+    let dir = tempfile::tempdir().unwrap();
+    let log = Log::open(dir.path(), cfg(FsyncPolicy::Never)).unwrap();
+    append_n(&log, 0, 500, 3);
+    for i in [0u64, 1, 57, 123, 250, 499] {
+        assert_eq!(log.find_time(1_000 + 10 * i as i64).unwrap(), i);
+        assert_eq!(log.find_time(1_000 + 10 * i as i64 - 5).unwrap(), i);
+        let p = SourcePos::new(1 + (i / 100) as u32, 4 + 100 * (i % 100));
+        assert_eq!(log.find_position(p).unwrap(), i + 1);
+        let mut s = GtidSet::new();
+        s.insert_range(SRC, 1, i);
+        assert_eq!(log.find_gtid(&s).unwrap(), i);
+    }
+    assert_eq!(log.find_time(1_000_000).unwrap(), 500);
+    let mut all = GtidSet::new();
+    all.insert_range(SRC, 1, 1000);
+    assert_eq!(log.find_gtid(&all).unwrap(), 500);
+    // A gap: everything but 201 executed.
+    let mut gap = all.clone();
+    gap = {
+        let mut g = GtidSet::new();
+        g.insert_range(SRC, 1, 200);
+        g.insert_range(SRC, 202, 1000);
+        let _ = &mut gap;
+        g
+    };
+    assert_eq!(log.find_gtid(&gap).unwrap(), 200);
+    let loc = log.locate(321).unwrap();
+    assert!(loc.batch_offsets.contains(&321));
+}
+
+#[test]
+fn groups_commit_lag_and_reset() {
+    let dir = tempfile::tempdir().unwrap();
+    let log = Log::open(dir.path(), cfg(FsyncPolicy::Never)).unwrap();
+    append_n(&log, 0, 200, 4);
+    let g = log.groups();
+    g.create("a", ResetPolicy::None).unwrap();
+    g.create("b", ResetPolicy::Earliest).unwrap();
+    g.create("c", ResetPolicy::Latest).unwrap();
+    assert!(matches!(
+        g.create("a", ResetPolicy::None),
+        Err(StorageError::GroupExists(_))
+    ));
+    assert_eq!(g.get("c").unwrap().unwrap().offset, 200);
+    g.commit("a", 150).unwrap();
+    assert!(matches!(
+        g.commit("a", 201),
+        Err(StorageError::BeyondEnd { .. })
+    ));
+    assert_eq!(g.lag("a").unwrap().records, 50);
+    assert!(g.lag("a").unwrap().bytes > 0);
+    assert_eq!(g.lag("c").unwrap().records, 0);
+    let names: Vec<_> = g.list().unwrap().into_iter().map(|x| x.name).collect();
+    assert_eq!(names, ["a", "b", "c"]);
+    // Retention deletes below 150's segment start; "b" (at 0) resets, a new
+    // group without policy at an old offset fails.
+    let start = log.delete_before(120).unwrap();
+    assert!(start > 0 && start <= 120);
+    assert_eq!(g.resume_offset("b").unwrap(), start);
+    g.commit("a", start).unwrap();
+    assert!(matches!(
+        g.commit("a", start - 1),
+        Err(StorageError::BelowStart { .. })
+    ));
+    drop(log);
+    let log = Log::open(dir.path(), cfg(FsyncPolicy::Never)).unwrap();
+    assert_eq!(log.start_offset(), start);
+    assert_eq!(log.groups().get("a").unwrap().unwrap().offset, start);
+    assert!(log.groups().delete("a").unwrap());
+    assert!(!log.groups().delete("a").unwrap());
+    let err = log.read_from(0).err().unwrap();
+    assert!(
+        matches!(err, StorageError::BelowStart { requested: 0, .. }),
+        "{err}"
+    );
+    assert!(err.to_string().contains("retention"));
+}
+
+#[test]
+fn tail_follow_wakes_on_append() {
+    let dir = tempfile::tempdir().unwrap();
+    let log = Log::open(
+        dir.path(),
+        cfg(FsyncPolicy::Interval(Duration::from_millis(5))),
+    )
+    .unwrap();
+    let seen = std::sync::Arc::new(std::sync::atomic::AtomicU64::new(0));
+    let s2 = seen.clone();
+    log.on_durable(move |end| s2.store(end, std::sync::atomic::Ordering::SeqCst));
+    let l2 = log.clone();
+    let t = std::thread::spawn(move || {
+        let mut r = l2.read_from(0).unwrap();
+        let mut got = 0;
+        while got < 100 {
+            match r.next_wait(Duration::from_secs(10)).unwrap() {
+                Some(rec) => {
+                    assert_eq!(rec.offset, got);
+                    got += 1
+                }
+                None => panic!("timed out at {got}"),
+            }
+        }
+    });
+    for i in 0..100 {
+        append_n(&log, i, 1, 1);
+    }
+    t.join().unwrap();
+    assert!(log.wait_for(99, Duration::from_secs(5)));
+    assert_eq!(seen.load(std::sync::atomic::Ordering::SeqCst), 100);
+    assert!(!log.wait_for(100, Duration::from_millis(20)));
+}
+
+#[test]
+fn second_writer_is_refused_read_only_follows() {
+    let dir = tempfile::tempdir().unwrap();
+    let log = Log::open(dir.path(), cfg(FsyncPolicy::Never)).unwrap();
+    assert!(matches!(
+        Log::open(dir.path(), cfg(FsyncPolicy::Never)),
+        Err(StorageError::Locked(_))
+    ));
+    append_n(&log, 0, 40, 4);
+    let ro = Log::open_read_only(dir.path()).unwrap();
+    assert_eq!(ro.durable_end(), 40);
+    append_n(&log, 40, 200, 4);
+    assert!(ro.wait_for(239, Duration::from_secs(5)));
+    check_all(&ro, 0, 240);
+    assert!(matches!(ro.append(&[]), Err(StorageError::ReadOnly(_))));
+}
