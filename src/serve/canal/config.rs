@@ -11,26 +11,7 @@ use serde::Deserialize;
 use super::auth::Credentials;
 use super::frame::DEFAULT_MAX_FRAME;
 use super::value::TimeZone;
-
-/// Where a group that never committed starts reading.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
-pub enum GroupStart {
-    /// The oldest record still held.
-    #[default]
-    Earliest,
-    /// The end of the log: only what comes next.
-    Latest,
-}
-
-/// What to do with a group whose offset fell out of retention.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
-pub enum OutOfRange {
-    /// Refuse to serve it, with an error naming the offsets.
-    #[default]
-    Error,
-    /// Move it to the oldest record still held.
-    Earliest,
-}
+use crate::serve::destination::ResetPolicy;
 
 /// Configuration of the Canal listener.
 #[derive(Debug, Clone)]
@@ -53,8 +34,11 @@ pub struct CanalConfig {
     pub idle_timeout: Duration,
     /// How long a client may take to authenticate.
     pub auth_timeout: Duration,
-    pub new_group_start: GroupStart,
-    pub out_of_range: OutOfRange,
+    /// The reset policy of a group created by a subscription: where it
+    /// starts (None and Earliest: the oldest record held; Latest: the end)
+    /// and what it does when its offset falls out of retention (None: an
+    /// error naming the offsets; Earliest/Latest: move there).
+    pub new_group: ResetPolicy,
 }
 
 impl Default for CanalConfig {
@@ -68,8 +52,7 @@ impl Default for CanalConfig {
             time_zone: TimeZone::Local,
             idle_timeout: Duration::from_secs(3600),
             auth_timeout: Duration::from_secs(30),
-            new_group_start: GroupStart::Earliest,
-            out_of_range: OutOfRange::Error,
+            new_group: ResetPolicy::None,
         }
     }
 }
@@ -121,10 +104,10 @@ pub struct CanalToml {
     pub time_zone: Option<String>,
     /// Seconds.
     pub idle_timeout: Option<u64>,
-    /// `earliest` or `latest`.
-    pub new_group_start: Option<String>,
-    /// `error` or `earliest`.
-    pub out_of_range: Option<String>,
+    /// Reset policy of groups created by a subscription: `none` (start at
+    /// the oldest record, error when out of retention), `earliest` or
+    /// `latest`.
+    pub reset: Option<String>,
 }
 
 /// A configuration value that makes no sense.
@@ -170,21 +153,13 @@ impl CanalConfig {
         if let Some(s) = file.idle_timeout {
             config.idle_timeout = Duration::from_secs(s.max(1));
         }
-        config.new_group_start = match file.new_group_start.as_deref() {
-            None | Some("earliest") => GroupStart::Earliest,
-            Some("latest") => GroupStart::Latest,
+        config.new_group = match file.reset.as_deref() {
+            None | Some("none") => ResetPolicy::None,
+            Some("earliest") => ResetPolicy::Earliest,
+            Some("latest") => ResetPolicy::Latest,
             Some(other) => {
                 return Err(ConfigError(format!(
-                    "new_group_start must be earliest or latest, not {other:?}"
-                )))
-            }
-        };
-        config.out_of_range = match file.out_of_range.as_deref() {
-            None | Some("error") => OutOfRange::Error,
-            Some("earliest") => OutOfRange::Earliest,
-            Some(other) => {
-                return Err(ConfigError(format!(
-                    "out_of_range must be error or earliest, not {other:?}"
+                    "reset must be none, earliest or latest, not {other:?}"
                 )))
             }
         };
@@ -225,7 +200,7 @@ mod tests {
             user = "canal"
             passwd_hash = "E3619321C1A937C46A0D8BD1DAC39F93B27D4458"
             time_zone = "Asia/Shanghai"
-            new_group_start = "latest"
+            reset = "latest"
             "#,
         )
         .unwrap();
@@ -241,7 +216,7 @@ mod tests {
             c.credentials,
             Some(Credentials::from_plain("canal", "canal"))
         );
-        assert_eq!(c.new_group_start, GroupStart::Latest);
+        assert_eq!(c.new_group, ResetPolicy::Latest);
         assert!(CanalConfig::from_sources(None, &CanalArgs::default())
             .unwrap()
             .is_none());
@@ -249,9 +224,8 @@ mod tests {
             toml::from_str::<CanalToml>("adr = \"x\"").is_err(),
             "unknown keys refused"
         );
-        let bad: CanalToml =
-            toml::from_str("addr = \"127.0.0.1:1\"\nout_of_range = \"wrap\"").unwrap();
+        let bad: CanalToml = toml::from_str("addr = \"127.0.0.1:1\"\nreset = \"wrap\"").unwrap();
         let e = CanalConfig::from_sources(Some(&bad), &CanalArgs::default()).unwrap_err();
-        assert!(e.to_string().contains("out_of_range"), "{e}");
+        assert!(e.to_string().contains("reset must be"), "{e}");
     }
 }

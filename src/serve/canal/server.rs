@@ -23,10 +23,10 @@ use tracing::{debug, info, warn};
 use super::cmd;
 use super::config::CanalConfig;
 use super::connection::{ConnError, Connection};
-use super::destination::Destinations;
 use super::packet::{self, ERR_GENERAL};
 use super::session::{Session, Shared};
 use crate::proto::canal as c;
+use crate::serve::destination::Destinations;
 
 /// A bound Canal server.
 pub struct CanalServer {

@@ -23,9 +23,9 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use super::config::CanalConfig;
-use super::destination::{Destination, Destinations};
 use super::filter::Filter;
 use crate::proto::canal as c;
+use crate::serve::destination::{Destination, Destinations};
 
 /// What every connection of a server shares.
 pub struct Shared {

@@ -1,11 +1,11 @@
-//! What the Canal server reads: a *destination* is one source's log, with
-//! consumer groups that each keep a committed offset.
+//! What the serving side reads: a *destination* (Canal's word) is one
+//! source's log, with consumer groups that each keep a committed offset.
 //!
-//! The server is written against the small [`Destination`] trait rather
-//! than the storage crate, so that it can be tested against an in-memory
-//! log ([`MemoryDestination`]) and so that the storage crate stays free of
-//! tokio: the adapter over `sluice_storage` only has to publish its durable
-//! end offset on a `watch` channel.
+//! Servers are written against the small [`Destination`] trait rather than
+//! the storage crate, so that they can be tested against an in-memory log
+//! ([`MemoryDestination`]) and so that the storage crate stays free of
+//! tokio: the adapter over `sluice_storage` ([`super::storage`]) only has to
+//! publish its durable end offset on a `watch` channel.
 
 use std::collections::{BTreeMap, HashMap};
 use std::sync::Arc;
@@ -16,6 +16,7 @@ use prost::Message as _;
 use tokio::sync::watch;
 
 use crate::proto::Record;
+pub use sluice_storage::ResetPolicy;
 
 /// One record of a log: its offset and its payload (an encoded [`Record`]).
 #[derive(Debug, Clone, PartialEq)]
@@ -33,6 +34,16 @@ pub enum DestinationError {
         offset: u64,
         start: u64,
         end: u64,
+    },
+    #[error(
+        "group {group:?} of destination {destination:?} is at offset {offset}, which fell out of retention \
+         (the log now starts at {start}); seek the group, delete it, or give it a reset policy"
+    )]
+    GroupOutOfRange {
+        destination: String,
+        group: String,
+        offset: u64,
+        start: u64,
     },
     #[error("storage of {destination:?}: {source}")]
     Storage {
@@ -63,9 +74,12 @@ pub trait Destination: Send + Sync + 'static {
     ) -> Result<(), DestinationError>;
     /// A channel whose value is `end_offset()`, updated as the log grows.
     fn watch_end(&self) -> watch::Receiver<u64>;
-    /// The group's committed offset (the next record it has not consumed),
-    /// or `None` for a group never committed.
-    fn committed(&self, group: &str) -> Result<Option<u64>, DestinationError>;
+    /// Where `group` resumes reading: its committed offset (the next record
+    /// it has not consumed). A group that does not exist is created with
+    /// `new_group` (None and Earliest start at the log start, Latest at the
+    /// end). A group whose offset fell out of retention resumes per its
+    /// own policy, or fails with [`DestinationError::GroupOutOfRange`].
+    fn resume(&self, group: &str, new_group: ResetPolicy) -> Result<u64, DestinationError>;
     /// Durably commits `offset` for the group before returning.
     fn commit(&self, group: &str, offset: u64) -> Result<(), DestinationError>;
 }
@@ -109,7 +123,7 @@ pub struct MemoryDestination {
 struct MemoryState {
     start: u64,
     records: Vec<Bytes>,
-    groups: BTreeMap<String, u64>,
+    groups: BTreeMap<String, (u64, ResetPolicy)>,
 }
 
 impl MemoryDestination {
@@ -140,6 +154,11 @@ impl MemoryDestination {
         drop(st);
         self.end_tx.send_replace(end);
         offset
+    }
+
+    /// The committed offset of a group, if it exists.
+    pub fn committed(&self, group: &str) -> Option<u64> {
+        self.state.lock().groups.get(group).map(|g| g.0)
     }
 
     /// Drops records before `offset`, as retention would.
@@ -201,8 +220,30 @@ impl Destination for MemoryDestination {
         self.end_tx.subscribe()
     }
 
-    fn committed(&self, group: &str) -> Result<Option<u64>, DestinationError> {
-        Ok(self.state.lock().groups.get(group).copied())
+    fn resume(&self, group: &str, new_group: ResetPolicy) -> Result<u64, DestinationError> {
+        let mut st = self.state.lock();
+        let start = st.start;
+        let end = st.start + st.records.len() as u64;
+        let (offset, policy) =
+            *st.groups
+                .entry(group.to_string())
+                .or_insert_with(|| match new_group {
+                    ResetPolicy::Latest => (end, new_group),
+                    _ => (start, new_group),
+                });
+        if offset >= start {
+            return Ok(offset);
+        }
+        match policy {
+            ResetPolicy::None => Err(DestinationError::GroupOutOfRange {
+                destination: self.name.clone(),
+                group: group.to_string(),
+                offset,
+                start,
+            }),
+            ResetPolicy::Earliest => Ok(start),
+            ResetPolicy::Latest => Ok(end),
+        }
     }
 
     fn commit(&self, group: &str, offset: u64) -> Result<(), DestinationError> {
@@ -216,7 +257,16 @@ impl Destination for MemoryDestination {
                 end,
             });
         }
-        st.groups.insert(group.to_string(), offset);
+        if offset < st.start {
+            return Err(DestinationError::OutOfRange {
+                destination: self.name.clone(),
+                offset,
+                start: st.start,
+                end,
+            });
+        }
+        let policy = st.groups.get(group).map_or(ResetPolicy::None, |g| g.1);
+        st.groups.insert(group.to_string(), (offset, policy));
         Ok(())
     }
 }
