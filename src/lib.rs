@@ -4,6 +4,7 @@
 pub mod config;
 pub mod decode;
 pub mod filter;
+pub mod gtid;
 pub mod pipeline;
 pub mod proto;
 pub mod schema;
