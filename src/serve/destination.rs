@@ -45,12 +45,56 @@ pub enum DestinationError {
         offset: u64,
         start: u64,
     },
+    #[error("group {group:?} of destination {destination:?} already exists")]
+    GroupExists { destination: String, group: String },
+    #[error("destination {destination:?} has no group {group:?}")]
+    GroupNotFound { destination: String, group: String },
+    #[error("cannot seek destination {destination:?}: {reason}")]
+    BadTarget { destination: String, reason: String },
     #[error("storage of {destination:?}: {source}")]
     Storage {
         destination: String,
         #[source]
         source: Box<dyn std::error::Error + Send + Sync>,
     },
+}
+
+/// A consumer group as the serving side reports it.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct GroupState {
+    pub name: String,
+    /// The committed offset: the next record the group reads.
+    pub offset: u64,
+    /// When it was last committed (ms since the epoch).
+    pub committed_at_ms: i64,
+    /// `none`, `earliest` or `latest`.
+    pub reset: &'static str,
+    /// Records between the committed offset and the durable end.
+    pub lag: u64,
+}
+
+/// Where to move a group to.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum SeekTarget {
+    /// A log offset.
+    Offset(u64),
+    /// The first transaction committed at or after this time (ms since the
+    /// epoch).
+    TimeMs(i64),
+    /// The first transaction after this binlog position (where a replica
+    /// that applied everything up to it resumes).
+    Binlog { file: String, pos: u64 },
+    /// The first transaction not in this GTID set (MySQL or MariaDB text).
+    Gtid(String),
+}
+
+/// The text of a reset policy.
+pub fn reset_name(policy: ResetPolicy) -> &'static str {
+    match policy {
+        ResetPolicy::None => "none",
+        ResetPolicy::Earliest => "earliest",
+        ResetPolicy::Latest => "latest",
+    }
 }
 
 /// A source's log as the serving side sees it.
@@ -80,8 +124,23 @@ pub trait Destination: Send + Sync + 'static {
     /// end). A group whose offset fell out of retention resumes per its
     /// own policy, or fails with [`DestinationError::GroupOutOfRange`].
     fn resume(&self, group: &str, new_group: ResetPolicy) -> Result<u64, DestinationError>;
-    /// Durably commits `offset` for the group before returning.
+    /// Durably commits `offset` for an existing group before returning
+    /// (any offset between the log start and the durable end: also
+    /// backwards, which is how a seek is done).
     fn commit(&self, group: &str, offset: u64) -> Result<(), DestinationError>;
+    /// Every group, by name.
+    fn groups(&self) -> Result<Vec<GroupState>, DestinationError>;
+    /// One group.
+    fn group(&self, name: &str) -> Result<Option<GroupState>, DestinationError>;
+    /// Creates a group (refused if it exists): at the log start, or at the
+    /// end for [`ResetPolicy::Latest`].
+    fn create_group(&self, name: &str, reset: ResetPolicy) -> Result<GroupState, DestinationError>;
+    /// Deletes a group; whether it existed.
+    fn delete_group(&self, name: &str) -> Result<bool, DestinationError>;
+    /// The offset a seek to `target` lands on.
+    fn locate(&self, target: &SeekTarget) -> Result<u64, DestinationError>;
+    /// Bytes the log takes on disk (or in memory).
+    fn size_bytes(&self) -> u64;
 }
 
 /// The destinations a server offers, by name.
@@ -123,7 +182,18 @@ pub struct MemoryDestination {
 struct MemoryState {
     start: u64,
     records: Vec<Bytes>,
-    groups: BTreeMap<String, (u64, ResetPolicy)>,
+    groups: BTreeMap<String, MemGroup>,
+}
+
+#[derive(Clone, Copy)]
+struct MemGroup {
+    offset: u64,
+    reset: ResetPolicy,
+    committed_at_ms: i64,
+}
+
+fn now_ms() -> i64 {
+    chrono::Utc::now().timestamp_millis()
 }
 
 impl MemoryDestination {
@@ -158,7 +228,7 @@ impl MemoryDestination {
 
     /// The committed offset of a group, if it exists.
     pub fn committed(&self, group: &str) -> Option<u64> {
-        self.state.lock().groups.get(group).map(|g| g.0)
+        self.state.lock().groups.get(group).map(|g| g.offset)
     }
 
     /// Drops records before `offset`, as retention would.
@@ -224,13 +294,19 @@ impl Destination for MemoryDestination {
         let mut st = self.state.lock();
         let start = st.start;
         let end = st.start + st.records.len() as u64;
-        let (offset, policy) =
-            *st.groups
-                .entry(group.to_string())
-                .or_insert_with(|| match new_group {
-                    ResetPolicy::Latest => (end, new_group),
-                    _ => (start, new_group),
-                });
+        let g = *st
+            .groups
+            .entry(group.to_string())
+            .or_insert_with(|| MemGroup {
+                offset: if new_group == ResetPolicy::Latest {
+                    end
+                } else {
+                    start
+                },
+                reset: new_group,
+                committed_at_ms: now_ms(),
+            });
+        let (offset, policy) = (g.offset, g.reset);
         if offset >= start {
             return Ok(offset);
         }
@@ -265,8 +341,123 @@ impl Destination for MemoryDestination {
                 end,
             });
         }
-        let policy = st.groups.get(group).map_or(ResetPolicy::None, |g| g.1);
-        st.groups.insert(group.to_string(), (offset, policy));
+        let name = self.name.clone();
+        let g = st
+            .groups
+            .get_mut(group)
+            .ok_or_else(|| DestinationError::GroupNotFound {
+                destination: name,
+                group: group.to_string(),
+            })?;
+        g.offset = offset;
+        g.committed_at_ms = now_ms();
         Ok(())
+    }
+
+    fn groups(&self) -> Result<Vec<GroupState>, DestinationError> {
+        let st = self.state.lock();
+        let end = st.start + st.records.len() as u64;
+        Ok(st
+            .groups
+            .iter()
+            .map(|(name, g)| mem_state(name, g, end))
+            .collect())
+    }
+
+    fn group(&self, name: &str) -> Result<Option<GroupState>, DestinationError> {
+        let st = self.state.lock();
+        let end = st.start + st.records.len() as u64;
+        Ok(st.groups.get(name).map(|g| mem_state(name, g, end)))
+    }
+
+    fn create_group(&self, name: &str, reset: ResetPolicy) -> Result<GroupState, DestinationError> {
+        let mut st = self.state.lock();
+        if st.groups.contains_key(name) {
+            return Err(DestinationError::GroupExists {
+                destination: self.name.clone(),
+                group: name.to_string(),
+            });
+        }
+        let end = st.start + st.records.len() as u64;
+        let g = MemGroup {
+            offset: if reset == ResetPolicy::Latest {
+                end
+            } else {
+                st.start
+            },
+            reset,
+            committed_at_ms: now_ms(),
+        };
+        st.groups.insert(name.to_string(), g);
+        Ok(mem_state(name, &g, end))
+    }
+
+    fn delete_group(&self, name: &str) -> Result<bool, DestinationError> {
+        Ok(self.state.lock().groups.remove(name).is_some())
+    }
+
+    fn locate(&self, target: &SeekTarget) -> Result<u64, DestinationError> {
+        let st = self.state.lock();
+        let end = st.start + st.records.len() as u64;
+        let bad = |reason: String| DestinationError::BadTarget {
+            destination: self.name.clone(),
+            reason,
+        };
+        let gtids = match target {
+            SeekTarget::Offset(o) => {
+                if *o < st.start || *o > end {
+                    return Err(DestinationError::OutOfRange {
+                        destination: self.name.clone(),
+                        offset: *o,
+                        start: st.start,
+                        end,
+                    });
+                }
+                return Ok(*o);
+            }
+            SeekTarget::Gtid(text) => {
+                Some(crate::gtid::parse_set(text).map_err(|e| bad(e.to_string()))?)
+            }
+            _ => None,
+        };
+        // A linear scan: this log is for tests and benchmarks.
+        for (i, payload) in st.records.iter().enumerate() {
+            let Ok(rec) = Record::decode(payload.clone()) else {
+                continue;
+            };
+            let hit = match target {
+                SeekTarget::TimeMs(t) => rec.commit_time_ms >= *t,
+                SeekTarget::Binlog { file, pos } => rec.position.as_ref().is_some_and(|p| {
+                    crate::pipeline::resume::at_or_after((&p.file, p.next), (file, pos + 1))
+                }),
+                SeekTarget::Gtid(_) => gtids.as_ref().is_some_and(|set| {
+                    crate::gtid::contribution(&rec.gtid).is_ok_and(|c| !c.is_subset(set))
+                }),
+                SeekTarget::Offset(_) => true,
+            };
+            if hit {
+                return Ok(st.start + i as u64);
+            }
+        }
+        Ok(end)
+    }
+
+    fn size_bytes(&self) -> u64 {
+        self.state
+            .lock()
+            .records
+            .iter()
+            .map(|r| r.len() as u64)
+            .sum()
+    }
+}
+
+fn mem_state(name: &str, g: &MemGroup, end: u64) -> GroupState {
+    GroupState {
+        name: name.to_string(),
+        offset: g.offset,
+        committed_at_ms: g.committed_at_ms,
+        reset: reset_name(g.reset),
+        lag: end.saturating_sub(g.offset),
     }
 }

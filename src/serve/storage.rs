@@ -9,7 +9,10 @@ use std::sync::Arc;
 use sluice_storage::{Log, StorageError};
 use tokio::sync::watch;
 
-use super::destination::{Destination, DestinationError, LogRecord, ResetPolicy};
+use super::destination::{
+    reset_name, Destination, DestinationError, GroupState, LogRecord, ResetPolicy, SeekTarget,
+};
+use sluice_storage::{GroupInfo, SourcePos};
 
 /// A source's log served under the source's name.
 pub struct StorageDestination {
@@ -87,10 +90,30 @@ impl StorageDestination {
                 offset,
                 start,
             },
+            StorageError::GroupExists(group) => DestinationError::GroupExists {
+                destination: self.name.clone(),
+                group,
+            },
+            StorageError::GroupNotFound(group) => DestinationError::GroupNotFound {
+                destination: self.name.clone(),
+                group,
+            },
             other => DestinationError::Storage {
                 destination: self.name.clone(),
                 source: Box::new(other),
             },
+        }
+    }
+}
+
+impl StorageDestination {
+    fn state(&self, g: GroupInfo) -> GroupState {
+        GroupState {
+            lag: self.log.durable_end().saturating_sub(g.offset),
+            reset: reset_name(g.reset),
+            offset: g.offset,
+            committed_at_ms: g.committed_at_ms,
+            name: g.name,
         }
     }
 }
@@ -161,5 +184,62 @@ impl Destination for StorageDestination {
             .commit(group, offset)
             .map(|_| ())
             .map_err(|e| self.error(e))
+    }
+
+    fn groups(&self) -> Result<Vec<GroupState>, DestinationError> {
+        let list = self.log.groups().list().map_err(|e| self.error(e))?;
+        Ok(list.into_iter().map(|g| self.state(g)).collect())
+    }
+
+    fn group(&self, name: &str) -> Result<Option<GroupState>, DestinationError> {
+        let g = self.log.groups().get(name).map_err(|e| self.error(e))?;
+        Ok(g.map(|g| self.state(g)))
+    }
+
+    fn create_group(&self, name: &str, reset: ResetPolicy) -> Result<GroupState, DestinationError> {
+        let g = self
+            .log
+            .groups()
+            .create(name, reset)
+            .map_err(|e| self.error(e))?;
+        Ok(self.state(g))
+    }
+
+    fn delete_group(&self, name: &str) -> Result<bool, DestinationError> {
+        self.log.groups().delete(name).map_err(|e| self.error(e))
+    }
+
+    fn locate(&self, target: &SeekTarget) -> Result<u64, DestinationError> {
+        let bad = |reason: String| DestinationError::BadTarget {
+            destination: self.name.clone(),
+            reason,
+        };
+        match target {
+            SeekTarget::Offset(o) => {
+                let (start, end) = (self.log.start_offset(), self.log.durable_end());
+                if *o < start || *o > end {
+                    return Err(DestinationError::OutOfRange {
+                        destination: self.name.clone(),
+                        offset: *o,
+                        start,
+                        end,
+                    });
+                }
+                Ok(*o)
+            }
+            SeekTarget::TimeMs(t) => self.log.find_time(*t).map_err(|e| self.error(e)),
+            SeekTarget::Binlog { file, pos } => {
+                let at = SourcePos::new(crate::pipeline::resume::file_number(file), *pos);
+                self.log.find_position(at).map_err(|e| self.error(e))
+            }
+            SeekTarget::Gtid(text) => {
+                let set = crate::gtid::parse_set(text).map_err(|e| bad(e.to_string()))?;
+                self.log.find_gtid(&set).map_err(|e| self.error(e))
+            }
+        }
+    }
+
+    fn size_bytes(&self) -> u64 {
+        self.log.segments().iter().map(|s| s.data_end).sum()
     }
 }
