@@ -1,6 +1,7 @@
 //! sluice: change-data-capture from MySQL and MariaDB into a durable
 //! segment log. See `ARCHITECTURE.md` for the map of the code.
 
+pub mod cli;
 pub mod config;
 pub mod decode;
 pub mod filter;

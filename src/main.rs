@@ -18,6 +18,11 @@ struct Cli {
 enum Command {
     /// Print the version and exit.
     Version,
+    /// Capture sources into their logs (runs until stopped, or with
+    /// `--until current` until the server's binlog end at start-up).
+    Run(Box<sluice::cli::run::RunArgs>),
+    /// Print a log's change events (read-only; safe while `run` writes).
+    Tail(sluice::cli::tail::TailArgs),
     /// Decode binlog files into change events, one JSON object per line.
     Decode {
         /// Binlog files, decoded in order as one stream.
@@ -33,6 +38,14 @@ fn main() -> anyhow::Result<()> {
     let cli = Cli::parse();
     match cli.command {
         Command::Version => println!("sluice {}", env!("CARGO_PKG_VERSION")),
+        Command::Run(args) => {
+            sluice::cli::init_logging();
+            let runtime = tokio::runtime::Builder::new_multi_thread()
+                .enable_all()
+                .build()?;
+            runtime.block_on(sluice::cli::run::main(*args))?;
+        }
+        Command::Tail(args) => sluice::cli::tail::main(args)?,
         Command::Decode { files, format } => {
             let outcome = sluice::decode::command::run(
                 &files,
