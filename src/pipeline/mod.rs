@@ -1,4 +1,22 @@
 //! Capture: source → decode → filter → schema → log, with transactions
 //! kept whole and resume from the log's tail.
+//!
+//! - [`capture`]: one source's loop (connect, dump, decode, append).
+//! - [`resume`]: the resume point, read from the log's last record.
+//! - [`schema_log`]: where the schema records are, to rebuild the history.
+//! - [`split`]: very large transactions into parts.
+//! - [`status`]: what a capture is doing, for `/status` and the progress line.
 
+pub mod capture;
+pub mod resume;
+pub mod schema_log;
 pub mod split;
+pub mod status;
+
+pub use capture::{run, CaptureError, CaptureOptions};
+pub use status::{CaptureStatus, ConnectionState, StatusHandle};
+
+/// The log folder of source `name` under the data folder.
+pub fn log_dir(data: &std::path::Path, name: &str) -> std::path::PathBuf {
+    data.join(name).join("log")
+}

@@ -1,0 +1,670 @@
+//! One source's capture loop: dump the binlog, decode transactions, keep
+//! the schema history, filter, and append whole transactions to the log.
+//!
+//! Exactly once: the log is the only record of progress. Every (re)connect
+//! resumes from the log's last durable record ([`super::resume`]); records
+//! are appended in binlog order and a transaction's parts go in one batch
+//! when they fit, so a crash leaves either all of a transaction or a prefix
+//! of its parts that the next run completes.
+//!
+//! The network read runs in its own task feeding a bounded channel, so the
+//! socket, the decoder and the log's writes overlap, and everything the
+//! channel holds when the decoder looks is appended as one batch.
+
+use super::resume::{at_or_after, file_number, resume_point, Resume};
+use super::schema_log::SchemaLog;
+use super::split::split;
+use super::status::{ConnectionState, StatusHandle};
+use crate::decode::{ChecksumAlg, Decoder};
+use crate::filter::TableFilter;
+use crate::proto::{self, Record};
+use crate::schema::{catalog, Catalog, Dialect, SchemaError, SchemaHistory};
+use crate::source::{
+    Backoff, Connection, DumpFrom, DumpOptions, Flavour, SourceConfig, SourceError, StartPoint,
+};
+use bytes::Bytes;
+use prost::Message;
+use sluice_storage::{Log, NewRecord, SourcePos};
+use std::path::PathBuf;
+use std::time::{Duration, Instant};
+use tokio::sync::{mpsc, watch};
+
+/// Records above this size are split into parts (see [`super::split`]).
+const PART_BYTES: usize = 4 << 20;
+/// At most this many bytes of records go into one append.
+const BATCH_BYTES: usize = 64 << 20;
+/// Events buffered between the socket task and the decoder.
+const CHANNEL_EVENTS: usize = 4096;
+
+/// How one source is captured.
+#[derive(Clone, Debug)]
+pub struct CaptureOptions {
+    pub name: String,
+    pub source: SourceConfig,
+    /// Where a new log starts; ignored when the log has records.
+    pub start: StartPoint,
+    pub filter: TableFilter,
+    /// Stop once the server's binlog end at start-up is captured.
+    pub until_current: bool,
+    /// Resume by GTID set instead of file and position.
+    pub resume_by_gtid: bool,
+    /// `DATA/NAME`: holds the log (`log/`) and the schema record list.
+    pub dir: PathBuf,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum CaptureError {
+    #[error("source {name}: {source}")]
+    Source {
+        name: String,
+        source: Box<SourceError>,
+    },
+    #[error("source {name}: decoding the binlog failed (capture stopped so nothing is skipped): {source}")]
+    Decode {
+        name: String,
+        source: Box<crate::decode::DecodeError>,
+    },
+    #[error("source {name}: writing the log: {source}")]
+    Storage {
+        name: String,
+        source: sluice_storage::StorageError,
+    },
+    #[error("source {name}: {message}")]
+    Other { name: String, message: String },
+}
+
+impl CaptureError {
+    fn retryable(&self) -> bool {
+        matches!(self, CaptureError::Source { source, .. } if source.is_retryable())
+    }
+}
+
+/// What ended one streaming session.
+enum Ended {
+    Shutdown,
+    Finished,
+}
+
+struct Capture {
+    opts: CaptureOptions,
+    log: Log,
+    history: SchemaHistory,
+    schema_log: SchemaLog,
+    status: StatusHandle,
+    /// A connection for catalog queries (DDL fallback), opened on demand.
+    query: Option<Connection>,
+    /// `--until current`: the server's binlog end at start-up.
+    until: Option<(String, u64)>,
+    skip_parts: Option<(u64, u32)>,
+    progress: Progress,
+}
+
+/// Run one source's capture until `shutdown` turns true, a fatal error, or
+/// (with `until_current`) the start-up binlog end is captured.
+pub async fn run(
+    opts: CaptureOptions,
+    log: Log,
+    status: StatusHandle,
+    mut shutdown: watch::Receiver<bool>,
+) -> Result<(), CaptureError> {
+    let name = opts.name.clone();
+    let other = |message: String| CaptureError::Other {
+        name: name.clone(),
+        message,
+    };
+    let source_err = |source: SourceError| CaptureError::Source {
+        name: name.clone(),
+        source: Box::new(source),
+    };
+
+    let mut conn = connect_with_retry(&opts, &status, &mut shutdown)
+        .await
+        .map_err(source_err)?;
+    let Some(conn_ready) = conn.take() else {
+        return Ok(());
+    };
+    let mut conn = conn_ready;
+    let dialect = dialect_of(&mut conn).await.map_err(source_err)?;
+    let schema_log = SchemaLog::new(&opts.dir);
+    let history = schema_log
+        .load(&log, dialect.clone())
+        .map_err(|e| other(e.to_string()))?;
+    let resume = resume_point(&log, opts.resume_by_gtid).map_err(|e| other(e.to_string()))?;
+    let until = if opts.until_current {
+        let end = conn.master_status().await.map_err(source_err)?;
+        status.server_end(&end.file, end.pos);
+        Some((end.file, end.pos))
+    } else {
+        None
+    };
+    let mut capture = Capture {
+        history: history.with_filter(filter_fn(&opts.filter)),
+        opts,
+        log,
+        schema_log,
+        status: status.clone(),
+        query: None,
+        until,
+        skip_parts: None,
+        progress: Progress::new(),
+    };
+    let mut from = match resume {
+        Some(Resume {
+            from, skip_parts, ..
+        }) => {
+            capture.skip_parts = skip_parts;
+            tracing::info!(source = %name, from = %describe(&from), "resuming from the log's last record");
+            from
+        }
+        None => capture.initialize(&mut conn, &dialect).await?,
+    };
+    capture.query = Some(conn);
+
+    let mut backoff = Backoff::new(Duration::from_millis(200), Duration::from_secs(30));
+    loop {
+        match capture.stream(&from, &mut shutdown).await {
+            Ok(Ended::Shutdown) => {
+                status.set_state(ConnectionState::Stopped);
+                break;
+            }
+            Ok(Ended::Finished) => {
+                status.set_state(ConnectionState::Finished);
+                break;
+            }
+            Err(e) if e.retryable() => {
+                status.error(e.to_string(), false);
+                let delay = backoff.next_delay().unwrap_or(Duration::from_secs(30));
+                tracing::warn!(source = %name, error = %e, retry_in = ?delay, "capture interrupted; will resume from the log");
+                tokio::select! {
+                    _ = tokio::time::sleep(delay) => {}
+                    _ = shutdown.changed() => { status.set_state(ConnectionState::Stopped); break; }
+                }
+                capture.query = None;
+                let resume = resume_point(&capture.log, capture.opts.resume_by_gtid)
+                    .map_err(|e| other(e.to_string()))?;
+                if let Some(r) = resume {
+                    from = r.from;
+                    capture.skip_parts = r.skip_parts;
+                }
+            }
+            Err(e) => {
+                status.error(e.to_string(), true);
+                let _ = capture.log.flush();
+                return Err(e);
+            }
+        }
+        backoff.reset();
+    }
+    capture
+        .log
+        .flush()
+        .map_err(|source| CaptureError::Storage {
+            name: name.clone(),
+            source,
+        })?;
+    Ok(())
+}
+
+/// Connect, retrying retryable failures with backoff. `Ok(None)`: shut
+/// down while waiting.
+async fn connect_with_retry(
+    opts: &CaptureOptions,
+    status: &StatusHandle,
+    shutdown: &mut watch::Receiver<bool>,
+) -> Result<Option<Connection>, SourceError> {
+    let mut backoff = Backoff::new(Duration::from_millis(200), Duration::from_secs(30));
+    loop {
+        status.set_state(ConnectionState::Connecting);
+        match Connection::connect(&opts.source).await {
+            Ok(conn) => return Ok(Some(conn)),
+            // A first connection that fails for a reason a retry cannot fix
+            // (bad password, refused TLS) is reported at once; so is an
+            // unreachable server when bounded by `--until`.
+            Err(e) if e.is_retryable() && !opts.until_current && backoff.attempts() < 1000 => {
+                status.error(e.to_string(), false);
+                let delay = backoff.next_delay().unwrap_or(Duration::from_secs(30));
+                tracing::warn!(source = %opts.name, error = %e, retry_in = ?delay, "cannot connect");
+                tokio::select! {
+                    _ = tokio::time::sleep(delay) => {}
+                    _ = shutdown.changed() => return Ok(None),
+                }
+            }
+            Err(e) => return Err(e),
+        }
+    }
+}
+
+async fn dialect_of(conn: &mut Connection) -> Result<Dialect, SourceError> {
+    let info = conn.server_info().clone();
+    let server_charset = conn
+        .query_value("SELECT @@character_set_server")
+        .await?
+        .unwrap_or_else(|| "utf8mb4".into());
+    let (a, b, c) = info.version;
+    Ok(Dialect {
+        mariadb: info.flavour == Flavour::MariaDb,
+        version: (u32::from(a), u32::from(b), u32::from(c)),
+        server_charset,
+    })
+}
+
+fn filter_fn(filter: &TableFilter) -> crate::schema::Filter {
+    let filter = filter.clone();
+    std::sync::Arc::new(move |schema: &str, table: &str| filter.matches(schema, table))
+}
+
+fn describe(from: &DumpFrom) -> String {
+    match &from.gtid_set {
+        Some(set) => format!("gtid:{set}"),
+        None => format!("{}:{}", from.file, from.pos),
+    }
+}
+
+impl Capture {
+    fn storage_err(&self, source: sluice_storage::StorageError) -> CaptureError {
+        CaptureError::Storage {
+            name: self.opts.name.clone(),
+            source,
+        }
+    }
+
+    fn source_err(&self, source: SourceError) -> CaptureError {
+        CaptureError::Source {
+            name: self.opts.name.clone(),
+            source: Box::new(source),
+        }
+    }
+
+    /// A new log: resolve the start point, snapshot the captured tables'
+    /// definitions, and store the snapshot as the log's first record, at the
+    /// start position (so resuming from it starts there).
+    async fn initialize(
+        &mut self,
+        conn: &mut Connection,
+        dialect: &Dialect,
+    ) -> Result<DumpFrom, CaptureError> {
+        let from = conn
+            .resolve_start(&self.opts.start)
+            .await
+            .map_err(|e| self.source_err(e))?;
+        let databases = conn
+            .query(catalog::DATABASES_SQL)
+            .await
+            .map_err(|e| self.source_err(e))?;
+        let columns = conn
+            .query(&catalog::columns_sql())
+            .await
+            .map_err(|e| self.source_err(e))?;
+        let filter = self.opts.filter.clone();
+        let snapshot =
+            catalog::parse_snapshot(&databases, &columns, dialect, &|s: &str, t: &str| {
+                filter.matches(s, t)
+            })
+            .map_err(|e| CaptureError::Other {
+                name: self.opts.name.clone(),
+                message: e.to_string(),
+            })?;
+        self.history.load_snapshot(&snapshot);
+        tracing::info!(
+            source = %self.opts.name,
+            from = %describe(&from),
+            tables = snapshot.tables.len(),
+            "new log: starting capture"
+        );
+        let record = Record {
+            position: Some(proto::BinlogPosition {
+                file: from.file.clone(),
+                start: from.pos,
+                next: from.pos,
+            }),
+            gtid: from.gtid_set.clone().unwrap_or_default(),
+            commit_time_ms: chrono::Utc::now().timestamp_millis(),
+            snapshot: Some(snapshot),
+            last_part: true,
+            ..Default::default()
+        };
+        self.append(vec![record], false)?;
+        Ok(from)
+    }
+
+    /// One streaming session, from `from` until shutdown, `--until`, or an
+    /// error.
+    async fn stream(
+        &mut self,
+        from: &DumpFrom,
+        shutdown: &mut watch::Receiver<bool>,
+    ) -> Result<Ended, CaptureError> {
+        if let Some((file, pos)) = &self.until {
+            if from.gtid_set.is_none() && at_or_after((&from.file, from.pos), (file, *pos)) {
+                return Ok(Ended::Finished);
+            }
+        }
+        self.status.set_state(ConnectionState::Connecting);
+        let conn = Connection::connect(&self.opts.source)
+            .await
+            .map_err(|e| self.source_err(e))?;
+        let checksum = if conn.server_info().has_checksum() {
+            ChecksumAlg::Crc32
+        } else {
+            ChecksumAlg::Off
+        };
+        let options = DumpOptions {
+            non_blocking: self.until.is_some(),
+            annotate_rows: true,
+        };
+        let mut stream = conn
+            .start_dump_with(from, options)
+            .await
+            .map_err(|e| self.source_err(e))?;
+        self.status.set_state(ConnectionState::Streaming);
+        tracing::info!(source = %self.opts.name, from = %describe(from), "streaming binlog");
+
+        let (tx, mut rx) = mpsc::channel::<Result<Option<Bytes>, SourceError>>(CHANNEL_EVENTS);
+        let reader = tokio::spawn(async move {
+            loop {
+                let item = stream.next_event().await;
+                let end = !matches!(item, Ok(Some(_)));
+                if tx.send(item).await.is_err() || end {
+                    break;
+                }
+            }
+        });
+        let _abort = AbortOnDrop(reader);
+
+        let mut decoder = Decoder::live(from.file.clone(), from.pos, checksum);
+        let mut pending: Vec<Record> = Vec::new();
+        loop {
+            let first = tokio::select! {
+                item = rx.recv() => item,
+                _ = shutdown.changed() => {
+                    self.append(std::mem::take(&mut pending), true)?;
+                    return Ok(Ended::Shutdown);
+                }
+            };
+            let mut item = first;
+            loop {
+                let bytes = match item {
+                    Some(Ok(Some(bytes))) => bytes,
+                    Some(Ok(None)) | None => {
+                        // End of a non-blocking dump: everything is captured.
+                        self.append(std::mem::take(&mut pending), true)?;
+                        return Ok(Ended::Finished);
+                    }
+                    Some(Err(e)) => {
+                        self.append(std::mem::take(&mut pending), true)?;
+                        return Err(self.source_err(e));
+                    }
+                };
+                let ready = decoder
+                    .push_live(&bytes)
+                    .map_err(|source| CaptureError::Decode {
+                        name: self.opts.name.clone(),
+                        source: Box::new(source),
+                    })?;
+                for warning in decoder.take_warnings() {
+                    tracing::warn!(source = %self.opts.name, "{warning}");
+                }
+                let mut records: Vec<Record> = ready.into_iter().collect();
+                while let Some(r) = decoder.next_ready() {
+                    records.push(r);
+                }
+                for record in records {
+                    if let Some(r) = self.prepare(record).await? {
+                        pending.push(r);
+                    }
+                }
+                if self.reached_until(&decoder, &bytes) {
+                    self.append(std::mem::take(&mut pending), true)?;
+                    return Ok(Ended::Finished);
+                }
+                let size: usize = pending.iter().map(|r| r.encoded_len()).sum();
+                if size >= BATCH_BYTES {
+                    self.append(std::mem::take(&mut pending), true)?;
+                }
+                item = match rx.try_recv() {
+                    Ok(next) => Some(next),
+                    Err(_) => break,
+                };
+            }
+            self.append(std::mem::take(&mut pending), true)?;
+            self.progress.maybe_report(&self.opts.name, &self.status);
+        }
+    }
+
+    /// Past the `--until` position, outside any transaction?
+    fn reached_until(&self, decoder: &Decoder, event: &[u8]) -> bool {
+        let Some((file, pos)) = &self.until else {
+            return false;
+        };
+        if decoder.in_transaction() {
+            return false;
+        }
+        let log_pos = event
+            .get(13..17)
+            .and_then(|b| b.try_into().ok())
+            .map(u32::from_le_bytes)
+            .unwrap_or(0);
+        log_pos != 0 && at_or_after((decoder.file(), u64::from(log_pos)), (file, *pos))
+    }
+
+    /// Schema bookkeeping, filtering and naming for one decoded record.
+    /// `None`: nothing of it is captured.
+    async fn prepare(&mut self, mut record: Record) -> Result<Option<Record>, CaptureError> {
+        if let Some(ddl) = record.ddl.take() {
+            let mut catalog = ServerCatalog {
+                conn: &mut self.query,
+                config: &self.opts.source,
+                dialect: self.history.dialect().clone(),
+            };
+            let result = self
+                .history
+                .apply_ddl_with(&mut catalog, &ddl.schema, &ddl.statement);
+            let stored = match result {
+                Ok((stored, warning)) => {
+                    if let Some(w) = warning {
+                        tracing::warn!(source = %self.opts.name, "{w}");
+                    }
+                    stored
+                }
+                Err(e) => {
+                    // The history stays as it was; the statement is kept so a
+                    // reader can see what happened.
+                    tracing::warn!(source = %self.opts.name, error = %e, statement = %ddl.statement, "DDL could not be applied to the schema history");
+                    None
+                }
+            };
+            record.ddl = Some(stored.unwrap_or(ddl));
+            return Ok(Some(record));
+        }
+        let filter = &self.opts.filter;
+        record
+            .changes
+            .retain(|c| filter.matches(&c.schema, &c.table));
+        for change in &mut record.changes {
+            if let Some(warning) = self.history.enrich(change) {
+                tracing::debug!(source = %self.opts.name, "{warning}");
+            }
+        }
+        if record.changes.is_empty() && record.statements.is_empty() {
+            return Ok(None);
+        }
+        Ok(Some(record))
+    }
+
+    /// Append records, split into parts where large, in as few batches as
+    /// fit. `track`: count them in the status.
+    fn append(&mut self, records: Vec<Record>, track: bool) -> Result<(), CaptureError> {
+        if records.is_empty() {
+            return Ok(());
+        }
+        let mut batch: Vec<(Record, Vec<u8>)> = Vec::new();
+        let mut batch_bytes = 0usize;
+        for record in records {
+            let start = record.position.as_ref().map(|p| p.start).unwrap_or(0);
+            let mut parts = split(record, PART_BYTES);
+            if let Some((skip_start, present)) = self.skip_parts {
+                if skip_start == start {
+                    parts.retain(|p| p.part >= present);
+                    self.skip_parts = None;
+                }
+            }
+            for part in parts {
+                let bytes = part.encode_to_vec();
+                if batch_bytes + bytes.len() > BATCH_BYTES && !batch.is_empty() {
+                    self.append_batch(std::mem::take(&mut batch), track)?;
+                    batch_bytes = 0;
+                }
+                batch_bytes += bytes.len();
+                batch.push((part, bytes));
+            }
+        }
+        self.append_batch(batch, track)
+    }
+
+    fn append_batch(
+        &mut self,
+        batch: Vec<(Record, Vec<u8>)>,
+        track: bool,
+    ) -> Result<(), CaptureError> {
+        if batch.is_empty() {
+            return Ok(());
+        }
+        let next = self.log.last_record().next_offset;
+        for (i, (record, _)) in batch.iter().enumerate() {
+            if record.ddl.is_some() || record.snapshot.is_some() {
+                self.schema_log
+                    .note(next + i as u64)
+                    .map_err(|e| CaptureError::Other {
+                        name: self.opts.name.clone(),
+                        message: format!("writing the schema record list: {e}"),
+                    })?;
+            }
+        }
+        let mut news = Vec::with_capacity(batch.len());
+        for (record, bytes) in &batch {
+            let position = record.position.clone().unwrap_or_default();
+            let gtid = if record.last_part && record.snapshot.is_none() {
+                crate::gtid::contribution(&record.gtid).unwrap_or_else(|e| {
+                    tracing::warn!(source = %self.opts.name, "{e}: not indexed by GTID");
+                    Default::default()
+                })
+            } else {
+                Default::default()
+            };
+            news.push(NewRecord {
+                payload: bytes,
+                commit_time_ms: record.commit_time_ms,
+                position: SourcePos::new(file_number(&position.file), position.next),
+                gtid,
+            });
+        }
+        let started = Instant::now();
+        self.log.append(&news).map_err(|e| self.storage_err(e))?;
+        metrics::histogram!("sluice_append_seconds", "source" => self.opts.name.clone())
+            .record(started.elapsed().as_secs_f64());
+        if track {
+            for (record, bytes) in &batch {
+                let position = record.position.clone().unwrap_or_default();
+                let rows: usize = record.changes.iter().map(|c| c.rows.len()).sum();
+                self.status.captured(
+                    &position.file,
+                    position.next,
+                    &record.gtid,
+                    record.commit_time_ms,
+                    rows as u64,
+                );
+                self.progress.add(rows as u64, bytes.len() as u64);
+            }
+        }
+        Ok(())
+    }
+}
+
+/// Aborts the socket task when the session ends, whichever way.
+struct AbortOnDrop(tokio::task::JoinHandle<()>);
+
+impl Drop for AbortOnDrop {
+    fn drop(&mut self) {
+        self.0.abort();
+    }
+}
+
+/// The server as a [`Catalog`] for DDL the history cannot read alone.
+/// Runs on the capture's task: blocks it (as the DDL must be applied before
+/// the next row event anyway) without blocking the runtime's other tasks.
+struct ServerCatalog<'a> {
+    conn: &'a mut Option<Connection>,
+    config: &'a SourceConfig,
+    dialect: Dialect,
+}
+
+impl Catalog for ServerCatalog<'_> {
+    fn table(
+        &mut self,
+        schema: &str,
+        table: &str,
+    ) -> Result<Option<proto::TableSchema>, SchemaError> {
+        let sql = catalog::table_sql(schema, table);
+        let failed = |reason: String| SchemaError::Catalog {
+            table: format!("{schema}.{table}"),
+            reason,
+        };
+        let handle = tokio::runtime::Handle::current();
+        let rows = tokio::task::block_in_place(|| {
+            handle.block_on(async {
+                if self.conn.is_none() {
+                    *self.conn = Some(Connection::connect(self.config).await?);
+                }
+                match self.conn.as_mut() {
+                    Some(conn) => conn.query(&sql).await,
+                    None => Err(SourceError::Config("no catalog connection".into())),
+                }
+            })
+        })
+        .map_err(|e| {
+            *self.conn = None;
+            failed(e.to_string())
+        })?;
+        catalog::parse_table(&rows, &self.dialect)
+    }
+}
+
+/// The progress line while catching up: position, lag, rows/s.
+struct Progress {
+    since: Instant,
+    rows: u64,
+    bytes: u64,
+}
+
+impl Progress {
+    fn new() -> Progress {
+        Progress {
+            since: Instant::now(),
+            rows: 0,
+            bytes: 0,
+        }
+    }
+
+    fn add(&mut self, rows: u64, bytes: u64) {
+        self.rows += rows;
+        self.bytes += bytes;
+    }
+
+    fn maybe_report(&mut self, name: &str, status: &StatusHandle) {
+        let elapsed = self.since.elapsed();
+        if elapsed < Duration::from_secs(5) {
+            return;
+        }
+        let s = status.get();
+        let secs = elapsed.as_secs_f64();
+        tracing::info!(
+            source = %name,
+            position = %format!("{}:{}", s.file, s.position),
+            lag_s = format!("{:.1}", status.lag_seconds()),
+            rows_per_s = (self.rows as f64 / secs) as u64,
+            mb_per_s = format!("{:.1}", self.bytes as f64 / secs / 1e6),
+            "capturing"
+        );
+        *self = Progress::new();
+    }
+}

@@ -1,0 +1,112 @@
+//! What one capture is doing, shared with the HTTP status endpoint and the
+//! progress line. Metrics go to the `metrics` registry at the same place.
+
+use parking_lot::Mutex;
+use serde::Serialize;
+use std::sync::Arc;
+
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ConnectionState {
+    #[default]
+    Connecting,
+    Streaming,
+    /// Waiting before reconnecting after a retryable error.
+    Backoff,
+    /// Caught up to `--until` and stopped.
+    Finished,
+    /// A fatal error stopped capture; see `last_error`.
+    Failed,
+    Stopped,
+}
+
+#[derive(Clone, Debug, Default, Serialize)]
+pub struct CaptureStatus {
+    pub source: String,
+    pub state: ConnectionState,
+    /// Binlog file and position of the last captured transaction's end.
+    pub file: String,
+    pub position: u64,
+    pub gtid: String,
+    /// Commit time of the last captured transaction (ms since the epoch).
+    pub last_commit_ms: i64,
+    pub transactions: u64,
+    pub rows: u64,
+    pub connection_errors: u64,
+    pub last_error: Option<String>,
+    /// The server's binlog end when last asked (file, position).
+    pub server_file: String,
+    pub server_position: u64,
+}
+
+/// A shared, cheaply cloned handle on one capture's status.
+#[derive(Clone, Default)]
+pub struct StatusHandle(Arc<Mutex<CaptureStatus>>);
+
+impl StatusHandle {
+    pub fn new(source: &str) -> StatusHandle {
+        StatusHandle(Arc::new(Mutex::new(CaptureStatus {
+            source: source.to_string(),
+            ..Default::default()
+        })))
+    }
+
+    pub fn get(&self) -> CaptureStatus {
+        self.0.lock().clone()
+    }
+
+    pub fn set_state(&self, state: ConnectionState) {
+        self.0.lock().state = state;
+    }
+
+    pub fn error(&self, error: String, fatal: bool) {
+        let mut s = self.0.lock();
+        s.connection_errors += 1;
+        s.state = if fatal {
+            ConnectionState::Failed
+        } else {
+            ConnectionState::Backoff
+        };
+        metrics::counter!("sluice_connection_errors_total", "source" => s.source.clone())
+            .increment(1);
+        s.last_error = Some(error);
+    }
+
+    /// A transaction reached the log.
+    pub fn captured(&self, file: &str, position: u64, gtid: &str, commit_ms: i64, rows: u64) {
+        let mut s = self.0.lock();
+        if s.file != file {
+            s.file = file.to_string();
+        }
+        s.position = position;
+        if !gtid.is_empty() {
+            s.gtid = gtid.to_string();
+        }
+        s.last_commit_ms = commit_ms;
+        s.transactions += 1;
+        s.rows += rows;
+        let source = s.source.clone();
+        drop(s);
+        metrics::counter!("sluice_transactions_captured_total", "source" => source.clone())
+            .increment(1);
+        metrics::counter!("sluice_rows_captured_total", "source" => source.clone()).increment(rows);
+        let lag = (chrono::Utc::now().timestamp_millis() - commit_ms).max(0) as f64 / 1000.0;
+        metrics::gauge!("sluice_capture_lag_seconds", "source" => source).set(lag);
+    }
+
+    pub fn server_end(&self, file: &str, position: u64) {
+        let mut s = self.0.lock();
+        s.server_file = file.to_string();
+        s.server_position = position;
+    }
+
+    /// Lag in seconds behind the server: now minus the last commit time
+    /// (0 before anything was captured).
+    pub fn lag_seconds(&self) -> f64 {
+        let s = self.0.lock();
+        if s.last_commit_ms == 0 {
+            return 0.0;
+        }
+        (chrono::Utc::now().timestamp_millis() - s.last_commit_ms).max(0) as f64 / 1000.0
+    }
+}
