@@ -349,6 +349,40 @@ mod tests {
         }
 
         #[test]
+        fn packets_split_across_reads_join_back(
+            payloads in proptest::collection::vec(proptest::collection::vec(any::<u8>(), 0..300), 1..6),
+            cuts in proptest::collection::vec(1usize..50, 1..40),
+        ) {
+            let mut seq = 0u8;
+            let mut wire = Vec::new();
+            for p in &payloads { frame(p, &mut seq, &mut wire); }
+            let count = payloads.len();
+            let got = rt().block_on(async move {
+                // A pipe smaller than most packets, fed in random pieces.
+                let (client, mut server) = tokio::io::duplex(64);
+                let writer = tokio::spawn(async move {
+                    let mut rest = &wire[..];
+                    let mut i = 0;
+                    while !rest.is_empty() {
+                        let n = cuts[i % cuts.len()].min(rest.len());
+                        server.write_all(&rest[..n]).await.unwrap();
+                        rest = &rest[n..];
+                        i += 1;
+                        tokio::task::yield_now().await;
+                    }
+                });
+                let mut io = PacketIo::new(client, "t:1".into());
+                let mut got = Vec::new();
+                for _ in 0..count {
+                    got.push(io.read_packet(None, "t").await.unwrap().to_vec());
+                }
+                writer.await.unwrap();
+                got
+            });
+            prop_assert_eq!(got, payloads);
+        }
+
+        #[test]
         fn frame_then_read_is_identity(payloads in proptest::collection::vec(proptest::collection::vec(any::<u8>(), 0..100), 1..5)) {
             let mut seq = 0u8;
             let mut wire = Vec::new();
