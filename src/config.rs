@@ -35,6 +35,60 @@ pub struct Config {
     pub canal_addr: Option<String>,
     /// HTTP API listener, e.g. `127.0.0.1:8080`.
     pub http_addr: Option<String>,
+    #[serde(default, rename = "sink")]
+    pub sinks: Vec<SinkConfig>,
+}
+
+/// One sink: a consumer group over a source's log delivering elsewhere.
+///
+/// ```toml
+/// [[sink]]
+/// name = "events"                       # its consumer group is sink-events
+/// source = "shop"
+/// kind = "nats"
+/// url = "nats://127.0.0.1:4222"
+/// subject = "sluice.{source}.{db}.{table}"
+/// stream = "SLUICE"                     # created if missing, subjects sluice.>
+/// format = "canal-json"                 # json | canal-json | debezium-json
+/// include = 'shop\..*'
+/// start = "earliest"                    # earliest | latest (new groups)
+/// ```
+#[derive(Debug, Deserialize, Clone)]
+#[serde(deny_unknown_fields)]
+pub struct SinkConfig {
+    pub name: String,
+    pub source: String,
+    /// `nats`.
+    pub kind: String,
+    pub url: Secret,
+    #[serde(default = "default_subject")]
+    pub subject: String,
+    #[serde(default = "default_stream")]
+    pub stream: String,
+    #[serde(default = "default_format")]
+    pub format: String,
+    #[serde(default)]
+    pub include: String,
+    #[serde(default)]
+    pub exclude: String,
+    #[serde(default = "default_sink_start")]
+    pub start: String,
+}
+
+fn default_subject() -> String {
+    "sluice.{source}.{db}.{table}".into()
+}
+
+fn default_stream() -> String {
+    "SLUICE".into()
+}
+
+fn default_format() -> String {
+    "json".into()
+}
+
+fn default_sink_start() -> String {
+    "earliest".into()
 }
 
 #[derive(Debug, Deserialize, Clone)]
@@ -144,6 +198,29 @@ impl Config {
             if let Some(fsync) = source.fsync.as_deref().or(self.fsync.as_deref()) {
                 parse_fsync(fsync)?;
             }
+        }
+        for sink in &self.sinks {
+            if !names.contains(sink.source.as_str()) {
+                return Err(ConfigError::Invalid(format!(
+                    "sink {:?} reads source {:?}, which is not configured",
+                    sink.name, sink.source
+                )));
+            }
+            if sink.kind != "nats" {
+                return Err(ConfigError::Invalid(format!(
+                    "sink {:?}: kind {:?} is not supported (nats)",
+                    sink.name, sink.kind
+                )));
+            }
+            if !matches!(sink.start.as_str(), "earliest" | "latest") {
+                return Err(ConfigError::Invalid(format!(
+                    "sink {:?}: start {:?} must be earliest or latest",
+                    sink.name, sink.start
+                )));
+            }
+            sink.format
+                .parse::<crate::format::Format>()
+                .map_err(|e| ConfigError::Invalid(format!("sink {:?}: {e}", sink.name)))?;
         }
         Ok(())
     }

@@ -59,20 +59,35 @@ struct Planned {
 }
 
 pub async fn main(args: RunArgs) -> anyhow::Result<()> {
-    let (data, sources) = plan(&args)?;
+    let (data, sources, sinks) = plan(&args)?;
     std::fs::create_dir_all(&data)
         .with_context(|| format!("cannot create the data folder {}", data.display()))?;
     let (stop_tx, stop_rx) = watch::channel(false);
-    let mut tasks = tokio::task::JoinSet::new();
+    let mut tasks: tokio::task::JoinSet<Result<(), String>> = tokio::task::JoinSet::new();
+    let mut logs = std::collections::HashMap::new();
     for planned in sources {
         let dir = pipeline::log_dir(&data, &planned.options.name);
         std::fs::create_dir_all(&dir)
             .with_context(|| format!("cannot create the log folder {}", dir.display()))?;
         let log = Log::open(&dir, planned.log_config)
             .with_context(|| format!("cannot open the log in {}", dir.display()))?;
+        logs.insert(planned.options.name.clone(), log.clone());
         let status = StatusHandle::new(&planned.options.name);
         let stop = stop_rx.clone();
-        tasks.spawn(pipeline::run(planned.options, log, status, stop));
+        let capture = pipeline::run(planned.options, log, status, stop);
+        tasks.spawn(async move { capture.await.map_err(|e| e.to_string()) });
+    }
+    for sink in sinks {
+        let Some(log) = logs.get(&sink.source) else {
+            bail!(
+                "sink {} reads source {}, which is not configured",
+                sink.name,
+                sink.source
+            );
+        };
+        let destination = crate::serve::storage::StorageDestination::new(&sink.source, log.clone());
+        let stop = stop_rx.clone();
+        tasks.spawn(run_sink(sink, destination, stop));
     }
     let mut failed = None;
     loop {
@@ -82,7 +97,7 @@ pub async fn main(args: RunArgs) -> anyhow::Result<()> {
                 Some(Ok(Ok(()))) => {}
                 Some(Ok(Err(e))) => {
                     tracing::error!("{e}");
-                    failed.get_or_insert_with(|| e.to_string());
+                    failed.get_or_insert(e);
                     let _ = stop_tx.send(true);
                 }
                 Some(Err(e)) => {
@@ -102,6 +117,40 @@ pub async fn main(args: RunArgs) -> anyhow::Result<()> {
     }
 }
 
+/// One configured sink until shutdown or a fatal error.
+async fn run_sink(
+    config: config::SinkConfig,
+    destination: std::sync::Arc<crate::serve::storage::StorageDestination>,
+    stop: watch::Receiver<bool>,
+) -> Result<(), String> {
+    use crate::sink::{self, nats};
+    let options = sink::SinkOptions {
+        name: config.name.clone(),
+        format: config.format.parse().map_err(|e: String| e)?,
+        filter: TableFilter::new(&config.include, &config.exclude).map_err(|e| e.to_string())?,
+        start: if config.start == "latest" {
+            sluice_storage::ResetPolicy::Latest
+        } else {
+            sluice_storage::ResetPolicy::Earliest
+        },
+        commit_every: std::time::Duration::from_millis(200),
+    };
+    let prefix = config.subject.split('{').next().unwrap_or("sluice.");
+    let nats = nats::NatsSink::connect(nats::NatsOptions {
+        url: config.url.expose().to_string(),
+        subject: config.subject.clone(),
+        stream: config.stream.clone(),
+        stream_subjects: vec![format!("{}>", prefix.trim_end_matches('>'))],
+        source: config.source.clone(),
+        duplicate_window: std::time::Duration::from_secs(600),
+    })
+    .await
+    .map_err(|e| format!("sink {}: {e}", config.name))?;
+    sink::run(options, destination, nats, stop)
+        .await
+        .map_err(|e| format!("sink {}: {e}", config.name))
+}
+
 async fn shutdown_signal() {
     let mut term = match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
         Ok(s) => s,
@@ -114,7 +163,9 @@ async fn shutdown_signal() {
 }
 
 /// Merge the config file and the flags into one plan per source.
-fn plan(args: &RunArgs) -> anyhow::Result<(PathBuf, Vec<Planned>)> {
+type Plan = (PathBuf, Vec<Planned>, Vec<config::SinkConfig>);
+
+fn plan(args: &RunArgs) -> anyhow::Result<Plan> {
     let mut config = match &args.config {
         Some(path) => Config::load(path)?,
         None => Config::default(),
@@ -212,5 +263,5 @@ fn plan(args: &RunArgs) -> anyhow::Result<(PathBuf, Vec<Planned>)> {
             log_config,
         });
     }
-    Ok((data, planned))
+    Ok((data, planned, config.sinks))
 }

@@ -450,42 +450,30 @@ impl Capture {
     /// Schema bookkeeping, filtering and naming for one decoded record.
     /// `None`: nothing of it is captured.
     async fn prepare(&mut self, mut record: Record) -> Result<Option<Record>, CaptureError> {
-        if let Some(ddl) = record.ddl.take() {
-            let mut catalog = ServerCatalog {
-                conn: &mut self.query,
-                config: &self.opts.source,
-                dialect: self.history.dialect().clone(),
-            };
-            let result = self
-                .history
-                .apply_ddl_with(&mut catalog, &ddl.schema, &ddl.statement);
-            let stored = match result {
-                Ok((stored, warning)) => {
-                    if let Some(w) = warning {
-                        tracing::warn!(source = %self.opts.name, "{w}");
-                    }
-                    stored
+        // DDL first, then the row events (a `CREATE TABLE … SELECT`
+        // transaction carries both).
+        let mut catalog = ServerCatalog {
+            conn: &mut self.query,
+            config: &self.opts.source,
+            dialect: self.history.dialect().clone(),
+        };
+        match self.history.process_record(&mut record, Some(&mut catalog)) {
+            Ok(warnings) => {
+                for w in warnings {
+                    tracing::warn!(source = %self.opts.name, "{w}");
                 }
-                Err(e) => {
-                    // The history stays as it was; the statement is kept so a
-                    // reader can see what happened.
-                    tracing::warn!(source = %self.opts.name, error = %e, statement = %ddl.statement, "DDL could not be applied to the schema history");
-                    None
-                }
-            };
-            record.ddl = Some(stored.unwrap_or(ddl));
-            return Ok(Some(record));
+            }
+            Err(e) => {
+                // The history stays as it was; the record is kept so a
+                // reader can see what happened.
+                tracing::warn!(source = %self.opts.name, error = %e, "schema history could not follow this record");
+            }
         }
         let filter = &self.opts.filter;
         record
             .changes
             .retain(|c| filter.matches(&c.schema, &c.table));
-        for change in &mut record.changes {
-            if let Some(warning) = self.history.enrich(change) {
-                tracing::debug!(source = %self.opts.name, "{warning}");
-            }
-        }
-        if record.changes.is_empty() && record.statements.is_empty() {
+        if record.ddl.is_none() && record.changes.is_empty() && record.statements.is_empty() {
             return Ok(None);
         }
         Ok(Some(record))

@@ -105,7 +105,13 @@ pub async fn run<S: Sink>(
                     options.name, record.offset
                 ))
             })?;
-            out.extend(messages(&source, &rec, record.offset, options.format, &options.filter));
+            out.extend(messages(
+                &source,
+                &rec,
+                record.offset,
+                options.format,
+                &options.filter,
+            ));
         }
         let count = out.len() as u64;
         loop {
