@@ -55,7 +55,14 @@ impl GtidSet {
         if first > last {
             return;
         }
-        let ivs = self.streams.entry(stream.to_vec()).or_default();
+        // Look up by slice first: allocating the key for every insert
+        // would dominate the append path.
+        if !self.streams.contains_key(stream) {
+            self.streams.insert(stream.to_vec(), Vec::new());
+        }
+        let Some(ivs) = self.streams.get_mut(stream) else {
+            return;
+        };
         // Fast path: appending at or just after the end (the common case).
         if let Some(tail) = ivs.last_mut() {
             if first >= tail.0 && first <= tail.1.saturating_add(1) {
