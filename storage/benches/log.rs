@@ -238,10 +238,17 @@ fn bench_lookup(label: &str, bytes: u64) {
         assert_eq!(o, i);
     }
     if std::env::var_os("SLUICE_BENCH_DEBUG").is_some() {
-        let mut slow: Vec<(Duration, u64)> = gtid.iter().cloned().zip(targets.iter().cloned()).collect();
+        let mut slow: Vec<(Duration, u64)> =
+            gtid.iter().cloned().zip(targets.iter().cloned()).collect();
         slow.sort();
         eprintln!("slowest gtid lookups: {:?}", &slow[slow.len() - 10..]);
-        eprintln!("segments: {:?}", log.segments().iter().map(|s| s.base_offset).collect::<Vec<_>>());
+        eprintln!(
+            "segments: {:?}",
+            log.segments()
+                .iter()
+                .map(|s| s.base_offset)
+                .collect::<Vec<_>>()
+        );
     }
     println!(
         "| {label} | {} | {:?} | {:?} | {:?} | {:?} |",

@@ -114,6 +114,8 @@ pub(crate) fn append(log: &Log, records: &[NewRecord<'_>]) -> Result<Range<u64>,
             );
         }
         index.after_batch(len);
+        // The set after a segment is the log's cumulative set.
+        info.gtid_after = w.tail.gtid.clone();
         info.batch_count += 1;
         info.data_end = pos + len;
         w.tail.next_offset = base + records.len() as u64;
