@@ -212,8 +212,11 @@ impl Log {
     /// Seals the active segment (if it holds any record) and starts a new
     /// one, as reaching `segment_bytes` or `segment_age` would.
     pub fn roll(&self) -> Result<(), StorageError> {
-        if self.inner.read_only || self.inner.poisoned.load(Ordering::Acquire) {
+        if self.inner.read_only {
             return Err(StorageError::ReadOnly(self.inner.dir.clone()));
+        }
+        if self.inner.poisoned.load(Ordering::Acquire) {
+            return Err(StorageError::Poisoned(self.inner.dir.clone()));
         }
         let mut w = self.inner.writer.lock();
         let empty = w

@@ -58,8 +58,11 @@ pub(crate) fn initial_capacity(segment_bytes: u64) -> u64 {
 
 pub(crate) fn append(log: &Log, records: &[NewRecord<'_>]) -> Result<Range<u64>, StorageError> {
     let inner = &log.inner;
-    if inner.read_only || inner.poisoned.load(Ordering::Acquire) {
+    if inner.read_only {
         return Err(StorageError::ReadOnly(inner.dir.clone()));
+    }
+    if inner.poisoned.load(Ordering::Acquire) {
+        return Err(StorageError::Poisoned(inner.dir.clone()));
     }
     let cfg = &inner.config;
     let mut w = inner.writer.lock();
