@@ -666,3 +666,7 @@ fn inner_error(pos: usize, e: DecodeError) -> DecodeError {
         detail: format!("at uncompressed offset {pos}: {e}"),
     }
 }
+
+#[cfg(test)]
+#[path = "transaction_tests.rs"]
+mod tests;

@@ -9,6 +9,8 @@
 //! TRANSACTIONEND     storeValue = TransactionEnd
 //! ```
 //!
+//! Statements that carry no row images (statement-based replication) become
+//! ROWDATA entries of type QUERY with their `sql`, as Canal sends them.
 //! A DDL record becomes one ROWDATA entry with `isDdl` and `sql`, without
 //! BEGIN/END (Canal sends DDL that way too). Schema snapshot records are
 //! internal and produce nothing. The subscription filter drops row events
@@ -72,6 +74,31 @@ pub fn record_entries(
         return 0;
     }
     let mut rows = 0;
+    // Statements without row images (statement-based replication, GRANT
+    // and the like): Canal's QUERY entries. The filter sees `schema.`.
+    for st in &record.statements {
+        if !filter.matches(&st.schema, "") {
+            continue;
+        }
+        begin(record, open, out);
+        let change = c::RowChange {
+            event_type: Some(c::EventType::Query as i32),
+            is_ddl: Some(false),
+            sql: st.text.clone(),
+            ddl_schema_name: st.schema.clone(),
+            ..Default::default()
+        };
+        let h = header(
+            record,
+            record_offset(record),
+            &st.schema,
+            "",
+            Some(c::EventType::Query),
+            0,
+        );
+        out.push(entry(h, c::EntryType::Rowdata, change.encode_to_vec()));
+        rows += 1;
+    }
     for change in &record.changes {
         if !filter.matches(&change.schema, &change.table) {
             continue;
@@ -97,6 +124,20 @@ pub fn record_entries(
         *open = false;
     }
     rows
+}
+
+/// A TRANSACTIONBEGIN entry unless one is open already.
+fn begin(record: &Record, open: &mut bool, out: &mut Vec<c::Entry>) {
+    if !*open {
+        let begin = c::TransactionBegin::default();
+        let h = header(record, record_offset(record), "", "", None, 0);
+        out.push(entry(
+            h,
+            c::EntryType::Transactionbegin,
+            begin.encode_to_vec(),
+        ));
+        *open = true;
+    }
 }
 
 fn record_offset(record: &Record) -> u64 {
@@ -460,6 +501,35 @@ mod tests {
         assert_eq!(rc.event_type, Some(c::EventType::Alter as i32));
         assert_eq!(rc.sql, "/* x */ ALTER TABLE orders ADD c INT");
         assert_eq!(out[0].header.as_ref().unwrap().table_name, "orders");
+    }
+
+    #[test]
+    fn statements_become_query_entries() {
+        let mut rec = record(vec![]);
+        rec.statements = vec![crate::proto::Statement {
+            schema: "shop".into(),
+            text: "UPDATE t SET a = 1".into(),
+        }];
+        let mut out = Vec::new();
+        let mut open = false;
+        let n = record_entries(
+            &rec,
+            true,
+            &Filter::all(),
+            TimeZone::Utc,
+            &mut open,
+            &mut out,
+        );
+        assert_eq!((n, out.len()), (1, 3));
+        let rc = c::RowChange::decode(&out[1].store_value[..]).unwrap();
+        assert_eq!(rc.event_type, Some(c::EventType::Query as i32));
+        assert_eq!(rc.sql, "UPDATE t SET a = 1");
+        let none = Filter::parse(r"crm\..*").unwrap();
+        out.clear();
+        assert_eq!(
+            record_entries(&rec, true, &none, TimeZone::Utc, &mut open, &mut out),
+            0
+        );
     }
 
     #[test]

@@ -4,8 +4,9 @@
 //! Shaped like mini-redis: [`frame`] cuts bytes into frames, [`connection`]
 //! owns a socket and reads/writes packets, [`cmd`] holds one module per
 //! request, [`server`] accepts connections. [`entry`] and [`value`] turn
-//! sluice's change events into Canal's entries; [`destination`] is the log
-//! as the server sees it; [`client`] is a client built from the protocol.
+//! sluice's change events into Canal's entries; [`client`] is a client
+//! built from the protocol. The log is read through
+//! [`crate::serve::destination::Destination`].
 //!
 //! Unlike Canal, any number of client ids (consumer groups) read one
 //! destination independently, each with its own durable offset.
@@ -13,8 +14,8 @@
 pub mod auth;
 pub mod client;
 pub mod cmd;
+pub mod config;
 pub mod connection;
-pub mod destination;
 pub mod entry;
 pub mod filter;
 pub mod frame;
@@ -23,9 +24,12 @@ pub mod server;
 pub mod session;
 pub mod value;
 
+pub use crate::serve::destination::{
+    Destination, DestinationError, Destinations, LogRecord, MemoryDestination, ResetPolicy,
+};
 pub use auth::Credentials;
 pub use client::{CanalClient, ClientError, Message};
-pub use destination::{Destination, DestinationError, Destinations, LogRecord, MemoryDestination};
+pub use config::{CanalArgs, CanalConfig, CanalToml};
 pub use filter::Filter;
-pub use server::{CanalConfig, CanalServer, GroupStart, OutOfRange};
+pub use server::CanalServer;
 pub use value::TimeZone;

@@ -100,6 +100,17 @@ impl MessagesBody {
         self.entries
     }
 
+    /// A point to [`truncate`](Self::truncate) back to.
+    pub fn mark(&self) -> (usize, usize) {
+        (self.buf.len(), self.entries)
+    }
+
+    /// Drops the entries pushed since `mark`.
+    pub fn truncate(&mut self, mark: (usize, usize)) {
+        self.buf.truncate(mark.0);
+        self.entries = mark.1;
+    }
+
     pub fn bytes(&self) -> usize {
         self.buf.len()
     }

@@ -20,77 +20,13 @@ use tokio::sync::{watch, Semaphore};
 use tokio::task::JoinSet;
 use tracing::{debug, info, warn};
 
-use super::auth::Credentials;
 use super::cmd;
+use super::config::CanalConfig;
 use super::connection::{ConnError, Connection};
-use super::destination::Destinations;
-use super::frame::DEFAULT_MAX_FRAME;
 use super::packet::{self, ERR_GENERAL};
 use super::session::{Session, Shared};
-use super::value::TimeZone;
 use crate::proto::canal as c;
-
-/// Where a group that never committed starts reading.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
-pub enum GroupStart {
-    /// The oldest record still held.
-    #[default]
-    Earliest,
-    /// The end of the log: only what comes next.
-    Latest,
-}
-
-/// What to do with a group whose offset fell out of retention.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
-pub enum OutOfRange {
-    /// Refuse to serve it, with an error naming the offsets.
-    #[default]
-    Error,
-    /// Move it to the oldest record still held.
-    Earliest,
-}
-
-/// Configuration of the Canal listener.
-#[derive(Debug, Clone)]
-pub struct CanalConfig {
-    /// Address to listen on (`--canal-addr`); Canal's port is 11111.
-    pub addr: SocketAddr,
-    /// Connections served at once; more are answered with an error and
-    /// closed.
-    pub max_connections: usize,
-    /// Largest frame a client may send.
-    pub max_frame_bytes: usize,
-    /// A batch stops growing past this many bytes (at least one record).
-    pub max_batch_bytes: usize,
-    /// User and password clients must give; `None` accepts anyone.
-    pub credentials: Option<Credentials>,
-    /// Time zone TIMESTAMP values are rendered in.
-    pub time_zone: TimeZone,
-    /// Idle time after which a connection is closed, unless the client asks
-    /// for another (`ClientAuth.net_read_timeout`). Canal's default: 1 h.
-    pub idle_timeout: Duration,
-    /// How long a client may take to authenticate.
-    pub auth_timeout: Duration,
-    pub new_group_start: GroupStart,
-    pub out_of_range: OutOfRange,
-}
-
-impl Default for CanalConfig {
-    fn default() -> Self {
-        CanalConfig {
-            addr: SocketAddr::from(([127, 0, 0, 1], 11111)),
-            max_connections: 1024,
-            max_frame_bytes: DEFAULT_MAX_FRAME,
-            max_batch_bytes: 32 << 20,
-            credentials: None,
-            time_zone: TimeZone::Local,
-            idle_timeout: Duration::from_secs(3600),
-            auth_timeout: Duration::from_secs(30),
-            new_group_start: GroupStart::Earliest,
-            out_of_range: OutOfRange::Error,
-        }
-    }
-}
+use crate::serve::destination::Destinations;
 
 /// A bound Canal server.
 pub struct CanalServer {

@@ -22,10 +22,10 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
 
-use super::destination::{Destination, Destinations};
+use super::config::CanalConfig;
 use super::filter::Filter;
-use super::server::CanalConfig;
 use crate::proto::canal as c;
+use crate::serve::destination::{Destination, Destinations};
 
 /// What every connection of a server shares.
 pub struct Shared {

@@ -1,8 +1,9 @@
 //! GET (`getWithoutAck(batchSize, timeout, unit)`): hand out the next
 //! batch of entries.
 //!
-//! A batch holds whole log records (a transaction is never cut in two,
-//! except a split transaction whose next part has not reached the log yet),
+//! A batch holds whole transactions (all parts of a split one: a batch
+//! never ends between them; if the log ends between them, the transaction
+//! waits for the next batch),
 //! as many as fit in `fetch_size` entries (counting BEGIN and END, as Canal
 //! does; 1000 when the client sends 0) and the configured byte limit, and
 //! at least one record when there is any.
@@ -103,6 +104,8 @@ pub async fn apply(
     let mut scan = sub.read_cursor;
     let mut open = false;
     let mut mid_transaction = false;
+    // Where the current split transaction started: scan offset and body.
+    let mut txn_mark = (scan, body.mark());
     let mut records = Vec::new();
     loop {
         'scan: loop {
@@ -112,17 +115,17 @@ pub async fn apply(
             if records.is_empty() {
                 break;
             }
-            for (i, rec) in records.iter().enumerate() {
+            for rec in &records {
                 let full = body.entries() >= fetch || body.bytes() >= max_bytes;
                 if full && !mid_transaction {
                     break 'scan;
                 }
                 let record = decode_record(&rec.payload, rec.offset, dest.name())?;
-                let is_final = record.last_part
-                    || match records.get(i + 1) {
-                        Some(next) => !is_continuation(&record, &next.payload),
-                        None => record.part == 0,
-                    };
+                // Unsplit transactions, DDL and snapshots are one record.
+                let is_final = record.last_part || record.changes.is_empty();
+                if !mid_transaction {
+                    txn_mark = (scan, body.mark());
+                }
                 let mut entries = Vec::new();
                 record_entries(&record, is_final, &sub.filter, tz, &mut open, &mut entries);
                 for e in &entries {
@@ -149,6 +152,11 @@ pub async fn apply(
         if !woke {
             break;
         }
+    }
+    if mid_transaction {
+        // The log ends inside a split transaction: leave it for later.
+        scan = txn_mark.0;
+        body.truncate(txn_mark.1);
     }
 
     if body.entries() == 0 {
@@ -194,14 +202,4 @@ fn decode_record(payload: &[u8], offset: u64, destination: &str) -> Result<Recor
             format!("record at offset {offset} of destination {destination:?} is not a valid change event: {e}"),
         )
     })
-}
-
-/// Whether `next` is the next part of the same split transaction.
-fn is_continuation(record: &Record, next: &[u8]) -> bool {
-    match Record::decode(next) {
-        Ok(n) => {
-            n.part == record.part + 1 && n.position == record.position && n.gtid == record.gtid
-        }
-        Err(_) => false,
-    }
 }

@@ -30,11 +30,10 @@ use std::sync::Arc;
 use prost::Message;
 use tokio::sync::watch;
 
-use super::destination::Destination;
 use super::packet::{ERR_GENERAL, ERR_IDENTITY};
-use super::server::OutOfRange;
 use super::session::{CmdError, Reply, Session, Shared, SubKey, Subscription};
 use crate::proto::canal as c;
+use crate::serve::destination::Destination;
 
 /// Applies one packet received after authentication.
 pub async fn dispatch(
@@ -142,43 +141,20 @@ pub fn subscription<'a>(
     })
 }
 
-/// Where a group resumes: its committed offset, the configured start for a
-/// new group, and the retention check.
-pub fn resume_offset(
+/// Where a group resumes (creating it with the configured reset policy
+/// if it is new), off the async threads: it may write the group's file.
+pub async fn resume_offset(
     destination: &Arc<dyn Destination>,
     group: &str,
     shared: &Shared,
 ) -> Result<u64, CmdError> {
-    let start = destination.start_offset();
-    let committed = destination.committed(group).map_err(|e| {
-        CmdError::new(
-            ERR_GENERAL,
-            format!("reading the offset of group {group:?}: {e}"),
-        )
-    })?;
-    let offset = match committed {
-        Some(o) => o,
-        None => match shared.config.new_group_start {
-            super::server::GroupStart::Earliest => start,
-            super::server::GroupStart::Latest => destination.end_offset(),
-        },
-    };
-    if offset < start {
-        match shared.config.out_of_range {
-            OutOfRange::Earliest => return Ok(start),
-            OutOfRange::Error => {
-                return Err(CmdError::new(
-                    ERR_GENERAL,
-                    format!(
-                        "group {group:?} of destination {:?} is at offset {offset}, which fell out of retention \
-                         (the log now starts at {start}); seek the group or delete it",
-                        destination.name()
-                    ),
-                ))
-            }
-        }
-    }
-    Ok(offset)
+    let d = destination.clone();
+    let g = group.to_string();
+    let policy = shared.config.new_group;
+    tokio::task::spawn_blocking(move || d.resume(&g, policy))
+        .await
+        .map_err(|e| CmdError::new(ERR_GENERAL, format!("resume task failed: {e}")))?
+        .map_err(|e| CmdError::new(ERR_GENERAL, e.to_string()))
 }
 
 /// Commits a group offset durably, off the async threads (it may fsync).

@@ -24,7 +24,7 @@ pub async fn apply(sub: c::Sub, session: &mut Session, shared: &Shared) -> Resul
     };
     let filter =
         Filter::parse(&sub.filter).map_err(|e| CmdError::new(ERR_GENERAL, e.to_string()))?;
-    let offset = resume_offset(&destination, &sub.client_id, shared)?;
+    let offset = resume_offset(&destination, &sub.client_id, shared).await?;
     info!(
         peer = %session.peer,
         destination = %sub.destination,
