@@ -5,13 +5,13 @@
 //! ```text
 //! batch header, 40 bytes
 //!   0  u32  magic 0x4243_4C53 (bytes "SLCB")
-//!   4  u32  header_crc: CRC-32C of header bytes 8..40
+//!   4  u32  header_crc: CRC-32 of header bytes 8..40
 //!   8  u64  base_offset: offset of the first record
 //!  16  u32  record_count (>= 1); records have offsets base_offset + i
 //!  20  u32  flags: bit 0 = body is zstd-compressed; other bits must be 0
 //!  24  u32  stored_len: body bytes that follow the header on disk
 //!  28  u32  raw_len: body bytes after decompression (= stored_len if not compressed)
-//!  32  u32  body_crc: CRC-32C of the stored_len body bytes as stored
+//!  32  u32  body_crc: CRC-32 of the stored_len body bytes as stored
 //!  36  u32  reserved, 0
 //! body, stored_len bytes (raw body below, zstd frame of it if flag 0)
 //!   record_count × record
@@ -61,7 +61,7 @@ pub struct BatchHeader {
     pub stored_len: u32,
     /// Body bytes after decompression.
     pub raw_len: u32,
-    /// CRC-32C of the stored body.
+    /// CRC-32 of the stored body.
     pub body_crc: u32,
 }
 

@@ -13,7 +13,7 @@
 //!  24  u8       reset policy: 0 none, 1 earliest, 2 latest
 //!  25  u16      name length
 //!  27  name (UTF-8)
-//!  ..  u32      CRC-32C of every byte before it
+//!  ..  u32      CRC-32 of every byte before it
 //! ```
 
 use std::path::{Path, PathBuf};

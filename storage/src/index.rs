@@ -27,7 +27,7 @@
 //!  20  entry_count × entry
 //!        u64 offset | u64 file_pos | i64 max_time_before
 //!        | u32 max_file_before | u64 max_pos_before | gtid set (gtid.rs)
-//!  ..  u32      CRC-32C of every byte before it
+//!  ..  u32      CRC-32 of every byte before it
 //! ```
 //!
 //! Before the first record of a segment, `max_time_before` is `i64::MIN`

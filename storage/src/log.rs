@@ -17,7 +17,7 @@
 //! ```text
 //!   0  8 bytes  magic "SLCSTART"
 //!   8  u64      start offset
-//!  16  u32      CRC-32C of bytes 0..16
+//!  16  u32      CRC-32 of bytes 0..16
 //! ```
 
 use std::fs::{File, OpenOptions};

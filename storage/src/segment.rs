@@ -13,7 +13,7 @@
 //!  29  u64      that record's source position       / its offset is base_offset - 1
 //!  37  u32      gtid_len
 //!  41  gtid_len bytes: the log's GTID set before this segment
-//!  ..  u32      CRC-32C of bytes 0..41+gtid_len
+//!  ..  u32      CRC-32 of bytes 0..41+gtid_len
 //! batches (from data_start = 45 + gtid_len), see `batch.rs`
 //! zeros up to the end of the preallocated file while the segment is active
 //!
@@ -33,13 +33,13 @@
 //!  80  u64  max source pos              /
 //!  88  i64  sealed_at_ms (wall clock when sealed; retention by age)
 //!  96  gtid set before the segment, then gtid set after it (see gtid.rs)
-//!  ..  u32  CRC-32C of every footer byte before it
+//!  ..  u32  CRC-32 of every footer byte before it
 //!
 //! trailer (sealed segments only, the last 24 bytes of the file)
 //!   0  8 bytes  magic "SLCTRAIL"
 //!   8  u64      footer position
 //!  16  u32      footer length (including its CRC)
-//!  20  u32      CRC-32C of trailer bytes 0..20
+//!  20  u32      CRC-32 of trailer bytes 0..20
 //! ```
 //!
 //! Between the footer and the trailer the file holds zeros (a hole in a
