@@ -25,7 +25,11 @@ const BATCH: usize = 32;
 
 fn cfg(fsync: FsyncPolicy) -> LogConfig {
     LogConfig {
-        segment_bytes: 128 << 20,
+        segment_bytes: std::env::var("SLUICE_BENCH_SEGMENT_MB")
+            .ok()
+            .and_then(|v| v.parse::<u64>().ok())
+            .unwrap_or(128)
+            << 20,
         segment_age: None,
         fsync,
         index_interval_bytes: 16 << 10,
@@ -49,16 +53,15 @@ fn records(first: u64, n: usize, payload: &[u8]) -> Vec<NewRecord<'_>> {
         .collect()
 }
 
-/// Appends `total` records; returns (seconds, bytes written to segments).
+/// Appends `total` records (built before the clock starts); returns
+/// (seconds, bytes written to segments).
 fn append_run(dir: &Path, fsync: FsyncPolicy, size: usize, total: u64) -> (f64, u64) {
     let log = Log::open(dir, cfg(fsync)).unwrap();
     let payload = vec![0xA5u8; size];
+    let all = records(0, total as usize, &payload);
     let t = Instant::now();
-    let mut i = 0;
-    while i < total {
-        let n = BATCH.min((total - i) as usize);
-        log.append(&records(i, n, &payload)).unwrap();
-        i += n as u64;
+    for batch in all.chunks(BATCH) {
+        log.append(batch).unwrap();
     }
     log.flush().unwrap();
     let secs = t.elapsed().as_secs_f64();
@@ -234,6 +237,19 @@ fn bench_lookup(label: &str, bytes: u64) {
         gtid.push(t.elapsed());
         assert_eq!(o, i);
     }
+    if std::env::var_os("SLUICE_BENCH_DEBUG").is_some() {
+        let mut slow: Vec<(Duration, u64)> =
+            gtid.iter().cloned().zip(targets.iter().cloned()).collect();
+        slow.sort();
+        eprintln!("slowest gtid lookups: {:?}", &slow[slow.len() - 10..]);
+        eprintln!(
+            "segments: {:?}",
+            log.segments()
+                .iter()
+                .map(|s| s.base_offset)
+                .collect::<Vec<_>>()
+        );
+    }
     println!(
         "| {label} | {} | {:?} | {:?} | {:?} | {:?} |",
         log.segments().len(),
@@ -274,12 +290,14 @@ fn bench_reopen(label: &str, bytes: u64) {
     let t = Instant::now();
     let log = Log::open(d.path(), cfg(FsyncPolicy::Never)).unwrap();
     let took = t.elapsed();
-    println!(
-        "| {label} | {} | {} | {:?} |",
-        log.segments().len(),
-        log.durable_end(),
-        took
-    );
+    let (segments, records) = (log.segments().len(), log.durable_end());
+    drop(log);
+    // Again, now that the files touched by recovery are in the page cache.
+    let t = Instant::now();
+    let log = Log::open(d.path(), cfg(FsyncPolicy::Never)).unwrap();
+    let again = t.elapsed();
+    drop(log);
+    println!("| {label} | {segments} | {records} | {took:?} | {again:?} |");
 }
 
 fn bench_dir() -> std::path::PathBuf {
@@ -320,8 +338,8 @@ fn main() {
     }
     if want("reopen") {
         println!("\n## reopen after kill -9 mid-append");
-        println!("| log | segments | records | open time |");
-        println!("|---|---|---|---|");
+        println!("| log | segments | records | open after kill -9 | open again |");
+        println!("|---|---|---|---|---|");
         for (l, b) in &sizes {
             bench_reopen(l, *b);
         }

@@ -5,7 +5,7 @@
 //! ```text
 //! batch header, 40 bytes
 //!   0  u32  magic 0x4243_4C53 (bytes "SLCB")
-//!   4  u32  header_crc: CRC-32 (IEEE) of header bytes 8..40
+//!   4  u32  header_crc: CRC-32 of header bytes 8..40
 //!   8  u64  base_offset: offset of the first record
 //!  16  u32  record_count (>= 1); records have offsets base_offset + i
 //!  20  u32  flags: bit 0 = body is zstd-compressed; other bits must be 0

@@ -57,10 +57,13 @@ pub enum StorageError {
         /// The next offset the log will assign.
         end: u64,
     },
-    /// A write was attempted on a log opened with [`crate::Log::open_read_only`],
-    /// or after a failed fsync.
+    /// A write was attempted on a log opened with [`crate::Log::open_read_only`].
     #[error("the log at {0} is read-only")]
     ReadOnly(PathBuf),
+    /// An earlier fsync failed; the log takes no more appends until it is
+    /// reopened (which re-scans the tail).
+    #[error("the log at {0} stopped taking appends after a failed fsync; reopen it")]
+    Poisoned(PathBuf),
     /// Another process holds the writer lock of this directory.
     #[error("the log at {0} is already opened for writing by another process")]
     Locked(PathBuf),

@@ -279,10 +279,9 @@ pub(crate) fn account_raw(
     index.before_batch(header.base_offset, pos, interval, &tail.gtid);
     let base = header.base_offset;
     let _ = crate::batch::walk(raw, header.record_count, |i, r, g| {
-        let gtid = GtidSet::from_bytes(g).unwrap_or_default();
         index.record(r.commit_time_ms, r.position);
-        info.add_record(r.commit_time_ms, r.position, Some(&gtid));
-        tail.gtid.union_with(&gtid);
+        info.add_record(r.commit_time_ms, r.position, None);
+        tail.gtid.union_encoded(g);
         tail.last = Some(RecordKeys {
             offset: base + i as u64,
             commit_time_ms: r.commit_time_ms,
@@ -290,6 +289,8 @@ pub(crate) fn account_raw(
         });
     });
     index.after_batch(header.total_len());
+    // The set after a segment is the log's cumulative set.
+    info.gtid_after = tail.gtid.clone();
     info.batch_count += 1;
     info.data_end = pos + header.total_len();
     tail.next_offset = header.next_offset();
@@ -306,7 +307,7 @@ pub(crate) fn account_record(
     gtid: &GtidSet,
 ) {
     index.record(time, pos);
-    info.add_record(time, pos, Some(gtid));
+    info.add_record(time, pos, None);
     tail.gtid.union_with(gtid);
     tail.last = Some(RecordKeys {
         offset,

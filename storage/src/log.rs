@@ -75,6 +75,9 @@ pub(crate) struct Inner {
     pub config: LogConfig,
     pub read_only: bool,
     pub state: RwLock<State>,
+    /// Mirror of `state.start` (read per record by readers), updated while
+    /// `state` is write-locked.
+    pub start: AtomicU64,
     /// The writer (writer mode) or the scanning tail (read-only mode).
     pub writer: Mutex<Writer>,
     /// The durable end: one past the last offset readers may see.
@@ -164,12 +167,14 @@ impl Log {
         lock: Option<File>,
     ) -> Log {
         let durable = writer.tail.next_offset;
+        let start = state.start;
         Log {
             inner: Arc::new(Inner {
                 dir: dir.to_path_buf(),
                 config,
                 read_only,
                 state: RwLock::new(state),
+                start: AtomicU64::new(start),
                 writer: Mutex::new(writer),
                 durable: AtomicU64::new(durable),
                 durable_lock: Mutex::new(()),
@@ -212,8 +217,11 @@ impl Log {
     /// Seals the active segment (if it holds any record) and starts a new
     /// one, as reaching `segment_bytes` or `segment_age` would.
     pub fn roll(&self) -> Result<(), StorageError> {
-        if self.inner.read_only || self.inner.poisoned.load(Ordering::Acquire) {
+        if self.inner.read_only {
             return Err(StorageError::ReadOnly(self.inner.dir.clone()));
+        }
+        if self.inner.poisoned.load(Ordering::Acquire) {
+            return Err(StorageError::Poisoned(self.inner.dir.clone()));
         }
         let mut w = self.inner.writer.lock();
         let empty = w
@@ -248,7 +256,7 @@ impl Log {
 
     /// The first offset still in the log (moved forward by retention).
     pub fn start_offset(&self) -> u64 {
-        self.inner.state.read().start
+        self.inner.start.load(Ordering::Acquire)
     }
 
     /// The resume point: the last appended record's keys and the

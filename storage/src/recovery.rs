@@ -15,6 +15,7 @@
 //! may be in the middle of it) and re-reads the directory on `refresh`.
 
 use std::path::Path;
+use std::sync::atomic::Ordering;
 use std::sync::Arc;
 
 use crate::batch::{self, HeaderProblem};
@@ -349,6 +350,7 @@ pub(crate) fn refresh(log: &Log) -> Result<(), StorageError> {
         let mut st = inner.state.write();
         st.segments = segs;
         st.start = start;
+        inner.start.store(start, Ordering::Release);
     }
     drop(w);
     log.publish_durable(end);

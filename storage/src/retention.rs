@@ -56,6 +56,7 @@ impl Log {
         let new_start = st.segments[drop_n].base.max(st.start);
         write_start(self.dir(), new_start)?;
         st.start = new_start;
+        self.inner.start.store(new_start, Ordering::Release);
         let removed: Vec<_> = st.segments.drain(..drop_n).collect();
         drop(st);
         let deleted = removed.iter().map(|s| s.base).collect();
@@ -86,6 +87,7 @@ impl Log {
         let new_start = st.segments[drop_n].base.max(st.start);
         write_start(self.dir(), new_start)?;
         st.start = new_start;
+        self.inner.start.store(new_start, Ordering::Release);
         let removed: Vec<_> = st.segments.drain(..drop_n).collect();
         drop(st);
         for s in removed {

@@ -58,8 +58,11 @@ pub(crate) fn initial_capacity(segment_bytes: u64) -> u64 {
 
 pub(crate) fn append(log: &Log, records: &[NewRecord<'_>]) -> Result<Range<u64>, StorageError> {
     let inner = &log.inner;
-    if inner.read_only || inner.poisoned.load(Ordering::Acquire) {
+    if inner.read_only {
         return Err(StorageError::ReadOnly(inner.dir.clone()));
+    }
+    if inner.poisoned.load(Ordering::Acquire) {
+        return Err(StorageError::Poisoned(inner.dir.clone()));
     }
     let cfg = &inner.config;
     let mut w = inner.writer.lock();
@@ -114,6 +117,8 @@ pub(crate) fn append(log: &Log, records: &[NewRecord<'_>]) -> Result<Range<u64>,
             );
         }
         index.after_batch(len);
+        // The set after a segment is the log's cumulative set.
+        info.gtid_after = w.tail.gtid.clone();
         info.batch_count += 1;
         info.data_end = pos + len;
         w.tail.next_offset = base + records.len() as u64;

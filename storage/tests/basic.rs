@@ -197,7 +197,16 @@ fn tail_follow_wakes_on_append() {
     }
     t.join().unwrap();
     assert!(log.wait_for(99, Duration::from_secs(5)));
-    assert_eq!(seen.load(std::sync::atomic::Ordering::SeqCst), 100);
+    // The listener runs right after the watermark moves (on the thread that
+    // moved it), so give it a moment.
+    let deadline = std::time::Instant::now() + Duration::from_secs(5);
+    while seen.load(std::sync::atomic::Ordering::SeqCst) != 100 {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "listener never saw 100"
+        );
+        std::thread::sleep(Duration::from_millis(1));
+    }
     assert!(!log.wait_for(100, Duration::from_millis(20)));
 }
 
@@ -216,4 +225,61 @@ fn second_writer_is_refused_read_only_follows() {
     assert!(ro.wait_for(239, Duration::from_secs(5)));
     check_all(&ro, 0, 240);
     assert!(matches!(ro.append(&[]), Err(StorageError::ReadOnly(_))));
+}
+
+#[test]
+fn missing_or_corrupt_index_is_rebuilt() {
+    let dir = tempfile::tempdir().unwrap();
+    {
+        let log = Log::open(dir.path(), cfg(FsyncPolicy::Never)).unwrap();
+        append_n(&log, 0, 300, 3);
+    }
+    let mut indexes: Vec<_> = std::fs::read_dir(dir.path())
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .filter(|p| p.extension().is_some_and(|x| x == "index"))
+        .collect();
+    indexes.sort();
+    assert!(indexes.len() >= 2);
+    std::fs::remove_file(&indexes[0]).unwrap();
+    let mut bad = std::fs::read(&indexes[1]).unwrap();
+    bad[30] ^= 0xFF;
+    std::fs::write(&indexes[1], &bad).unwrap();
+    let log = Log::open(dir.path(), cfg(FsyncPolicy::Never)).unwrap();
+    for i in [0u64, 5, 40, 77, 150, 299] {
+        assert_eq!(log.find_time(1_000 + 10 * i as i64).unwrap(), i);
+    }
+    check_all(&log, 0, 300);
+    // Rewritten, and sound again.
+    assert!(indexes[0].exists());
+    assert_ne!(std::fs::read(&indexes[1]).unwrap(), bad);
+    let rep = sluice_storage::verify::verify_dir(dir.path(), &mut |_, _| {}).unwrap();
+    assert!(rep.is_sound(), "{:?}", rep.problems);
+}
+
+#[test]
+fn roll_and_retention_by_age() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut c = cfg(FsyncPolicy::Never);
+    c.segment_bytes = 1 << 20;
+    c.segment_age = Some(Duration::from_millis(500));
+    let log = Log::open(dir.path(), c.clone()).unwrap();
+    append_n(&log, 0, 10, 5);
+    assert_eq!(log.segments().len(), 1);
+    std::thread::sleep(Duration::from_millis(600));
+    append_n(&log, 10, 10, 5);
+    assert_eq!(log.segments().len(), 2, "rolled by age at the next append");
+    drop(log);
+    c.retention_age = Some(Duration::from_millis(20));
+    let log = Log::open(dir.path(), c).unwrap();
+    std::thread::sleep(Duration::from_millis(40));
+    let rep = log.apply_retention().unwrap();
+    assert_eq!(rep.deleted, vec![0]);
+    assert_eq!(rep.start_offset, 10);
+    assert_eq!(log.start_offset(), 10);
+    check_all(&log, 10, 20);
+    // The active segment is never deleted, however old.
+    std::thread::sleep(Duration::from_millis(40));
+    assert!(log.apply_retention().unwrap().deleted.is_empty());
+    assert_eq!(log.segments().len(), 1);
 }

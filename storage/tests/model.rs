@@ -228,7 +228,7 @@ fn run(ops: Vec<Op>, compression: Compression) -> Result<(), TestCaseError> {
 }
 
 proptest! {
-    #![proptest_config(ProptestConfig { cases: 48, ..ProptestConfig::default() })]
+    #![proptest_config(ProptestConfig { cases: 128, ..ProptestConfig::default() })]
     #[test]
     fn log_matches_model(ops in proptest::collection::vec(op(), 1..40), zstd in any::<bool>()) {
         run(ops, if zstd { Compression::Zstd(1) } else { Compression::None })?;
