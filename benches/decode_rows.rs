@@ -107,8 +107,9 @@ fn sluice_decode(data: &[u8]) -> u64 {
 /// mysql_common: its event reader (which verifies CRC32) and its row
 /// iterator, which decodes every value.
 fn mysql_common_decode(data: &[u8]) -> u64 {
+    use mysql_common::binlog::consts::BinlogVersion;
     use mysql_common::binlog::events::EventData;
-    use mysql_common::binlog::{BinlogFile, BinlogVersion};
+    use mysql_common::binlog::BinlogFile;
     let mut file = BinlogFile::new(BinlogVersion::Version4, data).expect("binlog header");
     let mut images = 0u64;
     while let Some(ev) = file.next() {
