@@ -223,6 +223,7 @@ pub fn decode_rows_into(
         .rows
         .reserve((rows.remaining() / (ncols.max(1) * 4)).min(4096));
     while !rows.is_empty() {
+        let row_start = rows.pos();
         let mut row = proto::Row::default();
         match kind {
             proto::ChangeKind::Insert => {
@@ -264,6 +265,17 @@ pub fn decode_rows_into(
                 row.before = Some(before);
                 row.after = Some(after);
             }
+        }
+        if rows.pos() == row_start {
+            // No column in the image(s): a row takes no bytes, so the
+            // bytes left can never be consumed.
+            return Err(DecodeError::Invalid {
+                what: "rows event",
+                detail: format!(
+                    "{} bytes left but a row image holds no columns",
+                    rows.remaining()
+                ),
+            });
         }
         change.rows.push(row);
     }

@@ -70,7 +70,17 @@ pub fn format_description(body: &[u8]) -> Option<Format> {
 /// Walk events of `data` (a whole binlog file, magic included), calling
 /// `f` with each event and the current format. Returns an error text for
 /// framing problems (the tests about rows only need TABLE_MAP/rows).
-pub fn walk<'a>(data: &'a [u8], mut f: impl FnMut(&Event<'a>, &Format)) -> Result<(), String> {
+pub fn walk<'a>(data: &'a [u8], f: impl FnMut(&Event<'a>, &Format)) -> Result<(), String> {
+    walk_opts(data, false, f)
+}
+
+/// As [`walk`]; with `verify_crc`, each CRC32 the format announces is
+/// checked (as a real reader does), and a mismatch is an error.
+pub fn walk_opts<'a>(
+    data: &'a [u8],
+    verify_crc: bool,
+    mut f: impl FnMut(&Event<'a>, &Format),
+) -> Result<(), String> {
     if data.get(..4) != Some(&[0xFE, b'b', b'i', b'n'][..]) {
         return Err("no binlog magic".into());
     }
@@ -96,6 +106,13 @@ pub fn walk<'a>(data: &'a [u8], mut f: impl FnMut(&Event<'a>, &Format)) -> Resul
             fmt = format_description(body).ok_or(format!("bad FDE at {pos}"))?;
         }
         if fmt.checksum && t != 15 {
+            if verify_crc && size >= 23 {
+                let (covered, crc) = ev.split_at(size - 4);
+                let want = u32::from_le_bytes([crc[0], crc[1], crc[2], crc[3]]);
+                if crc32fast::hash(covered) != want {
+                    return Err(format!("CRC32 mismatch at {pos}"));
+                }
+            }
             body = body.get(..body.len().saturating_sub(4)).unwrap_or(&[]);
         }
         if t == 40 {

@@ -217,3 +217,11 @@ fn all_null_row_is_shorter_than_its_column_count() {
     assert_eq!(v[0], Kind::Int(4));
     assert!(v[1..].iter().all(|k| *k == Kind::Null(true)));
 }
+
+#[test]
+fn images_without_columns_do_not_loop() {
+    // Bitmap with no column present, then leftover bytes.
+    let mut b = header(true);
+    b.extend([3, 0b000, 1, 2, 3]);
+    assert!(decode_rows(event_type::WRITE_ROWS, &b, 10, &table()).is_err());
+}

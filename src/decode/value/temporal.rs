@@ -32,10 +32,14 @@ fn push_frac(out: &mut String, micros: u32, fsp: u8) {
     if fsp == 0 {
         return;
     }
-    let mut tmp = String::with_capacity(6);
-    push_digits(&mut tmp, u64::from(micros % 1_000_000), 6);
     out.push('.');
-    out.push_str(&tmp[..usize::from(fsp.min(6))]);
+    let mut v = micros % 1_000_000;
+    let mut div = 100_000;
+    for _ in 0..fsp.min(6) {
+        out.push(char::from(b'0' + (v / div) as u8));
+        v %= div;
+        div /= 10;
+    }
 }
 
 #[inline]

@@ -1,0 +1,212 @@
+//! Property tests of the row decoder over outside bytes: arbitrary bytes
+//! and mutated real events (from the corpus) into `TableMap::parse` and
+//! `rows::decode_rows` never panic, and never make one allocation much
+//! larger than their input (a counting global allocator watches every
+//! allocation of this test binary).
+
+mod common;
+
+use std::alloc::{GlobalAlloc, Layout, System};
+use std::cell::Cell;
+use std::collections::HashMap;
+
+use common::walker;
+use proptest::prelude::*;
+use sluice::decode::rows;
+use sluice::decode::table_map::TableMap;
+
+/// Tracks the largest single allocation while `WATCH` is on.
+struct Counting;
+
+thread_local! {
+    // Per thread, so that tests running in parallel do not count each
+    // other's allocations.
+    static WATCH: Cell<bool> = const { Cell::new(false) };
+    static LARGEST: Cell<usize> = const { Cell::new(0) };
+}
+
+fn note(size: usize) {
+    let _ = WATCH.try_with(|w| {
+        if w.get() {
+            let _ = LARGEST.try_with(|l| l.set(l.get().max(size)));
+        }
+    });
+}
+
+unsafe impl GlobalAlloc for Counting {
+    unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
+        note(layout.size());
+        // SAFETY: forwarded unchanged to the system allocator.
+        unsafe { System.alloc(layout) }
+    }
+    unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
+        // SAFETY: forwarded unchanged to the system allocator.
+        unsafe { System.dealloc(ptr, layout) }
+    }
+    unsafe fn realloc(&self, ptr: *mut u8, layout: Layout, new_size: usize) -> *mut u8 {
+        note(new_size);
+        // SAFETY: forwarded unchanged to the system allocator.
+        unsafe { System.realloc(ptr, layout, new_size) }
+    }
+}
+
+#[global_allocator]
+static GLOBAL: Counting = Counting;
+
+/// Every allocation during `f` stays within a fixed multiple of the
+/// input size.
+fn bounded<T>(input_len: usize, f: impl FnOnce() -> T) -> T {
+    LARGEST.with(|l| l.set(0));
+    WATCH.with(|w| w.set(true));
+    let out = f();
+    WATCH.with(|w| w.set(false));
+    let largest = LARGEST.with(|l| l.get());
+    let limit = 512 * input_len + (1 << 16);
+    assert!(
+        largest <= limit,
+        "allocation of {largest} bytes for {input_len} input bytes"
+    );
+    out
+}
+
+/// A table map body, a rows event type, its body and post-header length.
+type RowsSample = (Vec<u8>, u8, Vec<u8>, u8);
+
+const ROWS_TYPES: [u8; 13] = [20, 21, 22, 23, 24, 25, 30, 31, 32, 39, 166, 169, 170];
+
+/// (table map body, rows event type, rows body, post-header length) of
+/// every rows event in the corpus, plus a few hand-made ones.
+fn corpus_events() -> Vec<RowsSample> {
+    let mut out = Vec::new();
+    let Some(dir) = sluice_testkit::binlog_corpus() else {
+        return out;
+    };
+    let mut files: Vec<_> = std::fs::read_dir(dir)
+        .unwrap()
+        .filter_map(|e| e.ok().map(|e| e.path()))
+        .filter(|p| !p.to_string_lossy().contains(".expected."))
+        .collect();
+    files.sort();
+    for f in files {
+        let Ok(data) = std::fs::read(&f) else {
+            continue;
+        };
+        if data.len() > 200_000 {
+            continue;
+        }
+        let mut maps: HashMap<u64, Vec<u8>> = HashMap::new();
+        let _ = walker::walk(&data, |ev, fmt| {
+            if ev.type_code == 19 {
+                if let Ok(t) = TableMap::parse(ev.body, fmt.table_id_size()) {
+                    maps.insert(t.table_id, ev.body.to_vec());
+                }
+            } else if rows::is_rows_event(ev.type_code) {
+                let phl = fmt.post_header_len(ev.type_code);
+                let size = if phl == 6 { 4 } else { 6 };
+                if let Some(tm) = rows::table_id(ev.body, size)
+                    .ok()
+                    .and_then(|id| maps.get(&id))
+                {
+                    out.push((tm.clone(), ev.type_code, ev.body.to_vec(), phl));
+                }
+            }
+        });
+    }
+    out
+}
+
+fn events() -> &'static [RowsSample] {
+    static EVENTS: std::sync::OnceLock<Vec<RowsSample>> = std::sync::OnceLock::new();
+    EVENTS.get_or_init(corpus_events)
+}
+
+#[derive(Clone, Debug)]
+enum Mutation {
+    Set(usize, u8),
+    Truncate(usize),
+    Insert(usize, Vec<u8>),
+    Remove(usize, usize),
+}
+
+fn mutation() -> impl Strategy<Value = Mutation> {
+    prop_oneof![
+        4 => (any::<usize>(), any::<u8>()).prop_map(|(i, b)| Mutation::Set(i, b)),
+        1 => any::<usize>().prop_map(Mutation::Truncate),
+        1 => (any::<usize>(), proptest::collection::vec(any::<u8>(), 1..9))
+            .prop_map(|(i, v)| Mutation::Insert(i, v)),
+        1 => (any::<usize>(), 1usize..9).prop_map(|(i, n)| Mutation::Remove(i, n)),
+    ]
+}
+
+fn apply(mut v: Vec<u8>, muts: &[Mutation]) -> Vec<u8> {
+    for m in muts {
+        if v.is_empty() {
+            break;
+        }
+        let n = v.len();
+        match m {
+            Mutation::Set(i, b) => v[i % n] = *b,
+            Mutation::Truncate(i) => v.truncate(i % n),
+            Mutation::Insert(i, x) => {
+                let at = i % n;
+                v.splice(at..at, x.iter().copied());
+            }
+            Mutation::Remove(i, k) => {
+                let at = i % n;
+                let end = (at + k).min(n);
+                v.drain(at..end);
+            }
+        }
+    }
+    v
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 400, ..ProptestConfig::default() })]
+
+    #[test]
+    fn arbitrary_bytes_never_panic(body in proptest::collection::vec(any::<u8>(), 0..600),
+                                   t in proptest::sample::select(&ROWS_TYPES[..]),
+                                   phl in proptest::sample::select(&[0u8, 6, 8, 10][..])) {
+        bounded(body.len(), || {
+            let _ = TableMap::parse(&body, 6);
+            let _ = TableMap::parse(&body, 4);
+        });
+        let events = events();
+        if let Some((tm, _, _, _)) = events.first() {
+            let table = TableMap::parse(tm, 6).unwrap();
+            bounded(body.len() + tm.len(), || {
+                let _ = rows::decode_rows(t, &body, phl, &table);
+            });
+        }
+    }
+
+    #[test]
+    fn mutated_corpus_events_never_panic(pick in any::<usize>(),
+                                         tm_muts in proptest::collection::vec(mutation(), 0..3),
+                                         row_muts in proptest::collection::vec(mutation(), 0..4)) {
+        let events = events();
+        prop_assume!(!events.is_empty());
+        let (tm, t, body, phl) = &events[pick % events.len()];
+        let tm = apply(tm.clone(), &tm_muts);
+        let body = apply(body.clone(), &row_muts);
+        let table = bounded(tm.len(), || TableMap::parse(&tm, 6));
+        if let Ok(table) = table {
+            bounded(body.len() + tm.len(), || {
+                let _ = rows::decode_rows(*t, &body, *phl, &table);
+            });
+        }
+    }
+}
+
+#[test]
+fn corpus_gives_events_to_mutate() {
+    if sluice_testkit::binlog_corpus().is_none() {
+        return;
+    }
+    assert!(
+        events().len() > 50,
+        "only {} rows events found",
+        events().len()
+    );
+}
