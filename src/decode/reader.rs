@@ -190,3 +190,68 @@ impl<'a> Iterator for EventSlices<'a> {
         Some(Ok((offset, bytes)))
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::decode::decode_all;
+
+    fn v1_event(type_code: u8, body: &[u8]) -> Vec<u8> {
+        let mut ev = 1_000_000_000u32.to_le_bytes().to_vec();
+        ev.push(type_code);
+        ev.extend_from_slice(&3u32.to_le_bytes());
+        ev.extend_from_slice(&(13 + body.len() as u32).to_le_bytes());
+        ev.extend_from_slice(body);
+        ev
+    }
+
+    #[test]
+    fn a_v1_file_with_13_byte_headers_decodes() {
+        let mut start = 1u16.to_le_bytes().to_vec();
+        let mut ver = b"3.23.58-log".to_vec();
+        ver.resize(50, 0);
+        start.extend_from_slice(&ver);
+        start.extend_from_slice(&0u32.to_le_bytes());
+        let mut query = 5u32.to_le_bytes().to_vec(); // thread id
+        query.extend_from_slice(&0u32.to_le_bytes()); // exec time
+        query.push(4); // schema length
+        query.extend_from_slice(&0u16.to_le_bytes()); // error code
+        query.extend_from_slice(b"test\0CREATE TABLE old (a int)");
+        let mut bytes = MAGIC.to_vec();
+        bytes.extend(v1_event(et::START_V3, &start));
+        let q_at = bytes.len() as u64;
+        bytes.extend(v1_event(et::QUERY, &query));
+        let file = BinlogFile::from_bytes("v1-bin.001", bytes.clone());
+        assert_eq!(file.events().header_len(), HEADER_LEN_V1);
+        let d = decode_all(&file);
+        assert!(d.errors.is_empty(), "{:?}", d.errors);
+        assert_eq!(d.decoder.format_description().server_version, "3.23.58-log");
+        assert_eq!(d.records.len(), 1);
+        let r = &d.records[0];
+        assert_eq!(r.ddl.clone().unwrap().statement, "CREATE TABLE old (a int)");
+        assert_eq!(r.ddl.clone().unwrap().schema, "test");
+        let p = r.position.clone().unwrap();
+        assert_eq!((p.start, p.next), (q_at, bytes.len() as u64));
+    }
+
+    #[test]
+    fn framing_errors_say_where() {
+        let no_magic = BinlogFile::from_bytes("x", b"GIF89a".to_vec());
+        let e = no_magic.events().next().unwrap().unwrap_err();
+        assert_eq!(e.offset, 0);
+        assert!(e.error.to_string().contains("magic"));
+        let mut small = MAGIC.to_vec();
+        small.extend_from_slice(&[0; 19]); // event size 0
+        let e = BinlogFile::from_bytes("y", small)
+            .events()
+            .next()
+            .unwrap()
+            .unwrap_err();
+        assert_eq!(e.offset, 4);
+        assert!(e.error.to_string().contains("smaller than"));
+        assert!(BinlogFile::from_bytes("z", MAGIC.to_vec())
+            .events()
+            .next()
+            .is_none());
+    }
+}

@@ -238,7 +238,14 @@ impl Decoder {
     /// Feed one event from a replication stream; its position comes from
     /// its header (`log_pos - event_size`), else from the previous event.
     pub fn push_live(&mut self, bytes: &[u8]) -> Result<Option<proto::Record>, DecodeError> {
-        let header = EventHeader::parse(bytes, self.fd.header_len.max(HEADER_LEN))?;
+        let header =
+            EventHeader::parse(bytes, self.fd.header_len.max(HEADER_LEN)).map_err(|e| {
+                DecodeError::At {
+                    file: self.file.clone(),
+                    offset: self.live_pos,
+                    source: Box::new(e),
+                }
+            })?;
         let size = u64::from(header.event_size);
         let log_pos = u64::from(header.log_pos);
         let start = if log_pos >= size && log_pos != 0 {

@@ -40,8 +40,10 @@ impl Serialize for Typed<'_> {
             | Some(Kind::Text(v)) => s.serialize_str(v),
             Some(Kind::Timestamp(t)) => s.serialize_str(&timestamp_rfc3339(t)),
             Some(Kind::Bytes(b)) => s.serialize_str(&base64(b)),
-            Some(Kind::Json(j)) => match serde_json::from_str::<serde_json::Value>(j) {
-                Ok(v) => v.serialize(s),
+            // Embedded verbatim (validated, never re-parsed into f64), so
+            // big numbers keep every digit.
+            Some(Kind::Json(j)) => match serde_json::value::RawValue::from_string(j.clone()) {
+                Ok(raw) => raw.serialize(s),
                 Err(_) => s.serialize_str(j),
             },
             Some(Kind::Bit(b)) => s.serialize_u64(b.bits),
@@ -267,6 +269,24 @@ pub fn timestamp_plain(t: &proto::Timestamp) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn json_keeps_every_digit() {
+        let v = proto::Value {
+            kind: Some(Kind::Json(
+                r#"{"n":123456789012345678901234567890.5}"#.into(),
+            )),
+        };
+        let out = serde_json::to_string(&Typed(&v)).unwrap();
+        assert_eq!(out, r#"{"n":123456789012345678901234567890.5}"#);
+        let bad = proto::Value {
+            kind: Some(Kind::Json("{not json".into())),
+        };
+        assert_eq!(
+            serde_json::to_string(&Typed(&bad)).unwrap(),
+            r#""{not json""#
+        );
+    }
 
     #[test]
     fn base64_matches_rfc4648_vectors() {
