@@ -97,6 +97,8 @@ struct Capture {
     until: Option<(String, u64)>,
     skip_parts: Option<(u64, u32)>,
     progress: Progress,
+    /// The server's GTID position at a `current` start, for the snapshot.
+    start_gtid: Option<String>,
 }
 
 /// Run one source's capture until `shutdown` turns true, a fatal error, or
@@ -147,6 +149,7 @@ pub async fn run(
         until,
         skip_parts: None,
         progress: Progress::new(),
+        start_gtid: None,
     };
     let mut from = match resume {
         Some(Resume {
@@ -283,27 +286,38 @@ impl Capture {
         conn: &mut Connection,
         dialect: &Dialect,
     ) -> Result<DumpFrom, CaptureError> {
-        let from = conn
-            .resolve_start(&self.opts.start)
-            .await
-            .map_err(|e| self.source_err(e))?;
-        let databases = conn
-            .query(catalog::DATABASES_SQL)
-            .await
-            .map_err(|e| self.source_err(e))?;
-        let columns = conn
-            .query(&catalog::columns_sql())
-            .await
-            .map_err(|e| self.source_err(e))?;
-        let filter = self.opts.filter.clone();
-        let snapshot =
-            catalog::parse_snapshot(&databases, &columns, dialect, &|s: &str, t: &str| {
-                filter.matches(s, t)
-            })
-            .map_err(|e| CaptureError::Other {
-                name: self.opts.name.clone(),
-                message: e.to_string(),
-            })?;
+        // The snapshot must describe the tables as they are at the start
+        // position. For `current`, read the position before and after the
+        // snapshot and retry while a DDL statement landed in between.
+        let mut attempt = 0;
+        let (from, snapshot) = loop {
+            attempt += 1;
+            let mut from = conn
+                .resolve_start(&self.opts.start)
+                .await
+                .map_err(|e| self.source_err(e))?;
+            let snapshot = self.take_snapshot(conn, dialect).await?;
+            if self.opts.start != StartPoint::Current {
+                tracing::info!(source = %self.opts.name, "the schema snapshot is taken now, not at the start position: DDL between the two is applied again from the binlog");
+                break (from, snapshot);
+            }
+            let after = conn.master_status().await.map_err(|e| self.source_err(e))?;
+            let ddl = ddl_between(conn, &from, &after.file, after.pos)
+                .await
+                .map_err(|e| self.source_err(e))?;
+            if !ddl || attempt >= 10 {
+                if ddl {
+                    tracing::warn!(source = %self.opts.name, "DDL keeps landing while the schema snapshot is taken; using the last one");
+                }
+                // A log that starts here can resume by GTID too.
+                if after.file == from.file && after.pos == from.pos {
+                    from.gtid_set = None;
+                    self.start_gtid = after.gtid_set;
+                }
+                break (from, snapshot);
+            }
+            tracing::info!(source = %self.opts.name, "DDL during the schema snapshot; taking it again");
+        };
         self.history.load_snapshot(&snapshot);
         tracing::info!(
             source = %self.opts.name,
@@ -317,7 +331,11 @@ impl Capture {
                 start: from.pos,
                 next: from.pos,
             }),
-            gtid: from.gtid_set.clone().unwrap_or_default(),
+            gtid: from
+                .gtid_set
+                .clone()
+                .or_else(|| self.start_gtid.take())
+                .unwrap_or_default(),
             commit_time_ms: chrono::Utc::now().timestamp_millis(),
             snapshot: Some(snapshot),
             last_part: true,
@@ -325,6 +343,30 @@ impl Capture {
         };
         self.append(vec![record], false)?;
         Ok(from)
+    }
+
+    /// The captured tables' definitions as the server has them now.
+    async fn take_snapshot(
+        &self,
+        conn: &mut Connection,
+        dialect: &Dialect,
+    ) -> Result<proto::SchemaSnapshot, CaptureError> {
+        let databases = conn
+            .query(catalog::DATABASES_SQL)
+            .await
+            .map_err(|e| self.source_err(e))?;
+        let columns = conn
+            .query(&catalog::columns_sql())
+            .await
+            .map_err(|e| self.source_err(e))?;
+        let filter = self.opts.filter.clone();
+        catalog::parse_snapshot(&databases, &columns, dialect, &|s: &str, t: &str| {
+            filter.matches(s, t)
+        })
+        .map_err(|e| CaptureError::Other {
+            name: self.opts.name.clone(),
+            message: e.to_string(),
+        })
     }
 
     /// One streaming session, from `from` until shutdown, `--until`, or an
@@ -578,6 +620,57 @@ impl Capture {
         }
         Ok(())
     }
+}
+
+/// Did a statement other than a transaction's BEGIN/COMMIT (so: a DDL)
+/// reach the binlog between `from` and `file:pos`? A rotation in between
+/// counts as yes (the caller retries).
+async fn ddl_between(
+    conn: &mut Connection,
+    from: &DumpFrom,
+    file: &str,
+    pos: u64,
+) -> Result<bool, SourceError> {
+    if from.file != file {
+        return Ok(true);
+    }
+    if from.pos >= pos {
+        return Ok(false);
+    }
+    let rows = conn
+        .query(&format!(
+            "SHOW BINLOG EVENTS IN {} FROM {}",
+            catalog::quote_literal(file),
+            from.pos
+        ))
+        .await?;
+    for row in rows {
+        let field = |i: usize| row.get(i).cloned().flatten().unwrap_or_default();
+        let end: u64 = field(4).parse().unwrap_or(u64::MAX);
+        if end > pos {
+            break;
+        }
+        if field(2) != "Query" {
+            continue;
+        }
+        let info = field(5);
+        let statement = match info.strip_prefix("use ") {
+            Some(rest) => rest.split_once("; ").map(|(_, s)| s).unwrap_or(rest),
+            None => info.as_str(),
+        };
+        let word = statement
+            .split_whitespace()
+            .next()
+            .unwrap_or_default()
+            .to_ascii_uppercase();
+        if !matches!(
+            word.as_str(),
+            "BEGIN" | "COMMIT" | "ROLLBACK" | "XA" | "SAVEPOINT"
+        ) {
+            return Ok(true);
+        }
+    }
+    Ok(false)
 }
 
 /// Aborts the socket task when the session ends, whichever way.
