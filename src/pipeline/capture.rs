@@ -33,6 +33,8 @@ use tokio::sync::{mpsc, watch};
 const PART_BYTES: usize = 4 << 20;
 /// At most this many bytes of records go into one append.
 const BATCH_BYTES: usize = 64 << 20;
+/// Retries of the very first connection before `sluice run` gives up.
+const FIRST_CONNECT_ATTEMPTS: u32 = 5;
 /// Events buffered between the socket task and the decoder.
 const CHANNEL_EVENTS: usize = 4096;
 
@@ -222,8 +224,15 @@ async fn connect_with_retry(
             Ok(conn) => return Ok(Some(conn)),
             // A first connection that fails for a reason a retry cannot fix
             // (bad password, refused TLS) is reported at once; so is an
-            // unreachable server when bounded by `--until`.
-            Err(e) if e.is_retryable() && !opts.until_current && backoff.attempts() < 1000 => {
+            // unreachable server when bounded by `--until`. Otherwise a few
+            // retries (about 6 s) ride out a server that is starting, then
+            // the run fails with the cause rather than waiting silently.
+            // (Once capture has started, reconnects retry without end.)
+            Err(e)
+                if e.is_retryable()
+                    && !opts.until_current
+                    && backoff.attempts() < FIRST_CONNECT_ATTEMPTS =>
+            {
                 status.error(e.to_string(), false);
                 let delay = backoff.next_delay().unwrap_or(Duration::from_secs(30));
                 tracing::warn!(source = %opts.name, error = %e, retry_in = ?delay, "cannot connect");
