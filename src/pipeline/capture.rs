@@ -33,6 +33,8 @@ use tokio::sync::{mpsc, watch};
 const PART_BYTES: usize = 4 << 20;
 /// At most this many bytes of records go into one append.
 const BATCH_BYTES: usize = 64 << 20;
+/// Binlog event type code of ROTATE.
+const ROTATE_EVENT: u8 = 4;
 /// Retries of the very first connection before `sluice run` gives up.
 const FIRST_CONNECT_ATTEMPTS: u32 = 5;
 /// Events buffered between the socket task and the decoder.
@@ -424,6 +426,8 @@ impl Capture {
 
         let mut decoder = Decoder::live(from.file.clone(), from.pos, checksum);
         let mut pending: Vec<Record> = Vec::new();
+        // End position of the last event read, in `decoder.file()`.
+        let mut last_pos = from.pos;
         loop {
             let first = tokio::select! {
                 item = rx.recv() => item,
@@ -437,15 +441,38 @@ impl Capture {
                 let bytes = match item {
                     Some(Ok(Some(bytes))) => bytes,
                     Some(Ok(None)) | None => {
-                        // End of a non-blocking dump: everything is captured.
                         self.append(std::mem::take(&mut pending), true)?;
-                        return Ok(Ended::Finished);
+                        // The end of a non-blocking dump that reached the
+                        // `--until` position: everything is captured. Any
+                        // other end (a server shutting down ends a blocking
+                        // dump the same way) is a disconnect to resume from.
+                        let reached = self.until.as_ref().is_some_and(|(file, pos)| {
+                            !decoder.in_transaction()
+                                && at_or_after((decoder.file(), last_pos), (file, *pos))
+                        });
+                        if reached {
+                            return Ok(Ended::Finished);
+                        }
+                        return Err(self.source_err(SourceError::Closed {
+                            addr: self.opts.source.addr(),
+                            context: "streaming the binlog (the server ended the dump)",
+                        }));
                     }
                     Some(Err(e)) => {
                         self.append(std::mem::take(&mut pending), true)?;
                         return Err(self.source_err(e));
                     }
                 };
+                if bytes.get(4) != Some(&ROTATE_EVENT) {
+                    let log_pos = bytes
+                        .get(13..17)
+                        .and_then(|b| b.try_into().ok())
+                        .map(u32::from_le_bytes)
+                        .unwrap_or(0);
+                    if log_pos != 0 {
+                        last_pos = u64::from(log_pos);
+                    }
+                }
                 let ready = decoder
                     .push_live(&bytes)
                     .map_err(|source| CaptureError::Decode {
@@ -487,7 +514,9 @@ impl Capture {
         let Some((file, pos)) = &self.until else {
             return false;
         };
-        if decoder.in_transaction() {
+        // A ROTATE's position is in the file it closes, while the decoder
+        // already names the next one: never compare it.
+        if decoder.in_transaction() || event.get(4) == Some(&ROTATE_EVENT) {
             return false;
         }
         let log_pos = event
