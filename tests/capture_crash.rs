@@ -197,7 +197,7 @@ fn start_positions_of_a_new_log() {
         "CREATE DATABASE {s}; CREATE TABLE {s}.t (id INT PRIMARY KEY);"
     ));
     db.sql(&format!("INSERT INTO {s}.t VALUES (1)"));
-    let (file, pos) = master_status(&db);
+    let (file, pos) = master_status(db);
     let gtid = db.sql("SELECT @@gtid_binlog_pos").trim().to_string();
     db.sql(&format!("INSERT INTO {s}.t VALUES (2)"));
     std::thread::sleep(Duration::from_millis(1100));

@@ -240,6 +240,11 @@ pub struct Txn {
     pub parts: u32,
 }
 
+/// A row change by position: (before, after).
+pub type RowImages = (Option<Image>, Option<Image>);
+/// (schema, table, kind, rows) of one change.
+pub type ChangeKey<'a> = (&'a str, &'a str, &'a str, &'a [RowImages]);
+
 /// What must be equal between the log and the offline decode: all but
 /// column names (absent from a MINIMAL-metadata binlog) and part counts.
 #[derive(Debug, PartialEq)]
@@ -249,12 +254,7 @@ pub struct Key<'a> {
     pub next: u64,
     pub gtid: &'a str,
     pub ddl: Option<&'a str>,
-    pub changes: Vec<(
-        &'a str,
-        &'a str,
-        &'a str,
-        &'a [(Option<Image>, Option<Image>)],
-    )>,
+    pub changes: Vec<ChangeKey<'a>>,
 }
 
 impl Txn {
