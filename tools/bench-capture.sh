@@ -22,7 +22,7 @@ tables=${BENCH_TABLES:-4}
 rows=${BENCH_ROWS:-100000}
 txns=${BENCH_TXNS:-60000}
 work=$(mktemp -d /tmp/sluice-bench.XXXXXX)
-bin=$root/target/release/sluice
+bin=${SLUICE_BIN:-$root/target/release/sluice}
 [ -x "$bin" ] || (cd "$root" && cargo build --release --bin sluice)
 
 cleanup() {

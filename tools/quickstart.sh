@@ -32,9 +32,13 @@ if ! command -v mariadbd >/dev/null && [ ! -x /usr/sbin/mariadbd ]; then
     # The package may start the system service; we use our own instance.
 fi
 
-echo "== building sluice"
-(cd "$root" && cargo build --release --bin sluice -q)
-sluice=$root/target/release/sluice
+if [ -n "${SLUICE_BIN:-}" ]; then
+    sluice=$SLUICE_BIN
+else
+    echo "== building sluice"
+    (cd "$root" && cargo build --release --bin sluice -q)
+    sluice=$root/target/release/sluice
+fi
 
 echo "== starting a private MariaDB with binlog on"
 url=$("$root/tools/local-mariadb.sh" start "$work/db")
