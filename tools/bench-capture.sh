@@ -42,7 +42,7 @@ for t in $(seq 1 "$tables"); do
         CREATE TABLE sbtest$t (id INT NOT NULL PRIMARY KEY, k INT NOT NULL DEFAULT 0,
             c CHAR(120) NOT NULL DEFAULT '', pad CHAR(60) NOT NULL DEFAULT '', KEY k_$t (k));
         INSERT INTO sbtest$t SELECT seq, FLOOR(RAND() * $rows),
-            CONCAT_WS('-', MD5(seq), MD5(seq + 1), MD5(seq + 2)), CONCAT(MD5(seq), SHA1(seq))
+            LEFT(CONCAT_WS('-', MD5(seq), MD5(seq + 1), MD5(seq + 2), MD5(seq + 3)), 119), LEFT(CONCAT(MD5(seq), SHA1(seq)), 59)
             FROM seq_1_to_$rows;"
 done
 python3 - "$tables" "$rows" "$txns" >"$work/oltp.sql" <<'EOF'
