@@ -426,6 +426,7 @@ impl Capture {
 
         let mut decoder = Decoder::live(from.file.clone(), from.pos, checksum);
         let mut pending: Vec<Record> = Vec::new();
+        let mut pending_bytes = 0usize;
         // End position of the last event read, in `decoder.file()`.
         let mut last_pos = from.pos;
         loop {
@@ -488,6 +489,7 @@ impl Capture {
                 }
                 for record in records {
                     if let Some(r) = self.prepare(record).await? {
+                        pending_bytes += r.encoded_len();
                         pending.push(r);
                     }
                 }
@@ -495,9 +497,11 @@ impl Capture {
                     self.append(std::mem::take(&mut pending), true)?;
                     return Ok(Ended::Finished);
                 }
-                let size: usize = pending.iter().map(|r| r.encoded_len()).sum();
-                if size >= BATCH_BYTES {
+                // Kept as a running sum: recomputing it over every pending
+                // record after each event made catching up quadratic.
+                if pending_bytes >= BATCH_BYTES {
                     self.append(std::mem::take(&mut pending), true)?;
+                    pending_bytes = 0;
                 }
                 item = match rx.try_recv() {
                     Ok(next) => Some(next),
@@ -505,6 +509,7 @@ impl Capture {
                 };
             }
             self.append(std::mem::take(&mut pending), true)?;
+            pending_bytes = 0;
             self.progress.maybe_report(&self.opts.name, &self.status);
         }
     }
