@@ -33,6 +33,10 @@ use tokio::sync::{mpsc, watch};
 const PART_BYTES: usize = 4 << 20;
 /// At most this many bytes of records go into one append.
 const BATCH_BYTES: usize = 64 << 20;
+/// Binlog event type code of ROTATE.
+const ROTATE_EVENT: u8 = 4;
+/// Retries of the very first connection before `sluice run` gives up.
+const FIRST_CONNECT_ATTEMPTS: u32 = 5;
 /// Events buffered between the socket task and the decoder.
 const CHANNEL_EVENTS: usize = 4096;
 
@@ -97,6 +101,8 @@ struct Capture {
     until: Option<(String, u64)>,
     skip_parts: Option<(u64, u32)>,
     progress: Progress,
+    /// The server's GTID position at a `current` start, for the snapshot.
+    start_gtid: Option<String>,
 }
 
 /// Run one source's capture until `shutdown` turns true, a fatal error, or
@@ -147,6 +153,7 @@ pub async fn run(
         until,
         skip_parts: None,
         progress: Progress::new(),
+        start_gtid: None,
     };
     let mut from = match resume {
         Some(Resume {
@@ -219,8 +226,15 @@ async fn connect_with_retry(
             Ok(conn) => return Ok(Some(conn)),
             // A first connection that fails for a reason a retry cannot fix
             // (bad password, refused TLS) is reported at once; so is an
-            // unreachable server when bounded by `--until`.
-            Err(e) if e.is_retryable() && !opts.until_current && backoff.attempts() < 1000 => {
+            // unreachable server when bounded by `--until`. Otherwise a few
+            // retries (about 6 s) ride out a server that is starting, then
+            // the run fails with the cause rather than waiting silently.
+            // (Once capture has started, reconnects retry without end.)
+            Err(e)
+                if e.is_retryable()
+                    && !opts.until_current
+                    && backoff.attempts() < FIRST_CONNECT_ATTEMPTS =>
+            {
                 status.error(e.to_string(), false);
                 let delay = backoff.next_delay().unwrap_or(Duration::from_secs(30));
                 tracing::warn!(source = %opts.name, error = %e, retry_in = ?delay, "cannot connect");
@@ -283,27 +297,38 @@ impl Capture {
         conn: &mut Connection,
         dialect: &Dialect,
     ) -> Result<DumpFrom, CaptureError> {
-        let from = conn
-            .resolve_start(&self.opts.start)
-            .await
-            .map_err(|e| self.source_err(e))?;
-        let databases = conn
-            .query(catalog::DATABASES_SQL)
-            .await
-            .map_err(|e| self.source_err(e))?;
-        let columns = conn
-            .query(&catalog::columns_sql())
-            .await
-            .map_err(|e| self.source_err(e))?;
-        let filter = self.opts.filter.clone();
-        let snapshot =
-            catalog::parse_snapshot(&databases, &columns, dialect, &|s: &str, t: &str| {
-                filter.matches(s, t)
-            })
-            .map_err(|e| CaptureError::Other {
-                name: self.opts.name.clone(),
-                message: e.to_string(),
-            })?;
+        // The snapshot must describe the tables as they are at the start
+        // position. For `current`, read the position before and after the
+        // snapshot and retry while a DDL statement landed in between.
+        let mut attempt = 0;
+        let (from, snapshot) = loop {
+            attempt += 1;
+            let mut from = conn
+                .resolve_start(&self.opts.start)
+                .await
+                .map_err(|e| self.source_err(e))?;
+            let snapshot = self.take_snapshot(conn, dialect).await?;
+            if self.opts.start != StartPoint::Current {
+                tracing::info!(source = %self.opts.name, "the schema snapshot is taken now, not at the start position: DDL between the two is applied again from the binlog");
+                break (from, snapshot);
+            }
+            let after = conn.master_status().await.map_err(|e| self.source_err(e))?;
+            let ddl = ddl_between(conn, &from, &after.file, after.pos)
+                .await
+                .map_err(|e| self.source_err(e))?;
+            if !ddl || attempt >= 10 {
+                if ddl {
+                    tracing::warn!(source = %self.opts.name, "DDL keeps landing while the schema snapshot is taken; using the last one");
+                }
+                // A log that starts here can resume by GTID too.
+                if after.file == from.file && after.pos == from.pos {
+                    from.gtid_set = None;
+                    self.start_gtid = after.gtid_set;
+                }
+                break (from, snapshot);
+            }
+            tracing::info!(source = %self.opts.name, "DDL during the schema snapshot; taking it again");
+        };
         self.history.load_snapshot(&snapshot);
         tracing::info!(
             source = %self.opts.name,
@@ -317,7 +342,11 @@ impl Capture {
                 start: from.pos,
                 next: from.pos,
             }),
-            gtid: from.gtid_set.clone().unwrap_or_default(),
+            gtid: from
+                .gtid_set
+                .clone()
+                .or_else(|| self.start_gtid.take())
+                .unwrap_or_default(),
             commit_time_ms: chrono::Utc::now().timestamp_millis(),
             snapshot: Some(snapshot),
             last_part: true,
@@ -325,6 +354,30 @@ impl Capture {
         };
         self.append(vec![record], false)?;
         Ok(from)
+    }
+
+    /// The captured tables' definitions as the server has them now.
+    async fn take_snapshot(
+        &self,
+        conn: &mut Connection,
+        dialect: &Dialect,
+    ) -> Result<proto::SchemaSnapshot, CaptureError> {
+        let databases = conn
+            .query(catalog::DATABASES_SQL)
+            .await
+            .map_err(|e| self.source_err(e))?;
+        let columns = conn
+            .query(&catalog::columns_sql())
+            .await
+            .map_err(|e| self.source_err(e))?;
+        let filter = self.opts.filter.clone();
+        catalog::parse_snapshot(&databases, &columns, dialect, &|s: &str, t: &str| {
+            filter.matches(s, t)
+        })
+        .map_err(|e| CaptureError::Other {
+            name: self.opts.name.clone(),
+            message: e.to_string(),
+        })
     }
 
     /// One streaming session, from `from` until shutdown, `--until`, or an
@@ -373,6 +426,9 @@ impl Capture {
 
         let mut decoder = Decoder::live(from.file.clone(), from.pos, checksum);
         let mut pending: Vec<Record> = Vec::new();
+        let mut pending_bytes = 0usize;
+        // End position of the last event read, in `decoder.file()`.
+        let mut last_pos = from.pos;
         loop {
             let first = tokio::select! {
                 item = rx.recv() => item,
@@ -386,15 +442,38 @@ impl Capture {
                 let bytes = match item {
                     Some(Ok(Some(bytes))) => bytes,
                     Some(Ok(None)) | None => {
-                        // End of a non-blocking dump: everything is captured.
                         self.append(std::mem::take(&mut pending), true)?;
-                        return Ok(Ended::Finished);
+                        // The end of a non-blocking dump that reached the
+                        // `--until` position: everything is captured. Any
+                        // other end (a server shutting down ends a blocking
+                        // dump the same way) is a disconnect to resume from.
+                        let reached = self.until.as_ref().is_some_and(|(file, pos)| {
+                            !decoder.in_transaction()
+                                && at_or_after((decoder.file(), last_pos), (file, *pos))
+                        });
+                        if reached {
+                            return Ok(Ended::Finished);
+                        }
+                        return Err(self.source_err(SourceError::Closed {
+                            addr: self.opts.source.addr(),
+                            context: "streaming the binlog (the server ended the dump)",
+                        }));
                     }
                     Some(Err(e)) => {
                         self.append(std::mem::take(&mut pending), true)?;
                         return Err(self.source_err(e));
                     }
                 };
+                if bytes.get(4) != Some(&ROTATE_EVENT) {
+                    let log_pos = bytes
+                        .get(13..17)
+                        .and_then(|b| b.try_into().ok())
+                        .map(u32::from_le_bytes)
+                        .unwrap_or(0);
+                    if log_pos != 0 {
+                        last_pos = u64::from(log_pos);
+                    }
+                }
                 let ready = decoder
                     .push_live(&bytes)
                     .map_err(|source| CaptureError::Decode {
@@ -410,6 +489,7 @@ impl Capture {
                 }
                 for record in records {
                     if let Some(r) = self.prepare(record).await? {
+                        pending_bytes += r.encoded_len();
                         pending.push(r);
                     }
                 }
@@ -417,9 +497,11 @@ impl Capture {
                     self.append(std::mem::take(&mut pending), true)?;
                     return Ok(Ended::Finished);
                 }
-                let size: usize = pending.iter().map(|r| r.encoded_len()).sum();
-                if size >= BATCH_BYTES {
+                // Kept as a running sum: recomputing it over every pending
+                // record after each event made catching up quadratic.
+                if pending_bytes >= BATCH_BYTES {
                     self.append(std::mem::take(&mut pending), true)?;
+                    pending_bytes = 0;
                 }
                 item = match rx.try_recv() {
                     Ok(next) => Some(next),
@@ -427,6 +509,7 @@ impl Capture {
                 };
             }
             self.append(std::mem::take(&mut pending), true)?;
+            pending_bytes = 0;
             self.progress.maybe_report(&self.opts.name, &self.status);
         }
     }
@@ -436,7 +519,9 @@ impl Capture {
         let Some((file, pos)) = &self.until else {
             return false;
         };
-        if decoder.in_transaction() {
+        // A ROTATE's position is in the file it closes, while the decoder
+        // already names the next one: never compare it.
+        if decoder.in_transaction() || event.get(4) == Some(&ROTATE_EVENT) {
             return false;
         }
         let log_pos = event
@@ -566,6 +651,57 @@ impl Capture {
         }
         Ok(())
     }
+}
+
+/// Did a statement other than a transaction's BEGIN/COMMIT (so: a DDL)
+/// reach the binlog between `from` and `file:pos`? A rotation in between
+/// counts as yes (the caller retries).
+async fn ddl_between(
+    conn: &mut Connection,
+    from: &DumpFrom,
+    file: &str,
+    pos: u64,
+) -> Result<bool, SourceError> {
+    if from.file != file {
+        return Ok(true);
+    }
+    if from.pos >= pos {
+        return Ok(false);
+    }
+    let rows = conn
+        .query(&format!(
+            "SHOW BINLOG EVENTS IN {} FROM {}",
+            catalog::quote_literal(file),
+            from.pos
+        ))
+        .await?;
+    for row in rows {
+        let field = |i: usize| row.get(i).cloned().flatten().unwrap_or_default();
+        let end: u64 = field(4).parse().unwrap_or(u64::MAX);
+        if end > pos {
+            break;
+        }
+        if field(2) != "Query" {
+            continue;
+        }
+        let info = field(5);
+        let statement = match info.strip_prefix("use ") {
+            Some(rest) => rest.split_once("; ").map(|(_, s)| s).unwrap_or(rest),
+            None => info.as_str(),
+        };
+        let word = statement
+            .split_whitespace()
+            .next()
+            .unwrap_or_default()
+            .to_ascii_uppercase();
+        if !matches!(
+            word.as_str(),
+            "BEGIN" | "COMMIT" | "ROLLBACK" | "XA" | "SAVEPOINT"
+        ) {
+            return Ok(true);
+        }
+    }
+    Ok(false)
 }
 
 /// Aborts the socket task when the session ends, whichever way.

@@ -269,6 +269,9 @@ fn server_args(options: &MariaDbOptions, dir: &Path, port: u16, tls: Option<&Tls
         format!("--socket={d}/mysqld.sock"),
         format!("--pid-file={d}/mariadbd.pid"),
         format!("--log-error={d}/error.log"),
+        // Its own temporary folder: servers sharing /tmp have been seen
+        // failing queries on each other's `#sql-temptable-*` files.
+        format!("--tmpdir={d}"),
         format!("--port={port}"),
         "--bind-address=127.0.0.1".into(),
         "--skip-name-resolve".into(),

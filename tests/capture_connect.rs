@@ -1,0 +1,183 @@
+//! `sluice run` connecting for real: TLS with certificate verification,
+//! each authentication plugin MariaDB offers (mysql_native_password,
+//! client_ed25519), and the failures a user meets first — a wrong
+//! password, an unreachable server, a purged start or resume position —
+//! each a clear message and a non-zero exit.
+
+mod capture_support;
+
+use capture_support::*;
+use sluice_testkit::{MariaDb, MariaDbOptions};
+use std::time::{Duration, Instant};
+
+/// `sluice run --until current` with `source`; (exit code, stderr).
+fn run_once(source: &str, data: &std::path::Path, start: &str, include: &str) -> (i32, String) {
+    let d = data.to_str().unwrap();
+    let id = server_id();
+    let (code, _, err) = sluice(&[
+        "run",
+        "--source",
+        source,
+        "--data",
+        d,
+        "--server-id",
+        &id,
+        "--start",
+        start,
+        "--include",
+        include,
+        "--until",
+        "current",
+    ]);
+    (code, err)
+}
+
+fn inserted_ids(data: &std::path::Path, schema: &str) -> Vec<i64> {
+    canonical(&tail(data, "main"), &|s, _| s == schema, &|_| false)
+        .iter()
+        .flat_map(|t| t.changes.iter())
+        .flat_map(|c| c.rows.iter())
+        .map(|(_, a)| a.as_ref().unwrap()[0].as_i64().unwrap())
+        .collect()
+}
+
+#[test]
+fn tls_with_certificate_verification() {
+    let Some(db) = MariaDb::start(MariaDbOptions {
+        tls: true,
+        ..Default::default()
+    }) else {
+        return;
+    };
+    let ca = db.tls().unwrap().ca.display().to_string();
+    db.sql("CREATE DATABASE tls_db; CREATE TABLE tls_db.t (id INT PRIMARY KEY); INSERT INTO tls_db.t VALUES (1), (2);");
+    let data = tempfile::tempdir().unwrap();
+    let url = format!("{}?tls=verify&ca={ca}", db.url());
+    let (code, err) = run_once(&url, data.path(), "earliest", r"tls_db\..*");
+    assert_eq!(code, 0, "{err}");
+    assert!(!err.contains("plain text"), "{err}");
+    assert_eq!(inserted_ids(data.path(), "tls_db"), [1, 2]);
+
+    // Without the CA the certificate cannot be verified: a clear error.
+    let other = tempfile::tempdir().unwrap();
+    let (code, err) = run_once(
+        &format!("{}?tls=verify", db.url()),
+        other.path(),
+        "earliest",
+        ".*",
+    );
+    assert_ne!(code, 0);
+    assert!(err.to_lowercase().contains("certificate"), "{err}");
+    // Required TLS on a server without it is refused, not downgraded.
+    let plain = MariaDb::shared().unwrap();
+    let (code, err) = run_once(
+        &format!("{}?tls=required", plain.url()),
+        other.path(),
+        "current",
+        ".*",
+    );
+    assert_ne!(code, 0);
+    assert!(err.to_lowercase().contains("tls"), "{err}");
+}
+
+#[test]
+fn each_auth_plugin_mariadb_offers() {
+    let Some(db) = MariaDb::shared() else { return };
+    db.sql("INSTALL SONAME 'auth_ed25519'");
+    db.sql(
+        "CREATE DATABASE auth_db; CREATE TABLE auth_db.t (id INT PRIMARY KEY);
+         CREATE USER u_native@'%' IDENTIFIED VIA mysql_native_password USING PASSWORD('native-pw');
+         CREATE USER u_ed@'%' IDENTIFIED VIA ed25519 USING PASSWORD('ed-pw');
+         GRANT ALL PRIVILEGES ON *.* TO u_native@'%';
+         GRANT ALL PRIVILEGES ON *.* TO u_ed@'%';
+         INSERT INTO auth_db.t VALUES (7);",
+    );
+    for (user, pw) in [("u_native", "native-pw"), ("u_ed", "ed-pw")] {
+        let data = tempfile::tempdir().unwrap();
+        let url = format!("mysql://{user}:{pw}@127.0.0.1:{}", db.port());
+        let (code, err) = run_once(&url, data.path(), "earliest", r"auth_db\..*");
+        assert_eq!(code, 0, "{user}: {err}");
+        assert_eq!(inserted_ids(data.path(), "auth_db"), [7], "{user}");
+        // Wrong password for the same plugin: a clear error, non-zero.
+        let url = format!("mysql://{user}:wrong@127.0.0.1:{}", db.port());
+        let (code, err) = run_once(&url, data.path(), "earliest", ".*");
+        assert_ne!(code, 0, "{user} with a wrong password");
+        assert!(err.contains("Access denied"), "{user}: {err}");
+        assert!(!err.contains("wrong"), "the password is printed: {err}");
+    }
+}
+
+#[test]
+fn wrong_password_and_unreachable_server_fail_clearly() {
+    let Some(db) = MariaDb::shared() else { return };
+    let data = tempfile::tempdir().unwrap();
+    let url = format!(
+        "mysql://{}:not-the-password@127.0.0.1:{}",
+        db.user(),
+        db.port()
+    );
+    // Without --until too: a first connection that cannot succeed ends the run.
+    let mut runner = Runner::new(
+        data.path(),
+        "main",
+        &["--source".into(), url, "--server-id".into(), server_id()],
+    );
+    runner.spawn();
+    let status = wait_timeout(runner.child.as_mut().unwrap(), Duration::from_secs(30));
+    assert!(status.is_some_and(|s| !s.success()), "{status:?}");
+    let err = runner.last_log();
+    assert!(err.contains("Access denied"), "{err}");
+    assert!(
+        !err.contains("not-the-password"),
+        "the password is printed: {err}"
+    );
+
+    // Nothing listens on this port.
+    let port = sluice_testkit::free_port();
+    let url = format!("mysql://u:p@127.0.0.1:{port}");
+    let started = Instant::now();
+    let mut runner = Runner::new(data.path(), "main", &["--source".into(), url.clone()]);
+    runner.spawn();
+    let status = wait_timeout(runner.child.as_mut().unwrap(), Duration::from_secs(60));
+    assert!(status.is_some_and(|s| !s.success()), "{status:?}");
+    let err = runner.last_log();
+    assert!(err.contains(&format!("127.0.0.1:{port}")), "{err}");
+    assert!(started.elapsed() < Duration::from_secs(60));
+    let (code, err) = run_once(&url, data.path(), "current", ".*");
+    assert_ne!(code, 0);
+    assert!(err.contains(&format!("127.0.0.1:{port}")), "{err}");
+}
+
+#[test]
+fn a_purged_position_names_the_oldest_binlog() {
+    let Some(db) = MariaDb::start_default() else {
+        return;
+    };
+    db.sql(
+        "CREATE DATABASE pg; CREATE TABLE pg.t (id INT PRIMARY KEY); INSERT INTO pg.t VALUES (1);",
+    );
+    // A log that captured up to here.
+    let data = tempfile::tempdir().unwrap();
+    let (code, err) = run_once(&db.url(), data.path(), "earliest", r"pg\..*");
+    assert_eq!(code, 0, "{err}");
+    db.sql("FLUSH BINARY LOGS; FLUSH BINARY LOGS;");
+    let (newest, _) = master_status(&db);
+    db.sql(&format!(
+        "PURGE BINARY LOGS TO '{newest}'; INSERT INTO pg.t VALUES (2);"
+    ));
+
+    // A new log asked to start in a purged file.
+    let other = tempfile::tempdir().unwrap();
+    let (code, err) = run_once(&db.url(), other.path(), "mysql-bin.000001:4", ".*");
+    assert_ne!(code, 0);
+    assert!(err.contains("purged") && err.contains(&newest), "{err}");
+    // The existing log's resume point is purged.
+    let (code, err) = run_once(&db.url(), data.path(), "earliest", r"pg\..*");
+    assert_ne!(code, 0, "{err}");
+    assert!(err.contains("purged") && err.contains(&newest), "{err}");
+    assert_eq!(
+        inserted_ids(data.path(), "pg"),
+        [1],
+        "nothing skipped silently"
+    );
+}

@@ -1,0 +1,102 @@
+#!/usr/bin/env bash
+# End-to-end capture benchmark: sluice against the raw binlog pull.
+#
+#   tools/bench-capture.sh            # ~150 MB of binlog
+#   BENCH_TXNS=20000 tools/bench-capture.sh
+#
+# 1. Starts a private MariaDB (tools/local-mariadb.sh) in a temporary folder.
+# 2. Writes a sysbench-style workload with the SQL client (the SEQUENCE
+#    engine bulk-loads the sbtest tables; then oltp_write_only
+#    transactions: two UPDATEs, one DELETE, one INSERT each).
+# 3. Times, in the same run and twice each, alternating:
+#    - `mariadb-binlog --read-from-remote-server --raw` pulling every binlog
+#      file (the reference: network + server, no decoding);
+#    - `sluice run --start earliest --until current --fsync never` capturing
+#      the same binlog into a fresh log (dump, decode, encode, append).
+# 4. Prints the best time of each, the ratio, rows/s and sluice's peak RSS.
+#
+# The release binary is built if missing. Everything is removed at exit.
+set -euo pipefail
+root=$(cd "$(dirname "$0")/.." && pwd)
+tables=${BENCH_TABLES:-4}
+rows=${BENCH_ROWS:-100000}
+txns=${BENCH_TXNS:-60000}
+work=$(mktemp -d /tmp/sluice-bench.XXXXXX)
+bin=${SLUICE_BIN:-$root/target/release/sluice}
+[ -x "$bin" ] || (cd "$root" && cargo build --release --bin sluice)
+
+cleanup() {
+    "$root/tools/local-mariadb.sh" stop "$work/db" >/dev/null 2>&1 || true
+    rm -rf "$work"
+}
+trap cleanup EXIT
+
+url=$("$root/tools/local-mariadb.sh" start "$work/db")
+port=$(cat "$work/db/port")
+client=(mariadb --no-defaults --socket="$work/db/mysqld.sock" -uroot)
+
+echo "== workload: $tables tables x $rows rows, then $txns write transactions"
+"${client[@]}" -e "CREATE DATABASE sbtest"
+for t in $(seq 1 "$tables"); do
+    "${client[@]}" sbtest -e "
+        CREATE TABLE sbtest$t (id INT NOT NULL PRIMARY KEY, k INT NOT NULL DEFAULT 0,
+            c CHAR(120) NOT NULL DEFAULT '', pad CHAR(60) NOT NULL DEFAULT '', KEY k_$t (k));
+        INSERT INTO sbtest$t SELECT seq, FLOOR(RAND() * $rows),
+            LEFT(CONCAT_WS('-', MD5(seq), MD5(seq + 1), MD5(seq + 2), MD5(seq + 3)), 119), LEFT(CONCAT(MD5(seq), SHA1(seq)), 59)
+            FROM seq_1_to_$rows;"
+done
+python3 - "$tables" "$rows" "$txns" >"$work/oltp.sql" <<'EOF'
+import random, sys
+tables, rows, txns = map(int, sys.argv[1:])
+rnd = random.Random(42)
+def s(n): return ''.join(rnd.choice('0123456789abcdef-') for _ in range(n))
+out = sys.stdout
+for i in range(txns):
+    t = rnd.randint(1, tables)
+    a, b, d = (rnd.randint(1, rows) for _ in range(3))
+    out.write(f"BEGIN;UPDATE sbtest{t} SET k=k+1 WHERE id={a};"
+              f"UPDATE sbtest{t} SET c='{s(119)}' WHERE id={b};"
+              f"DELETE FROM sbtest{t} WHERE id={d};"
+              f"INSERT INTO sbtest{t} (id,k,c,pad) VALUES ({d},{rnd.randint(1, rows)},'{s(119)}','{s(59)}');COMMIT;\n")
+EOF
+started=$(date +%s.%N)
+"${client[@]}" sbtest <"$work/oltp.sql"
+echo "   written in $(echo "$(date +%s.%N) - $started" | bc) s"
+"${client[@]}" -e "FLUSH BINARY LOGS"
+binlog_bytes=$("${client[@]}" -N -e "SHOW BINARY LOGS" | awk '{s += $2} END {print s}')
+first=$("${client[@]}" -N -e "SHOW BINARY LOGS" | head -1 | cut -f1)
+# Row images: bulk rows, plus per transaction 2 updates, 1 delete, 1 insert.
+total_rows=$((tables * rows + txns * 4))
+echo "   binlog: $((binlog_bytes / 1000000)) MB in $("${client[@]}" -N -e "SHOW BINARY LOGS" | wc -l) files, $total_rows row changes"
+
+raw() {
+    rm -rf "$work/raw" && mkdir -p "$work/raw"
+    local s=$(date +%s.%N)
+    mariadb-binlog --no-defaults --read-from-remote-server --raw --host=127.0.0.1 --port="$port" \
+        --user=sluice --password=sluice-demo-pw --to-last-log --result-file="$work/raw/" "$first"
+    echo "$(date +%s.%N) - $s" | bc
+}
+sluice_run() {
+    rm -rf "$work/data"
+    local s=$(date +%s.%N)
+    RUST_LOG=warn /usr/bin/time -f "%M" -o "$work/rss" "$bin" run --source "$url" --data "$work/data" \
+        --server-id 99 --start earliest --until current --fsync never 2>"$work/run.log" \
+        || { cat "$work/run.log" >&2; exit 1; }
+    echo "$(date +%s.%N) - $s" | bc
+}
+
+best_raw=999999; best_sluice=999999; rss=0
+for round in 1 2; do
+    r=$(raw); s=$(sluice_run); m=$(cat "$work/rss")
+    echo "   round $round: raw pull ${r}s, sluice ${s}s, sluice peak RSS $((m / 1024)) MB"
+    best_raw=$(echo "if ($r < $best_raw) $r else $best_raw" | bc)
+    best_sluice=$(echo "if ($s < $best_sluice) $s else $best_sluice" | bc)
+    [ "$m" -gt "$rss" ] && rss=$m
+done
+records=$("$bin" tail --data "$work/data" --no-follow | wc -l)
+echo "== result ($records log records)"
+printf '   mariadb-binlog --raw: %.2f s (%.0f MB/s)\n' "$best_raw" "$(echo "$binlog_bytes / 1000000 / $best_raw" | bc -l)"
+printf '   sluice run:           %.2f s (%.0f MB/s, %.0f rows/s)\n' "$best_sluice" \
+    "$(echo "$binlog_bytes / 1000000 / $best_sluice" | bc -l)" "$(echo "$total_rows / $best_sluice" | bc -l)"
+printf '   ratio sluice/raw:     %.2f (target <= 1.5)\n' "$(echo "$best_sluice / $best_raw" | bc -l)"
+echo "   sluice peak RSS:      $((rss / 1024)) MB (target < 150)"
