@@ -1,9 +1,11 @@
 //! sluice: change-data-capture from MySQL and MariaDB into a durable
 //! segment log. See `ARCHITECTURE.md` for the map of the code.
 
+pub mod cli;
 pub mod config;
 pub mod decode;
 pub mod filter;
+pub mod format;
 pub mod gtid;
 pub mod pipeline;
 pub mod proto;

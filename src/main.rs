@@ -18,12 +18,43 @@ struct Cli {
 enum Command {
     /// Print the version and exit.
     Version,
+    /// Capture sources into their logs (runs until stopped, or with
+    /// `--until current` until the server's binlog end at start-up).
+    Run(Box<sluice::cli::run::RunArgs>),
+    /// Print a log's change events (read-only; safe while `run` writes).
+    Tail(sluice::cli::tail::TailArgs),
+    /// Decode binlog files into change events, one JSON object per line.
+    Decode {
+        /// Binlog files, decoded in order as one stream.
+        #[arg(required = true)]
+        files: Vec<std::path::PathBuf>,
+        /// Output format: json, canal-json or debezium-json.
+        #[arg(long, default_value = "json")]
+        format: sluice::format::Format,
+    },
 }
 
 fn main() -> anyhow::Result<()> {
     let cli = Cli::parse();
     match cli.command {
         Command::Version => println!("sluice {}", env!("CARGO_PKG_VERSION")),
+        Command::Run(args) => {
+            sluice::cli::init_logging();
+            let runtime = tokio::runtime::Builder::new_multi_thread()
+                .enable_all()
+                .build()?;
+            runtime.block_on(sluice::cli::run::main(*args))?;
+        }
+        Command::Tail(args) => sluice::cli::tail::main(args)?,
+        Command::Decode { files, format } => {
+            let outcome = sluice::decode::command::run(
+                &files,
+                format,
+                &mut std::io::stdout().lock(),
+                &mut std::io::stderr().lock(),
+            )?;
+            std::process::exit(outcome.exit_code());
+        }
     }
     Ok(())
 }

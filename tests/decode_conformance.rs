@@ -63,7 +63,7 @@ fn corpus() -> Option<PathBuf> {
 /// Errors that the values half of the decoder reports while its rows code
 /// is not merged yet are not framing failures.
 fn is_rows_stub(e: &str) -> bool {
-    e.contains("not written yet") || e.contains("failed to decode")
+    e.contains("not written yet")
 }
 
 #[test]
@@ -76,10 +76,18 @@ fn every_corpus_file_frames_with_the_manifest_event_counts() {
         entries.len()
     );
     let mut failures = Vec::new();
+    let mut all_warnings = Vec::new();
     for entry in &entries {
         let path = dir.join(&entry.file);
         let file = BinlogFile::open(&path).expect("open corpus file");
-        let (_records, errors, decoder) = decode_all(&file);
+        let decoded = decode_all(&file);
+        let (errors, decoder) = (&decoded.errors, &decoded.decoder);
+        all_warnings.extend(
+            decoded
+                .warnings
+                .iter()
+                .map(|w| format!("{}: {w}", entry.file)),
+        );
         let got = named(decoder.event_counts());
         if got != entry.event_counts {
             failures.push(format!(
@@ -110,6 +118,20 @@ fn every_corpus_file_frames_with_the_manifest_event_counts() {
                     entry.file
                 ));
             }
+        } else if entry.file == "rust_mysql_common__ver_5_1-wl2325_s.001" {
+            // A 5.1 development-tree binlog whose pre-GA rows events have
+            // no TABLE_MAP anywhere in the file (the manifest counts none):
+            // the rows cannot be decoded, and each says so.
+            let ok = texts.len() == 3
+                && texts
+                    .iter()
+                    .all(|t| t.contains("but no TABLE_MAP for it came before"));
+            if !ok {
+                failures.push(format!(
+                    "{}: expected 3 missing-table-map errors, got {texts:?}",
+                    entry.file
+                ));
+            }
         } else if entry.file.contains("binlog_truncated_") {
             let ok = texts.len() == 1
                 && texts[0].starts_with(&format!("{} at byte ", entry.file))
@@ -128,4 +150,7 @@ fn every_corpus_file_frames_with_the_manifest_event_counts() {
         }
     }
     assert!(failures.is_empty(), "{}", failures.join("\n"));
+    for w in &all_warnings {
+        eprintln!("warning: {w}");
+    }
 }

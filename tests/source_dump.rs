@@ -16,7 +16,7 @@ use std::time::{Duration, Instant};
 fn config(db: &MariaDb) -> SourceConfig {
     static NEXT_ID: std::sync::atomic::AtomicU32 = std::sync::atomic::AtomicU32::new(100);
     let id = NEXT_ID.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-    SourceConfig::from_url(&format!("{}?heartbeat=1&server_id={id}", db.url())).unwrap()
+    SourceConfig::from_url(&format!("{}?heartbeat=2&server_id={id}", db.url())).unwrap()
 }
 
 /// (pos, end_log_pos, type code) of `SHOW BINLOG EVENTS IN file`.
@@ -101,6 +101,7 @@ async fn file_pos_dump_matches_show_binlog_events() {
         .await
         .unwrap();
     let got = read_until(&mut stream, status.pos as u32).await;
+    assert_eq!(stream.position(), (first.as_str(), status.pos));
     let expected: Vec<(u32, u32, u8)> = show_binlog_events(db, &first)
         .into_iter()
         .filter(|e| e.1 <= status.pos as u32)
@@ -247,7 +248,7 @@ async fn heartbeats_arrive_on_an_idle_stream() {
     let mut conn = Connection::connect(&config(db)).await.unwrap();
     let from = conn.resolve_start(&StartPoint::Current).await.unwrap();
     let mut stream = conn.start_dump(&from).await.unwrap();
-    assert_eq!(stream.dead_after(), Duration::from_secs(2));
+    assert_eq!(stream.dead_after(), Duration::from_secs(4));
     let deadline = Instant::now() + Duration::from_secs(30);
     let mut heartbeats = 0;
     while heartbeats < 3 {

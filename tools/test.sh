@@ -4,4 +4,4 @@
 #   apt-get install -y mariadb-server mariadb-client nats-server
 set -euo pipefail
 cd "$(dirname "$0")/.."
-exec cargo test --workspace "$@"
+exec cargo test --workspace --no-fail-fast "$@"

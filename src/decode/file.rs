@@ -35,6 +35,10 @@ pub fn decode_file<E>(
 ) -> Result<FileSummary, E> {
     let mut summary = FileSummary::default();
     decoder.start_file(file.name());
+    while let Some(r) = decoder.next_ready() {
+        summary.records += 1;
+        sink(Item::Record(Box::new(r)))?;
+    }
     let slices = file.events();
     if slices.header_len() != decoder.format_description().header_len {
         let mut fd = decoder.format_description().clone();
@@ -75,19 +79,36 @@ pub fn decode_file<E>(
     Ok(summary)
 }
 
+/// Everything one file gave, collected.
+pub struct Decoded {
+    pub records: Vec<proto::Record>,
+    pub errors: Vec<DecodeError>,
+    pub warnings: Vec<String>,
+    /// The decoder after the file: counts, GTID state, format description.
+    pub decoder: Decoder,
+}
+
 /// Decode a whole file on its own and collect everything (tests, tools).
-pub fn decode_all(file: &BinlogFile) -> (Vec<proto::Record>, Vec<DecodeError>, Decoder) {
+pub fn decode_all(file: &BinlogFile) -> Decoded {
     let mut decoder = Decoder::new(file.name());
     let mut records = Vec::new();
     let mut errors = Vec::new();
+    let mut warnings = Vec::new();
     let _ = decode_file(file, &mut decoder, |item| {
         match item {
             Item::Record(r) => records.push(*r),
             Item::Error(e) => errors.push(e),
-            Item::Warning(_) => {}
+            Item::Warning(w) => warnings.push(w),
         }
         Ok::<(), ()>(())
     });
     decoder.finish();
-    (records, errors, decoder)
+    records.extend(std::iter::from_fn(|| decoder.next_ready()));
+    warnings.extend(decoder.take_warnings());
+    Decoded {
+        records,
+        errors,
+        warnings,
+        decoder,
+    }
 }

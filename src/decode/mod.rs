@@ -3,7 +3,8 @@
 //! offline `sluice decode` command.
 //!
 //! - [`error`]: what can go wrong, with where.
-//! - [`wire`]: the bounds-checked cursor the framing parsers read through.
+//! - [`wire`]: the bounds-checked cursor the framing parsers read through
+//!   ([`cursor`] is the one the row decoding uses).
 //! - [`header`], [`event_type`], [`format_description`]: framing.
 //! - [`event`]: one event cut out, checksum verified, body parsed.
 //! - [`events`]: the body parsers (query, GTIDs, MariaDB events, small ones).
@@ -12,12 +13,13 @@
 //!   row events need ([`column_type`], [`charset`], [`type_text`]).
 //! - [`rows`]: WRITE/UPDATE/DELETE rows events into typed values
 //!   ([`value`], [`decimal`], [`json_binary`], [`json_diff`]).
-//! - [`cursor`]: the bounds-checked byte reader the row decoders use.
 //! - [`transaction`]: the [`Decoder`], events into committed transactions.
 //! - [`reader`], [`file`]: binlog files, memory-mapped, cut into events.
+//! - [`command`]: `sluice decode`.
 
 pub mod charset;
 pub mod column_type;
+pub mod command;
 pub mod cursor;
 pub mod decimal;
 pub mod error;
@@ -39,7 +41,7 @@ pub mod value;
 pub mod wire;
 
 pub use error::DecodeError;
-pub use file::{decode_all, decode_file, FileSummary, Item};
+pub use file::{decode_all, decode_file, Decoded, FileSummary, Item};
 pub use format_description::{ChecksumAlg, FormatDescription};
 pub use reader::BinlogFile;
 pub use transaction::{Decoder, GtidState};

@@ -176,9 +176,9 @@ pub fn decode_rows_into(
     } else if phl > 8 {
         c.skip(usize::from(phl) - 8, "rows event post-header")?;
     }
-    let width = c.lenenc_len(0, "rows event column count")?;
+    let width = c.lenenc("rows event column count")?;
     let ncols = table.columns.len();
-    if width > ncols {
+    if width > ncols as u64 {
         return Err(DecodeError::Invalid {
             what: "rows event column count",
             detail: format!(
@@ -187,6 +187,7 @@ pub fn decode_rows_into(
             ),
         });
     }
+    let width = width as usize;
     let bitmap_len = width.div_ceil(8);
     let cols_before = c.take(bitmap_len, "rows event column bitmap")?;
     let is_update = kind == proto::ChangeKind::Update;

@@ -29,7 +29,7 @@
 use super::event::{self, Event};
 use super::event_type as et;
 use super::events::gtid::gtid_set_text;
-use super::events::mariadb::gtid_list_text;
+use super::events::mariadb::{gtid_list_text, FL_COMPLETED_XA, FL_PREPARED_XA};
 use super::events::query::{classify, QueryKind};
 use super::format_description::{ChecksumAlg, FormatDescription};
 use super::header::{EventHeader, HEADER_LEN};
@@ -79,6 +79,12 @@ struct Trx {
     implicit: bool,
     /// Offset of the first event of this transaction that failed.
     failed_at: Option<u64>,
+    /// A statement outside any transaction (autocommit): emitted when the
+    /// next event is not its XID; holds the statement event's position.
+    autocommit: Option<Ctx>,
+    /// Opened by a MariaDB GTID event (which stands for BEGIN); a BEGIN
+    /// that follows it is part of the same group.
+    by_gtid: bool,
 }
 
 /// Where one event sits: its offsets and header.
@@ -197,8 +203,9 @@ impl Decoder {
         self.ready.pop_front()
     }
 
-    /// End of input: an open transaction is incomplete and dropped, with a
-    /// warning.
+    /// End of input: a pending autocommitted statement is emitted (take it
+    /// with [`Decoder::next_ready`]); an open transaction is incomplete and
+    /// dropped, with a warning.
     pub fn finish(&mut self) {
         self.drop_open("the input ended");
     }
@@ -259,6 +266,9 @@ impl Decoder {
     }
 
     fn handle(&mut self, ev: Event<'_>, ctx: Ctx) -> Result<(), DecodeError> {
+        if !matches!(ev, Event::Xid(_) | Event::Skipped | Event::Query(_)) {
+            self.flush_autocommit()?;
+        }
         match ev {
             Event::FormatDescription(fd) | Event::StartV3(fd) => {
                 self.drop_open("a new FORMAT_DESCRIPTION arrived");
@@ -298,6 +308,15 @@ impl Decoder {
                     server_id: ctx.header.server_id,
                     commit_us: None,
                 });
+                // MariaDB's GTID event replaces BEGIN unless it marks a
+                // stand-alone statement (DDL) or an XA group (XA START
+                // follows and opens it).
+                let xa = g.flags & (FL_PREPARED_XA | FL_COMPLETED_XA) != 0;
+                if !g.standalone() && !xa {
+                    let mut trx = self.new_trx(ctx);
+                    trx.by_gtid = true;
+                    self.trx = Some(trx);
+                }
             }
             Event::PreviousGtids(set) => self.gtid_state.previous_gtids = Some(gtid_set_text(&set)),
             Event::MariaGtidList(list) => {
@@ -337,10 +356,18 @@ impl Decoder {
         text: String,
         ctx: Ctx,
     ) -> Result<(), DecodeError> {
+        if kind != QueryKind::Commit {
+            self.flush_autocommit()?;
+        }
         match kind {
             QueryKind::Begin => {
-                self.drop_open("BEGIN opened another transaction");
-                self.open(ctx);
+                let continues = self.trx.as_ref().is_some_and(|t| {
+                    t.by_gtid && t.changes.is_empty() && t.statements.is_empty() && t.ddl.is_none()
+                });
+                if !continues {
+                    self.drop_open("BEGIN opened another transaction");
+                    self.open(ctx);
+                }
             }
             QueryKind::XaStart(_) => {
                 self.drop_open("XA START opened another transaction");
@@ -409,11 +436,14 @@ impl Decoder {
                 match self.trx.as_mut() {
                     Some(trx) if !trx.implicit => trx.statements.push(st),
                     _ => {
+                        // Old servers log an autocommitted statement on a
+                        // transactional table as the statement and an XID,
+                        // without BEGIN: wait one event for that XID.
                         self.drop_open("a statement arrived");
                         let mut trx = self.new_trx(ctx);
                         trx.statements.push(st);
+                        trx.autocommit = Some(ctx);
                         self.trx = Some(trx);
-                        self.commit(ctx)?;
                     }
                 }
             }
@@ -602,7 +632,18 @@ impl Decoder {
         self.rows_query = None;
     }
 
+    /// Emit a pending autocommitted statement (its XID did not follow).
+    fn flush_autocommit(&mut self) -> Result<(), DecodeError> {
+        match self.trx.as_ref().and_then(|t| t.autocommit) {
+            Some(at) => self.commit(at),
+            None => Ok(()),
+        }
+    }
+
     fn drop_open(&mut self, why: &str) {
+        if let Err(e) = self.flush_autocommit() {
+            self.warnings.push(e.to_string());
+        }
         if let Some(trx) = self.trx.take() {
             self.warnings.push(format!(
                 "{}: transaction starting at byte {} dropped uncommitted: {why}",
@@ -625,3 +666,7 @@ fn inner_error(pos: usize, e: DecodeError) -> DecodeError {
         detail: format!("at uncompressed offset {pos}: {e}"),
     }
 }
+
+#[cfg(test)]
+#[path = "transaction_tests.rs"]
+mod tests;

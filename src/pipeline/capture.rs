@@ -55,11 +55,14 @@ pub struct CaptureOptions {
 #[derive(Debug, thiserror::Error)]
 pub enum CaptureError {
     #[error("source {name}: {source}")]
-    Source { name: String, source: SourceError },
+    Source {
+        name: String,
+        source: Box<SourceError>,
+    },
     #[error("source {name}: decoding the binlog failed (capture stopped so nothing is skipped): {source}")]
     Decode {
         name: String,
-        source: crate::decode::DecodeError,
+        source: Box<crate::decode::DecodeError>,
     },
     #[error("source {name}: writing the log: {source}")]
     Storage {
@@ -111,7 +114,7 @@ pub async fn run(
     };
     let source_err = |source: SourceError| CaptureError::Source {
         name: name.clone(),
-        source,
+        source: Box::new(source),
     };
 
     let mut conn = connect_with_retry(&opts, &status, &mut shutdown)
@@ -192,10 +195,13 @@ pub async fn run(
         }
         backoff.reset();
     }
-    capture.log.flush().map_err(|source| CaptureError::Storage {
-        name: name.clone(),
-        source,
-    })?;
+    capture
+        .log
+        .flush()
+        .map_err(|source| CaptureError::Storage {
+            name: name.clone(),
+            source,
+        })?;
     Ok(())
 }
 
@@ -265,7 +271,7 @@ impl Capture {
     fn source_err(&self, source: SourceError) -> CaptureError {
         CaptureError::Source {
             name: self.opts.name.clone(),
-            source,
+            source: Box::new(source),
         }
     }
 
@@ -290,13 +296,14 @@ impl Capture {
             .await
             .map_err(|e| self.source_err(e))?;
         let filter = self.opts.filter.clone();
-        let snapshot = catalog::parse_snapshot(&databases, &columns, dialect, &|s: &str, t: &str| {
-            filter.matches(s, t)
-        })
-        .map_err(|e| CaptureError::Other {
-            name: self.opts.name.clone(),
-            message: e.to_string(),
-        })?;
+        let snapshot =
+            catalog::parse_snapshot(&databases, &columns, dialect, &|s: &str, t: &str| {
+                filter.matches(s, t)
+            })
+            .map_err(|e| CaptureError::Other {
+                name: self.opts.name.clone(),
+                message: e.to_string(),
+            })?;
         self.history.load_snapshot(&snapshot);
         tracing::info!(
             source = %self.opts.name,
@@ -388,10 +395,12 @@ impl Capture {
                         return Err(self.source_err(e));
                     }
                 };
-                let ready = decoder.push_live(&bytes).map_err(|source| CaptureError::Decode {
-                    name: self.opts.name.clone(),
-                    source,
-                })?;
+                let ready = decoder
+                    .push_live(&bytes)
+                    .map_err(|source| CaptureError::Decode {
+                        name: self.opts.name.clone(),
+                        source: Box::new(source),
+                    })?;
                 for warning in decoder.take_warnings() {
                     tracing::warn!(source = %self.opts.name, "{warning}");
                 }
@@ -590,7 +599,11 @@ struct ServerCatalog<'a> {
 }
 
 impl Catalog for ServerCatalog<'_> {
-    fn table(&mut self, schema: &str, table: &str) -> Result<Option<proto::TableSchema>, SchemaError> {
+    fn table(
+        &mut self,
+        schema: &str,
+        table: &str,
+    ) -> Result<Option<proto::TableSchema>, SchemaError> {
         let sql = catalog::table_sql(schema, table);
         let failed = |reason: String| SchemaError::Catalog {
             table: format!("{schema}.{table}"),

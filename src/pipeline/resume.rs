@@ -35,7 +35,9 @@ pub enum ResumeError {
         offset: u64,
         source: prost::DecodeError,
     },
-    #[error("the log's last record (offset {offset}) has no binlog position and no GTID to resume from")]
+    #[error(
+        "the log's last record (offset {offset}) has no binlog position and no GTID to resume from"
+    )]
     NoPosition { offset: u64 },
 }
 
@@ -48,7 +50,9 @@ pub fn resume_point(log: &Log, by_gtid: bool) -> Result<Option<Resume>, ResumeEr
     let record = log
         .read_from(keys.offset)?
         .next()?
-        .ok_or(ResumeError::NoPosition { offset: keys.offset })?;
+        .ok_or(ResumeError::NoPosition {
+            offset: keys.offset,
+        })?;
     let rec = Record::decode(record.payload().as_ref()).map_err(|source| ResumeError::Payload {
         offset: keys.offset,
         source,
@@ -68,7 +72,9 @@ pub fn resume_point(log: &Log, by_gtid: bool) -> Result<Option<Resume>, ResumeEr
         // A snapshot taken for a GTID start carries the start set itself.
         let set = gtid_text
             .or_else(|| (!rec.gtid.is_empty()).then(|| rec.gtid.clone()))
-            .ok_or(ResumeError::NoPosition { offset: keys.offset })?;
+            .ok_or(ResumeError::NoPosition {
+                offset: keys.offset,
+            })?;
         DumpFrom::gtid(set)
     } else {
         DumpFrom::file_pos(position.file.clone(), position.next)

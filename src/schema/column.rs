@@ -120,6 +120,7 @@ pub fn parse_column_def(
     toks: &[Token],
     table_charset: &str,
     dialect: &Dialect,
+    explicit_ts: bool,
 ) -> Result<Column, String> {
     let prepared = prepare(toks);
     let sql = format!("CREATE TABLE t ({})", join(&prepared));
@@ -138,13 +139,17 @@ pub fn parse_column_def(
         ));
     };
     let mut nullable = true;
+    let mut explicit_null = false;
     let mut inline_pk = false;
     let mut charset: Option<String> = None;
     let mut collation_charset: Option<String> = None;
     for o in &def.options {
         match &o.option {
             ColumnOption::NotNull => nullable = false,
-            ColumnOption::Null => nullable = true,
+            ColumnOption::Null => {
+                nullable = true;
+                explicit_null = true;
+            }
             ColumnOption::PrimaryKey(_) => inline_pk = true,
             ColumnOption::CharacterSet(n) => {
                 charset = Some(normalize_charset(&n.to_string().replace('`', "")))
@@ -179,6 +184,10 @@ pub fn parse_column_def(
             def.name.value
         )
     })?;
+    let timestamp = r.type_code == super::types::code::TIMESTAMP2;
+    if timestamp && !explicit_null && !explicit_ts {
+        nullable = false;
+    }
     if declared.eq_ignore_ascii_case("SERIAL") {
         nullable = false;
     }
@@ -219,7 +228,7 @@ mod tests {
     use super::*;
 
     fn col(def: &str) -> Result<Column, String> {
-        parse_column_def(&tokenize(def, true), "utf8mb4", &Dialect::default())
+        parse_column_def(&tokenize(def, true), "utf8mb4", &Dialect::default(), true)
     }
 
     #[test]
@@ -258,6 +267,18 @@ mod tests {
         assert_eq!(c.charset, "ascii");
         let c = col("x CHAR(2) ASCII").unwrap();
         assert_eq!(c.charset, "latin1");
+        let old = Dialect::from_server_version("5.7.44-log", "latin1");
+        let ts = |def: &str| {
+            parse_column_def(
+                &tokenize(def, false),
+                "latin1",
+                &old,
+                old.explicit_timestamp_defaults(),
+            )
+        };
+        assert!(!ts("t TIMESTAMP").unwrap().nullable);
+        assert!(ts("t TIMESTAMP NULL").unwrap().nullable);
+        assert!(col("t TIMESTAMP").unwrap().nullable);
         let c = col("s SERIAL").unwrap();
         assert!(!c.nullable);
         let c = col("e ENUM('x','y') CHARACTER SET binary").unwrap();

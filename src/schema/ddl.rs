@@ -8,107 +8,22 @@
 //! history and named for a refresh from the server, so that the history is
 //! never wrong, at worst incomplete until the refresh.
 
+use super::alter::NOT_A_COLUMN;
 use super::column::{key_columns, parse_column_def};
-use super::lex::{split_top_level, tokenize, Token};
+use super::lex::{split_top_level, tokenize_for, Token};
 use super::scan::{charset_option, scan, Cursor, Name, Stmt};
 use super::{DdlChange, DdlOutcome, SchemaHistory, TableKey};
 use crate::proto::{Database, TableSchema};
-
-/// Where `FIRST` / `AFTER x` puts a column.
-enum Position {
-    Keep,
-    First,
-    After(String),
-}
-
-/// Clauses of `ALTER TABLE` that never change columns, names or charsets
-/// (table options are still searched for a new default charset).
-const IGNORED_ALTER: [&str; 60] = [
-    "ALGORITHM",
-    "LOCK",
-    "FORCE",
-    "ENGINE",
-    "TYPE",
-    "AUTO_INCREMENT",
-    "COMMENT",
-    "ROW_FORMAT",
-    "KEY_BLOCK_SIZE",
-    "ORDER",
-    "ENABLE",
-    "DISABLE",
-    "DISCARD",
-    "IMPORT",
-    "PARTITION",
-    "REMOVE",
-    "COALESCE",
-    "REORGANIZE",
-    "EXCHANGE",
-    "ANALYZE",
-    "CHECK",
-    "OPTIMIZE",
-    "REBUILD",
-    "REPAIR",
-    "TRUNCATE",
-    "AVG_ROW_LENGTH",
-    "CHECKSUM",
-    "TABLE_CHECKSUM",
-    "COMPRESSION",
-    "CONNECTION",
-    "DATA",
-    "INDEX",
-    "DELAY_KEY_WRITE",
-    "ENCRYPTION",
-    "ENCRYPTED",
-    "ENCRYPTION_KEY_ID",
-    "INSERT_METHOD",
-    "MAX_ROWS",
-    "MIN_ROWS",
-    "PACK_KEYS",
-    "PASSWORD",
-    "STATS_AUTO_RECALC",
-    "STATS_PERSISTENT",
-    "STATS_SAMPLE_PAGES",
-    "TABLESPACE",
-    "UNION",
-    "PAGE_CHECKSUM",
-    "PAGE_COMPRESSED",
-    "PAGE_COMPRESSION_LEVEL",
-    "TRANSACTIONAL",
-    "SECONDARY_ENGINE",
-    "SECONDARY_ENGINE_ATTRIBUTE",
-    "ENGINE_ATTRIBUTE",
-    "AUTOEXTEND_SIZE",
-    "IETF_QUOTES",
-    "SEQUENCE",
-    "WITH",
-    "WITHOUT",
-    "UPGRADE",
-    "START",
-];
-
-/// Words after `ADD` / `DROP` that name an index, constraint or partition.
-const NOT_A_COLUMN: [&str; 10] = [
-    "KEY",
-    "INDEX",
-    "UNIQUE",
-    "FULLTEXT",
-    "SPATIAL",
-    "FOREIGN",
-    "CHECK",
-    "PARTITION",
-    "PERIOD",
-    "CONSTRAINT",
-];
 
 fn ci_eq(a: &str, b: &str) -> bool {
     a.to_lowercase() == b.to_lowercase()
 }
 
-fn find_column(t: &TableSchema, name: &str) -> Option<usize> {
+pub(super) fn find_column(t: &TableSchema, name: &str) -> Option<usize> {
     t.columns.iter().position(|c| ci_eq(&c.name, name))
 }
 
-fn dropped(key: &TableKey) -> TableSchema {
+pub(super) fn dropped(key: &TableKey) -> TableSchema {
     TableSchema {
         schema: key.schema.clone(),
         table: key.table.clone(),
@@ -118,7 +33,7 @@ fn dropped(key: &TableKey) -> TableSchema {
 }
 
 /// Keeps only the last entry per table, in the order of those entries.
-fn last_per_table(tables: Vec<TableSchema>) -> Vec<TableSchema> {
+pub(super) fn last_per_table(tables: Vec<TableSchema>) -> Vec<TableSchema> {
     let mut out: Vec<TableSchema> = Vec::new();
     for t in tables {
         out.retain(|o| !(o.schema == t.schema && o.table == t.table));
@@ -136,41 +51,8 @@ fn short(statement: &str) -> String {
     }
 }
 
-/// Strips a trailing `FIRST` / `AFTER col` from a column spec.
-fn split_position(toks: &[Token]) -> (&[Token], Position) {
-    let n = toks.len();
-    if n >= 2 && toks[n - 2].is("AFTER") && toks[n - 1].is_ident() {
-        return (&toks[..n - 2], Position::After(toks[n - 1].value.clone()));
-    }
-    if n >= 1 && toks[n - 1].is("FIRST") {
-        return (&toks[..n - 1], Position::First);
-    }
-    (toks, Position::Keep)
-}
-
-/// Cuts `ALTER` clauses at a top-level `PARTITION BY` / `REMOVE
-/// PARTITIONING` that follows them without a comma.
-fn cut_partitioning(toks: &[Token]) -> &[Token] {
-    let mut depth = 0usize;
-    for (i, t) in toks.iter().enumerate() {
-        if t.is_punct("(") {
-            depth += 1;
-        } else if t.is_punct(")") {
-            depth = depth.saturating_sub(1);
-        } else if depth == 0 && i > 0 && !toks[i - 1].is_punct(",") {
-            let next = toks.get(i + 1);
-            if (t.is("PARTITION") && next.is_some_and(|n| n.is("BY")))
-                || (t.is("REMOVE") && next.is_some_and(|n| n.is("PARTITIONING")))
-            {
-                return &toks[..i];
-            }
-        }
-    }
-    toks
-}
-
 impl SchemaHistory {
-    fn key_of(&self, n: &Name, default_schema: &str) -> Option<TableKey> {
+    pub(super) fn key_of(&self, n: &Name, default_schema: &str) -> Option<TableKey> {
         let schema = n
             .schema
             .clone()
@@ -189,7 +71,8 @@ impl SchemaHistory {
     /// the session's current database (`""` for none). Never panics and
     /// never changes a table the statement does not name.
     pub fn apply_ddl(&mut self, default_schema: &str, statement: &str) -> DdlOutcome {
-        let mut toks = tokenize(statement, self.dialect.mariadb);
+        let version = self.dialect.version_number();
+        let mut toks = tokenize_for(statement, self.dialect.mariadb, version);
         while toks.last().is_some_and(|t| t.is_punct(";")) {
             toks.pop();
         }
@@ -317,20 +200,15 @@ impl SchemaHistory {
     }
 
     fn drop_database_tables(&mut self, name: &str) -> Vec<TableSchema> {
-        let keys: Vec<TableKey> = self
-            .tables
-            .keys()
-            .filter(|k| k.schema == name)
-            .cloned()
-            .collect();
-        for k in &keys {
-            self.tables.remove(k);
-        }
-        keys.iter().map(dropped).collect()
+        self.tables
+            .remove_schema(name)
+            .iter()
+            .map(dropped)
+            .collect()
     }
 
     /// A refresh of `key` after taking it out of the history.
-    fn refresh_table(
+    pub(super) fn refresh_table(
         &mut self,
         key: TableKey,
         mut applied: DdlChange,
@@ -487,7 +365,7 @@ impl SchemaHistory {
             if not_a_column {
                 continue;
             }
-            let def = parse_column_def(item, charset, &self.dialect)?;
+            let def = parse_column_def(item, charset, &self.dialect, self.explicit_ts())?;
             t.columns.push(def);
         }
         for name in &pk {
@@ -500,241 +378,6 @@ impl SchemaHistory {
             return Err("no columns".into());
         }
         Ok(t)
-    }
-
-    fn alter_table(
-        &mut self,
-        key: TableKey,
-        rest: &[Token],
-        default_schema: &str,
-        statement: &str,
-    ) -> DdlOutcome {
-        let mut work: Option<TableSchema> = self.tables.get(&key).cloned();
-        let mut new_key = key.clone();
-        let mut failure: Option<String> = None;
-        let mut specs: Vec<&[Token]> = split_top_level(cut_partitioning(rest));
-        if specs.len() == 1 && specs[0].is_empty() {
-            specs.clear();
-        }
-        for spec in specs {
-            if is_partition_operation(spec) {
-                // Its own comma list (`DROP PARTITION p1, p2`) follows; it
-                // cannot be combined with column changes.
-                break;
-            }
-            let mut c = Cursor::new(spec);
-            // Table renames are certain even when other clauses are not.
-            if c.eat("RENAME") && !c.peek_is("COLUMN") && !c.peek_is("INDEX") && !c.peek_is("KEY") {
-                let _ = c.eat("TO") || c.eat("AS");
-                match c.name().and_then(|n| self.key_of(&n, default_schema)) {
-                    Some(k) => new_key = k,
-                    None => failure = Some("an unreadable RENAME target".into()),
-                }
-                continue;
-            }
-            if failure.is_some() {
-                continue;
-            }
-            let Some(t) = work.as_mut() else { continue };
-            if let Err(reason) = self.alter_clause(t, spec) {
-                failure = Some(reason);
-            }
-        }
-        let src_captured = self.captures(&key.schema, &key.table);
-        let dst_captured = self.captures(&new_key.schema, &new_key.table);
-        if !src_captured && !dst_captured {
-            return DdlOutcome::Ignored;
-        }
-        let mut applied = DdlChange::default();
-        if new_key != key && self.tables.remove(&key).is_some() {
-            applied.tables.push(dropped(&key));
-        }
-        if let Some(reason) = failure {
-            return self.refresh_table(new_key, applied, statement, &reason);
-        }
-        let Some(mut t) = work else {
-            let reason = format!("the table {key} is not in the history");
-            return self.refresh_table(new_key, applied, statement, &reason);
-        };
-        if !dst_captured {
-            return DdlOutcome::Applied(applied);
-        }
-        t.schema = new_key.schema.clone();
-        t.table = new_key.table.clone();
-        self.tables.insert(new_key, t.clone());
-        applied.tables.push(t);
-        DdlOutcome::Applied(applied)
-    }
-
-    /// Applies one `ALTER TABLE` clause (not `RENAME [TO]`) to `t`.
-    fn alter_clause(&self, t: &mut TableSchema, spec: &[Token]) -> Result<(), String> {
-        let mut c = Cursor::new(spec);
-        let Some(first) = c.peek() else { return Ok(()) };
-        let clause = || format!("`{}`", super::lex::join(spec));
-        if c.eat("ADD") {
-            let col_kw = c.eat("COLUMN");
-            let if_not_exists = c.eat_all(&["IF", "NOT", "EXISTS"]);
-            if !col_kw {
-                if c.peek_is("PRIMARY")
-                    || (c.peek_is("CONSTRAINT") && spec.iter().take(4).any(|t| t.is("PRIMARY")))
-                {
-                    let cols = key_columns(spec)
-                        .ok_or_else(|| format!("unreadable key in {}", clause()))?;
-                    for name in cols {
-                        let i = find_column(t, &name)
-                            .ok_or_else(|| format!("PRIMARY KEY names `{name}`, not a column"))?;
-                        t.columns[i].primary_key = true;
-                        t.columns[i].nullable = false;
-                    }
-                    return Ok(());
-                }
-                if c.peek_is("SYSTEM") {
-                    return Err("system versioning adds hidden columns".into());
-                }
-                if NOT_A_COLUMN.iter().any(|k| c.peek_is(k)) {
-                    return Ok(());
-                }
-            }
-            if c.eat_punct("(") {
-                let inner = c.rest();
-                let inner = inner.get(..inner.len().saturating_sub(1)).unwrap_or(&[]);
-                for def in split_top_level(inner) {
-                    if def
-                        .first()
-                        .is_some_and(|d| NOT_A_COLUMN.iter().any(|k| d.is(k)) || d.is("PRIMARY"))
-                    {
-                        return Err(format!("keys inside ADD ( … ) in {}", clause()));
-                    }
-                    self.add_column(t, def, false, Position::Keep)?;
-                }
-                return Ok(());
-            }
-            let (def, pos) = split_position(c.rest());
-            return self.add_column(t, def, if_not_exists, pos);
-        }
-        if c.eat("DROP") {
-            let col_kw = c.eat("COLUMN");
-            if !col_kw {
-                if c.eat_all(&["PRIMARY", "KEY"]) {
-                    for col in &mut t.columns {
-                        col.primary_key = false;
-                    }
-                    return Ok(());
-                }
-                if c.peek_is("SYSTEM") {
-                    return Err("system versioning removes hidden columns".into());
-                }
-                if NOT_A_COLUMN.iter().any(|k| c.peek_is(k)) {
-                    return Ok(());
-                }
-            }
-            let if_exists = c.eat_all(&["IF", "EXISTS"]);
-            let name = c
-                .ident()
-                .ok_or_else(|| format!("unreadable column in {}", clause()))?;
-            match find_column(t, &name) {
-                Some(i) => {
-                    t.columns.remove(i);
-                }
-                None if if_exists => {}
-                None => return Err(format!("column `{name}` is not in the history")),
-            }
-            return Ok(());
-        }
-        if c.eat("MODIFY") || c.eat("CHANGE") {
-            let change = first.is("CHANGE");
-            c.eat("COLUMN");
-            let if_exists = c.eat_all(&["IF", "EXISTS"]);
-            let old = if change {
-                c.ident()
-                    .ok_or_else(|| format!("unreadable column in {}", clause()))?
-            } else {
-                c.peek()
-                    .filter(|t| t.is_ident())
-                    .map(|t| t.value.clone())
-                    .ok_or_else(|| format!("unreadable column in {}", clause()))?
-            };
-            let Some(i) = find_column(t, &old) else {
-                return if if_exists {
-                    Ok(())
-                } else {
-                    Err(format!("column `{old}` is not in the history"))
-                };
-            };
-            let (def, pos) = split_position(c.rest());
-            let mut d = parse_column_def(def, &t.charset, &self.dialect)?;
-            let was_pk = t.columns[i].primary_key;
-            t.columns.remove(i);
-            if was_pk {
-                d.primary_key = true;
-                d.nullable = false;
-            }
-            let at = match pos {
-                Position::Keep => i,
-                other => position_index(t, other)?,
-            };
-            t.columns.insert(at, d);
-            return Ok(());
-        }
-        if c.eat("RENAME") {
-            if c.eat("COLUMN") {
-                let from = c
-                    .ident()
-                    .ok_or_else(|| format!("unreadable column in {}", clause()))?;
-                if !c.eat("TO") {
-                    return Err(format!("RENAME COLUMN without TO in {}", clause()));
-                }
-                let to = c
-                    .ident()
-                    .ok_or_else(|| format!("unreadable column in {}", clause()))?;
-                let i = find_column(t, &from)
-                    .ok_or_else(|| format!("column `{from}` is not in the history"))?;
-                t.columns[i].name = to;
-            }
-            return Ok(()); // RENAME INDEX / KEY
-        }
-        if c.eat("ALTER") {
-            // Defaults, visibility, index visibility, check constraints.
-            return Ok(());
-        }
-        if first.is("CONVERT") {
-            return Err("CONVERT TO CHARACTER SET changes column types and charsets".into());
-        }
-        if first.is("DEFAULT")
-            || first.is("CHARACTER")
-            || first.is("CHARSET")
-            || first.is("COLLATE")
-            || IGNORED_ALTER.iter().any(|k| first.is(k))
-        {
-            if let Some(cs) = charset_option(spec) {
-                t.charset = cs;
-            }
-            return Ok(());
-        }
-        Err(format!("unknown clause {}", clause()))
-    }
-
-    fn add_column(
-        &self,
-        t: &mut TableSchema,
-        def: &[Token],
-        if_not_exists: bool,
-        pos: Position,
-    ) -> Result<(), String> {
-        let d = parse_column_def(def, &t.charset, &self.dialect)?;
-        if find_column(t, &d.name).is_some() {
-            return if if_not_exists {
-                Ok(())
-            } else {
-                Err(format!("column `{}` already exists in the history", d.name))
-            };
-        }
-        let at = match pos {
-            Position::Keep => t.columns.len(),
-            other => position_index(t, other)?,
-        };
-        t.columns.insert(at, d);
-        Ok(())
     }
 
     fn rename_tables(&mut self, pairs: Vec<(TableKey, TableKey)>, statement: &str) -> DdlOutcome {
@@ -782,30 +425,6 @@ impl SchemaHistory {
         } else {
             DdlOutcome::Ignored
         }
-    }
-}
-
-/// `ADD PARTITION`, `DROP PARTITION p1, p2`, `COALESCE PARTITION 2`, …
-fn is_partition_operation(spec: &[Token]) -> bool {
-    let first = spec.first();
-    let second = spec.get(1);
-    const OPS: [&str; 11] = [
-        "ADD", "DROP", "TRUNCATE", "ANALYZE", "CHECK", "OPTIMIZE", "REBUILD", "REPAIR", "DISCARD",
-        "IMPORT", "EXCHANGE",
-    ];
-    (first.is_some_and(|f| OPS.iter().any(|k| f.is(k)))
-        && second.is_some_and(|s| s.is("PARTITION")))
-        || first.is_some_and(|f| f.is("COALESCE") || f.is("REORGANIZE"))
-        || (first.is_some_and(|f| f.is("REMOVE")) && second.is_some_and(|s| s.is("PARTITIONING")))
-}
-
-fn position_index(t: &TableSchema, pos: Position) -> Result<usize, String> {
-    match pos {
-        Position::Keep => Ok(t.columns.len()),
-        Position::First => Ok(0),
-        Position::After(name) => find_column(t, &name)
-            .map(|i| i + 1)
-            .ok_or_else(|| format!("AFTER names `{name}`, not a column")),
     }
 }
 

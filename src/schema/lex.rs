@@ -60,9 +60,17 @@ const OPERATORS: [&str; 13] = [
     "<=>", "->>", "<=", ">=", "<>", "!=", ":=", "||", "&&", "<<", ">>", "->", "==",
 ];
 
-/// Splits `sql` into tokens. `mariadb` decides whether `/*M! … */`
-/// executable comments count.
+/// Splits `sql` into tokens, keeping every executable comment's content
+/// (`/*M! … */` only when `mariadb`).
 pub fn tokenize(sql: &str, mariadb: bool) -> Vec<Token> {
+    tokenize_for(sql, mariadb, u32::MAX)
+}
+
+/// Splits `sql` into tokens as a server of `version` (`major * 10000 +
+/// minor * 100 + patch`) reads it: `/*!NNNNN … */` counts when NNNNN ≤
+/// `version`, `/*M!NNNNNN … */` only on MariaDB, and without a number
+/// always.
+pub fn tokenize_for(sql: &str, mariadb: bool, version: u32) -> Vec<Token> {
     let bytes = sql.as_bytes();
     let mut out = Vec::new();
     let mut i = 0;
@@ -81,13 +89,15 @@ pub fn tokenize(sql: &str, mariadb: bool) -> Vec<Token> {
         }
         if sql[i..].starts_with("/*") {
             let rest = &sql[i + 2..];
+            let runs = |digits: &str| {
+                digits.is_empty() || digits.parse::<u32>().is_ok_and(|v| v <= version)
+            };
             let (exec, skip) = if let Some(r) = rest.strip_prefix('!') {
-                (true, 3 + r.bytes().take_while(u8::is_ascii_digit).count())
+                let digits = version_digits(r);
+                (runs(digits), 3 + digits.len())
             } else if let Some(r) = rest.strip_prefix("M!") {
-                (
-                    mariadb,
-                    4 + r.bytes().take_while(u8::is_ascii_digit).count(),
-                )
+                let digits = version_digits(r);
+                (mariadb && runs(digits), 4 + digits.len())
             } else {
                 (false, 2)
             };
@@ -204,6 +214,12 @@ pub fn tokenize(sql: &str, mariadb: bool) -> Vec<Token> {
         i += len;
     }
     out
+}
+
+/// The version number opening an executable comment (at most 6 digits).
+fn version_digits(s: &str) -> &str {
+    let n = s.bytes().take(6).take_while(u8::is_ascii_digit).count();
+    &s[..n]
 }
 
 fn prev_is_name(out: &[Token]) -> bool {
@@ -333,6 +349,28 @@ mod tests {
             raws("ALTER TABLE t /*M!100301 WAIT 5 */"),
             ["ALTER", "TABLE", "t", "WAIT", "5"]
         );
+    }
+
+    #[test]
+    fn executable_comments_by_version() {
+        let sql =
+            "ALTER TABLE t /*!80016 ADD a INT */ /*!50100 ADD b INT */ /*M!100500 ADD c INT */";
+        let words = |v: u32, m: bool| -> String {
+            let toks = tokenize_for(sql, m, v);
+            let w: Vec<String> = toks
+                .into_iter()
+                .filter(|t| t.kind == Kind::Word)
+                .map(|t| t.raw)
+                .collect();
+            w.join(" ")
+        };
+        assert_eq!(words(50744, false), "ALTER TABLE t ADD b INT");
+        assert_eq!(words(80036, false), "ALTER TABLE t ADD a INT ADD b INT");
+        assert_eq!(
+            words(101106, true),
+            "ALTER TABLE t ADD a INT ADD b INT ADD c INT"
+        );
+        assert_eq!(words(100406, true), "ALTER TABLE t ADD a INT ADD b INT");
     }
 
     #[test]

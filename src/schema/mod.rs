@@ -19,11 +19,14 @@
 //! server (through a [`catalog::Catalog`]) and the statement in its warning;
 //! what is certain (drops, renames) is applied already.
 
+mod alter;
 pub mod catalog;
 mod column;
 mod ddl;
 mod lex;
+mod record;
 mod scan;
+mod table_map;
 pub mod types;
 
 use std::collections::BTreeMap;
@@ -121,10 +124,12 @@ impl DdlOutcome {
 #[derive(Clone)]
 pub struct SchemaHistory {
     dialect: Dialect,
-    tables: BTreeMap<TableKey, TableSchema>,
+    tables: table_map::TableMap,
     /// Database → default character set.
     databases: BTreeMap<String, String>,
     filter: Option<Filter>,
+    /// `@@explicit_defaults_for_timestamp` when the server told us.
+    explicit_ts: Option<bool>,
 }
 
 impl fmt::Debug for SchemaHistory {
@@ -142,9 +147,10 @@ impl SchemaHistory {
     pub fn new(dialect: Dialect) -> Self {
         SchemaHistory {
             dialect,
-            tables: BTreeMap::new(),
+            tables: table_map::TableMap::default(),
             databases: BTreeMap::new(),
             filter: None,
+            explicit_ts: None,
         }
     }
 
@@ -153,9 +159,21 @@ impl SchemaHistory {
     /// renamed out of the filter is dropped from the history.
     pub fn with_filter(mut self, filter: Filter) -> Self {
         self.filter = Some(filter);
-        self.tables
-            .retain(|k, _| self.filter.as_ref().is_none_or(|f| f(&k.schema, &k.table)));
+        if let Some(f) = &self.filter {
+            self.tables.retain(|s, t| f(s, t));
+        }
         self
+    }
+
+    /// Tells the history the server's `@@explicit_defaults_for_timestamp`
+    /// (otherwise the version's default is assumed).
+    pub fn set_explicit_timestamp_defaults(&mut self, on: bool) {
+        self.explicit_ts = Some(on);
+    }
+
+    fn explicit_ts(&self) -> bool {
+        self.explicit_ts
+            .unwrap_or_else(|| self.dialect.explicit_timestamp_defaults())
     }
 
     pub fn dialect(&self) -> &Dialect {
@@ -169,7 +187,7 @@ impl SchemaHistory {
 
     /// The table's definition, if known.
     pub fn table(&self, schema: &str, table: &str) -> Option<&TableSchema> {
-        self.tables.get(&TableKey::new(schema, table))
+        self.tables.get_str(schema, table)
     }
 
     /// Every known table, ordered by (schema, table).
@@ -237,7 +255,7 @@ impl SchemaHistory {
         for d in &ddl.databases {
             if d.dropped {
                 self.databases.remove(&d.name);
-                self.tables.retain(|k, _| k.schema != d.name);
+                self.tables.remove_schema(&d.name);
             } else {
                 self.set_database(&d.name, &d.charset);
             }
@@ -267,6 +285,29 @@ impl SchemaHistory {
         h
     }
 
+    /// Same as [`with_filter`](Self::with_filter) with the capture's
+    /// include/exclude rules.
+    pub fn with_table_filter(self, filter: crate::filter::TableFilter) -> Self {
+        self.with_filter(Arc::new(move |s: &str, t: &str| filter.matches(s, t)))
+    }
+
+    /// Puts what the server said about `key` after a
+    /// [`DdlOutcome::Refresh`]: its definition (from
+    /// [`catalog::table_sql`] rows through [`catalog::parse_table`]), or
+    /// `None` when it does not exist. Returns the entry for the `Ddl`
+    /// record. This is the path for an async caller that cannot implement
+    /// the blocking [`Catalog`].
+    pub fn put_refreshed(&mut self, key: &TableKey, table: Option<TableSchema>) -> TableSchema {
+        let t = table.unwrap_or_else(|| TableSchema {
+            schema: key.schema.clone(),
+            table: key.table.clone(),
+            dropped: true,
+            ..Default::default()
+        });
+        self.set_table(t.clone());
+        t
+    }
+
     /// Re-reads `tables` from the server and puts them into the history. A
     /// table the server no longer has is removed and returned as dropped.
     /// Returns the definitions to store in the `Ddl` record.
@@ -280,17 +321,8 @@ impl SchemaHistory {
             if !self.captures(&key.schema, &key.table) {
                 continue;
             }
-            let t = match catalog.table(&key.schema, &key.table)? {
-                Some(t) => t,
-                None => TableSchema {
-                    schema: key.schema.clone(),
-                    table: key.table.clone(),
-                    dropped: true,
-                    ..Default::default()
-                },
-            };
-            self.set_table(t.clone());
-            out.push(t);
+            let t = catalog.table(&key.schema, &key.table)?;
+            out.push(self.put_refreshed(key, t));
         }
         Ok(out)
     }
@@ -362,3 +394,6 @@ impl SchemaHistory {
 
 #[cfg(test)]
 mod tests;
+
+#[cfg(test)]
+mod proptests;

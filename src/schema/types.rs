@@ -52,6 +52,29 @@ impl Dialect {
         }
     }
 
+    /// The default of `@@explicit_defaults_for_timestamp` (on since MySQL
+    /// 8.0.2 and MariaDB 10.10): when off, a `TIMESTAMP` column without an
+    /// explicit `NULL` is `NOT NULL`. The history can be told the server's
+    /// real value ([`SchemaHistory::set_explicit_timestamp_defaults`]).
+    ///
+    /// [`SchemaHistory::set_explicit_timestamp_defaults`]: super::SchemaHistory::set_explicit_timestamp_defaults
+    pub fn explicit_timestamp_defaults(&self) -> bool {
+        if self.mariadb {
+            self.version >= (10, 10, 0)
+        } else {
+            self.version >= (8, 0, 2)
+        }
+    }
+
+    /// The version as executable comments compare it: `major * 10000 +
+    /// minor * 100 + patch`.
+    pub fn version_number(&self) -> u32 {
+        let (a, b, c) = self.version;
+        a.saturating_mul(10000)
+            .saturating_add(b.saturating_mul(100))
+            .saturating_add(c)
+    }
+
     /// MySQL 8.0.19 stopped printing integer display widths (except
     /// `tinyint(1)` and with ZEROFILL) and `year(4)`.
     fn mysql_modern(&self) -> bool {
@@ -124,6 +147,49 @@ fn mbmaxlen(charset: &str) -> u64 {
         "ucs2" | "big5" | "gbk" | "sjis" | "cp932" | "euckr" | "gb2312" => 2,
         _ => 1,
     }
+}
+
+/// What `ALTER TABLE … CONVERT TO CHARACTER SET to` makes of a column:
+/// character columns take the new charset, and a TEXT type grows to the
+/// next size when it could no longer hold as many characters. `None` when
+/// the result is not certain (a target of `binary`, a VARCHAR that would
+/// outgrow its limit): the caller asks the server.
+pub fn convert_column(col: &crate::proto::Column, to: &str) -> Option<crate::proto::Column> {
+    let to = normalize_charset(to);
+    if to == "binary" || to == "default" {
+        return None;
+    }
+    let mut out = col.clone();
+    if col.charset.is_empty() {
+        return Some(out);
+    }
+    let (old_mb, new_mb) = (mbmaxlen(&col.charset), mbmaxlen(&to));
+    let text_sizes: [(&str, u64); 4] = [
+        ("tinytext", 255),
+        ("text", 65535),
+        ("mediumtext", (1 << 24) - 1),
+        ("longtext", (1 << 32) - 1),
+    ];
+    if let Some(at) = text_sizes.iter().position(|(n, _)| *n == col.mysql_type) {
+        let bytes = text_sizes[at].1 / old_mb * new_mb;
+        let fits = text_sizes
+            .iter()
+            .skip(at)
+            .find(|(_, max)| *max >= bytes)
+            .or(text_sizes.last())?;
+        out.mysql_type = fits.0.to_string();
+    } else if let Some(n) = col
+        .mysql_type
+        .strip_prefix("varchar(")
+        .and_then(|r| r.strip_suffix(')'))
+    {
+        let n: u64 = n.parse().ok()?;
+        if n.saturating_mul(new_mb) > 65535 {
+            return None;
+        }
+    }
+    out.charset = to;
+    Some(out)
 }
 
 /// Resolves a declared type.
@@ -479,6 +545,37 @@ mod tests {
                 charset: "latin1".into()
             })
         );
+    }
+
+    #[test]
+    fn convert_grows_text() {
+        let col = |t: &str, cs: &str| crate::proto::Column {
+            mysql_type: t.into(),
+            charset: cs.into(),
+            ..Default::default()
+        };
+        let c = |t: &str, from: &str, to: &str| {
+            convert_column(&col(t, from), to).map(|c| format!("{} {}", c.mysql_type, c.charset))
+        };
+        assert_eq!(
+            c("text", "latin1", "utf8mb4").as_deref(),
+            Some("mediumtext utf8mb4")
+        );
+        assert_eq!(
+            c("tinytext", "latin1", "utf8mb3").as_deref(),
+            Some("text utf8mb3")
+        );
+        assert_eq!(
+            c("mediumtext", "utf8mb4", "latin1").as_deref(),
+            Some("mediumtext latin1")
+        );
+        assert_eq!(
+            c("varchar(10)", "latin1", "utf8").as_deref(),
+            Some("varchar(10) utf8mb3")
+        );
+        assert_eq!(c("varchar(20000)", "latin1", "utf8mb4"), None);
+        assert_eq!(c("int(11)", "", "utf8mb4").as_deref(), Some("int(11) "));
+        assert_eq!(c("char(3)", "latin1", "binary"), None);
     }
 
     #[test]

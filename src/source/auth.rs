@@ -95,11 +95,16 @@ pub async fn finish<S: AsyncRead + AsyncWrite + Unpin>(
                 plugin =
                     String::from_utf8_lossy(r.nul_bytes("plugin name").map_err(|e| e.at(&addr))?)
                         .into_owned();
-                let mut data = r.rest().to_vec();
-                if data.last() == Some(&0) {
-                    data.pop();
-                }
-                nonce = data;
+                let data = r.rest();
+                nonce = switch_nonce(&plugin, data).ok_or_else(|| {
+                    SourceError::malformed(
+                        &addr,
+                        format!(
+                            "auth switch to {plugin} with a nonce of {} bytes",
+                            data.len()
+                        ),
+                    )
+                })?;
                 let proof = match plugin.as_str() {
                     NATIVE => scramble::native_password(ctx.password, &nonce),
                     CACHING_SHA2 => scramble::caching_sha2(ctx.password, &nonce),
@@ -163,8 +168,44 @@ pub async fn finish<S: AsyncRead + AsyncWrite + Unpin>(
     ))
 }
 
+/// The nonce of an auth switch request. The hash plugins send 20 bytes
+/// plus a NUL filler; client_ed25519 sends exactly 32 random bytes, which
+/// may themselves end in 0x00, so nothing is stripped from those.
+fn switch_nonce(plugin: &str, data: &[u8]) -> Option<Vec<u8>> {
+    match plugin {
+        ED25519 => data.get(..32).map(<[u8]>::to_vec),
+        _ => Some(match data {
+            [head @ .., 0] => head.to_vec(),
+            _ => data.to_vec(),
+        }),
+    }
+}
+
 fn clear_password(password: &[u8]) -> Vec<u8> {
     let mut v = password.to_vec();
     v.push(0);
     v
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn switch_nonces() {
+        let mut n = [7u8; 32];
+        n[31] = 0;
+        assert_eq!(switch_nonce(ED25519, &n).unwrap(), n.to_vec());
+        assert!(switch_nonce(ED25519, &n[..31]).is_none());
+        let mut native = b"abcdefghij0123456789".to_vec();
+        native.push(0);
+        assert_eq!(
+            switch_nonce(NATIVE, &native).unwrap(),
+            native[..20].to_vec()
+        );
+        assert_eq!(
+            switch_nonce(CACHING_SHA2, &native[..20]).unwrap(),
+            native[..20].to_vec()
+        );
+    }
 }

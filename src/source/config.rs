@@ -40,6 +40,17 @@ pub enum TlsMode {
 }
 
 impl TlsMode {
+    /// The URL spelling.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            TlsMode::Disabled => "disabled",
+            TlsMode::Preferred => "preferred",
+            TlsMode::Required => "required",
+            TlsMode::Verify => "verify",
+            TlsMode::SkipVerify => "skip-verify",
+        }
+    }
+
     pub fn parse(s: &str) -> Result<TlsMode> {
         Ok(match s {
             "disabled" | "false" | "off" => TlsMode::Disabled,
@@ -280,6 +291,19 @@ mod tests {
         assert_eq!(c.server_id, 77);
         assert_eq!(c.heartbeat, Duration::from_millis(2500));
         assert_eq!(c.dead_after(), Duration::from_secs(5));
+    }
+
+    #[test]
+    fn tls_modes_round_trip() {
+        for m in [
+            TlsMode::Disabled,
+            TlsMode::Preferred,
+            TlsMode::Required,
+            TlsMode::Verify,
+            TlsMode::SkipVerify,
+        ] {
+            assert_eq!(TlsMode::parse(m.as_str()).unwrap(), m);
+        }
     }
 
     #[test]

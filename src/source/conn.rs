@@ -128,7 +128,7 @@ impl Connection {
             TlsMode::Disabled => false,
             TlsMode::Preferred => {
                 if !server_tls {
-                    tracing::warn!(server = %addr, "server offers no TLS; connecting in plain text");
+                    tracing::debug!(server = %addr, "server offers no TLS (tls=preferred): plain text");
                 }
                 server_tls
             }
@@ -136,7 +136,10 @@ impl Connection {
                 if !server_tls {
                     return Err(SourceError::Tls {
                         addr,
-                        detail: "the server does not offer TLS (tls=required); enable it on the server or set tls=disabled".into(),
+                        detail: format!(
+                            "the server does not offer TLS (tls={}); enable it on the server or set tls=disabled",
+                            config.tls.as_str()
+                        ),
                     });
                 }
                 true
@@ -148,7 +151,15 @@ impl Connection {
                 .await?;
             let seq = io.seq();
             let tls = match io.into_inner().into_inner() {
-                Transport::Plain(tcp) => tls::upgrade(config, tcp).await?,
+                Transport::Plain(tcp) => {
+                    tokio::time::timeout(config.connect_timeout, tls::upgrade(config, tcp))
+                        .await
+                        .map_err(|_| SourceError::Timeout {
+                            addr: addr.clone(),
+                            context: "negotiating TLS",
+                            after: config.connect_timeout,
+                        })??
+                }
                 already @ Transport::Tls(_) => already,
             };
             io = PacketIo::new(BufReader::with_capacity(1 << 16, tls), addr.clone());
@@ -172,7 +183,8 @@ impl Connection {
         };
         auth::finish(&mut io, &ctx, plugin, hs.nonce.clone()).await?;
 
-        let (flavour, version) = handshake::parse_version(&hs.server_version);
+        let flavour = hs.flavour();
+        let version = hs.version();
         let mut conn = Connection {
             io,
             config: config.clone(),
@@ -211,6 +223,11 @@ impl Connection {
 
     pub fn addr(&self) -> String {
         self.config.addr()
+    }
+
+    /// Say goodbye (COM_QUIT) and close the socket.
+    pub async fn close(mut self) {
+        let _ = self.command(&[0x01]).await;
     }
 
     /// Run a statement that returns no rows; gives the affected row count.

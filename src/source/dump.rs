@@ -12,7 +12,9 @@
 //!    read); with a GTID start, `SET @slave_connect_state = '…'` and
 //!    `SET @slave_gtid_strict_mode = 1`.
 //! 4. `SET @master_heartbeat_period = <ns>`: the server sends a
-//!    HEARTBEAT_LOG_EVENT after that much idle time.
+//!    HEARTBEAT_LOG_EVENT after that much idle time. MySQL: also
+//!    `SET @slave_uuid` (and `@replica_uuid`) to a UUID derived from the
+//!    server id.
 //! 5. COM_REGISTER_SLAVE:
 //!    `0x15 | server_id int<4> | hostname len int<1> + bytes | user len
 //!    int<1> + bytes | password len int<1> + bytes | port int<2> |
@@ -198,8 +200,15 @@ impl Connection {
                     from.pos
                 )));
             }
-            let files = self.binary_logs().await?;
-            check_file_available(&addr, &files, &from.file)?;
+            match self.binary_logs().await {
+                Ok(files) => check_file_available(&addr, &files, &from.file)?,
+                // Without the privilege to list binlogs (REPLICATION CLIENT /
+                // BINLOG MONITOR) the server's own check must do.
+                Err(e) if e.server_code() == Some(1227) => {
+                    tracing::warn!(server = %addr, "cannot list binary logs ({e}); skipping the purged-position check")
+                }
+                Err(e) => return Err(e),
+            }
         }
         self.exec("SET @master_binlog_checksum = @@global.binlog_checksum, @source_binlog_checksum = @@global.binlog_checksum")
             .await?;
@@ -218,7 +227,17 @@ impl Connection {
                 self.exec("SET @slave_gtid_strict_mode = 1").await?;
                 self.exec("SET @slave_gtid_ignore_duplicates = 0").await?;
             }
-        } else if let Some(set) = &from.gtid_set {
+        } else {
+            // MySQL replaces a dump thread with the same server id or UUID; a
+            // UUID fixed by the server id lets a reconnecting sluice replace
+            // its own stale dump thread and no other replica's.
+            let uuid = format!("51ce0000-0000-4000-8000-{:012x}", self.config.server_id);
+            self.exec(&format!(
+                "SET @slave_uuid = '{uuid}', @replica_uuid = '{uuid}'"
+            ))
+            .await?;
+        }
+        if let (Flavour::MySql, Some(set)) = (flavour, &from.gtid_set) {
             gtid_data = Some(
                 MySqlGtidSet::parse(set)
                     .map_err(SourceError::Config)?
@@ -261,10 +280,15 @@ impl Connection {
         }
         self.command(&cmd).await?;
         tracing::info!(server = %addr, from = %from.describe(), "binlog dump started");
+        let checksum = self.info.has_checksum();
         Ok(BinlogStream {
             conn: self,
             from: from.clone(),
+            non_blocking: options.non_blocking,
             done: false,
+            checksum,
+            file: from.file.clone(),
+            pos: from.pos,
         })
     }
 
@@ -327,7 +351,13 @@ fn file_order(name: &str) -> (String, u64) {
 pub struct BinlogStream {
     conn: Connection,
     from: DumpFrom,
+    non_blocking: bool,
     done: bool,
+    checksum: bool,
+    /// File and position of the next event, kept from ROTATE events and
+    /// each event's `log_pos`.
+    file: String,
+    pos: u64,
 }
 
 impl std::fmt::Debug for BinlogStream {
@@ -348,17 +378,45 @@ impl BinlogStream {
         &self.conn.config
     }
 
+    /// The binlog file and position just after the last event returned
+    /// (the start position before any event). Follows ROTATE events, real
+    /// and artificial; heartbeats and other artificial events leave it.
+    pub fn position(&self) -> (&str, u64) {
+        (&self.file, self.pos)
+    }
+
+    fn track(&mut self, event: &[u8]) {
+        let Some(h) = EventHeader::parse(event) else {
+            return;
+        };
+        if h.type_code == event_type::ROTATE {
+            if let Some((file, pos)) = rotate_target(event, self.checksum) {
+                self.file = file;
+                self.pos = pos;
+            }
+        } else if !h.is_artificial() && h.type_code != event_type::HEARTBEAT {
+            self.pos = u64::from(h.log_pos);
+        }
+    }
+
     /// How long the stream may be silent before it counts as dead.
     pub fn dead_after(&self) -> Duration {
         self.conn.config.dead_after()
     }
 
     /// The next event (19-byte header … checksum), `Ok(None)` at the end of
-    /// a non-blocking dump. Heartbeats are returned like any event (type
+    /// a non-blocking dump (a blocking dump never ends: the server ending
+    /// it is a retryable [`SourceError::Closed`]). Heartbeats are returned like any event (type
     /// 27): the caller sees the server is alive and the current position.
     pub async fn next_event(&mut self) -> Result<Option<Bytes>> {
         if self.done {
-            return Ok(None);
+            return match self.non_blocking {
+                true => Ok(None),
+                false => Err(SourceError::Closed {
+                    addr: self.conn.addr(),
+                    context: "reading from a binlog stream that already ended",
+                }),
+            };
         }
         let after = self.dead_after();
         let p = self
@@ -377,11 +435,22 @@ impl BinlogStream {
                         ),
                     ));
                 }
-                Ok(Some(p.slice(1..)))
+                let event = p.slice(1..);
+                self.track(&event);
+                Ok(Some(event))
             }
             _ if response::is_eof(&p) => {
                 self.done = true;
-                Ok(None)
+                if self.non_blocking {
+                    Ok(None)
+                } else {
+                    // A blocking dump only ends when the server stops it
+                    // (shutdown, or the dump thread killed).
+                    Err(SourceError::Closed {
+                        addr: self.conn.addr(),
+                        context: "streaming the binlog (the server ended the dump)",
+                    })
+                }
             }
             Some(response::ERR) => {
                 self.done = true;

@@ -110,10 +110,17 @@ impl InitialHandshake {
         if capabilities & caps::SECURE_CONNECTION != 0 {
             let n = (usize::from(data_len).saturating_sub(8)).max(13);
             let part2 = r.bytes(n.min(r.remaining()), "auth-plugin-data part 2")?;
+            // The announced length counts a final NUL filler; without a
+            // length (0), part 2 is 12 bytes plus the NUL.
+            let want = match usize::from(data_len) {
+                len if len > 8 => len - 9,
+                _ => 12,
+            };
+            let part2 = match part2.get(..want) {
+                Some(p) => p,
+                None => part2.strip_suffix(&[0]).unwrap_or(part2),
+            };
             nonce.extend_from_slice(part2);
-            while nonce.len() > 8 && nonce.last() == Some(&0) {
-                nonce.pop();
-            }
         }
         hs.nonce = nonce;
         if capabilities & caps::PLUGIN_AUTH != 0 {
@@ -122,8 +129,16 @@ impl InitialHandshake {
         Ok(hs)
     }
 
+    /// MariaDB names itself in the version string; it also clears the
+    /// CLIENT_LONG_PASSWORD ("CLIENT_MYSQL") capability, which every MySQL
+    /// server sets.
     pub fn flavour(&self) -> Flavour {
-        parse_version(&self.server_version).0
+        match parse_version(&self.server_version).0 {
+            Flavour::MySql if self.capabilities & caps::LONG_PASSWORD == 0 && self.charset != 0 => {
+                Flavour::MariaDb
+            }
+            f => f,
+        }
     }
 
     pub fn version(&self) -> (u16, u16, u16) {
@@ -239,6 +254,15 @@ mod tests {
         assert_eq!(hs.flavour(), Flavour::MariaDb);
         assert_eq!(hs.version(), (10, 11, 19));
         assert!(hs.capabilities & caps::PLUGIN_AUTH != 0);
+        // Without the name, the cleared CLIENT_MYSQL bit still tells.
+        let renamed = mariadb_handshake()
+            .windows(7)
+            .position(|w| w == b"MariaDB")
+            .unwrap();
+        let mut p = mariadb_handshake();
+        p[renamed..renamed + 7].copy_from_slice(b"Custom_");
+        let hs = InitialHandshake::parse(&p).unwrap();
+        assert_eq!(hs.flavour(), Flavour::MariaDb);
     }
 
     #[test]

@@ -5,7 +5,8 @@
 //! Layers, bottom up: [`wire`] (bounds-checked field reads), [`packet`]
 //! (framing, 16 MB splitting, timeouts), [`handshake`] + [`auth`] +
 //! [`scramble`] + [`tls`] (connection phase), [`conn`] (text queries),
-//! [`dump`] (replication set-up and the event stream), [`start`] (start
+//! [`preflight`] (binlog settings checked before streaming), [`dump`]
+//! (replication set-up and the event stream), [`start`] (start
 //! positions), [`backoff`] (reconnecting). Errors are typed in [`error`]
 //! and classified retryable or fatal.
 //!
@@ -31,6 +32,7 @@ pub mod error;
 pub mod gtid;
 pub mod handshake;
 pub mod packet;
+pub mod preflight;
 pub mod response;
 pub mod scramble;
 pub mod start;
@@ -43,4 +45,5 @@ pub use conn::{Connection, ResultSet, ServerInfo};
 pub use dump::{BinlogFile, BinlogStream, DumpFrom, DumpOptions, EventHeader};
 pub use error::{ErrorClass, SourceError};
 pub use handshake::Flavour;
+pub use preflight::BinlogSettings;
 pub use start::{MasterStatus, StartPoint};

@@ -10,10 +10,10 @@
 //! A text result set (COM_QUERY, without CLIENT_DEPRECATE_EOF):
 //! `column count int<lenenc>`, one Column Definition 41 per column, EOF,
 //! then rows until EOF (or ERR). Column Definition 41: catalog, schema,
-//! table, org_table, name, org_name (each string<lenenc>), then fixed
-//! fields (length 0x0C int<lenenc>, charset int<2>, column length int<4>,
-//! type int<1>, flags int<2>, decimals int<1>, filler int<2>). A text row
-//! holds one string<lenenc> per column, 0xFB for NULL.
+//! table, org_table, name, org_name (each `string<lenenc>`), then fixed
+//! fields (`0x0C`, charset `int<2>`, column length `int<4>`, type `int<1>`,
+//! flags `int<2>`, decimals `int<1>`, filler `int<2>`). A text row holds
+//! one `string<lenenc>` per column, 0xFB for NULL.
 
 use super::wire::{Reader, WireResult};
 

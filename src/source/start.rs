@@ -168,7 +168,9 @@ impl Connection {
         let config = self.config().clone();
         let mut chosen = None;
         for (i, f) in files.iter().enumerate().rev() {
-            match scan_file(&config, &f.name, |_| true).await? {
+            let first = scan_file(&config, &f.name, |_| true).await?;
+            tracing::debug!(file = %f.name, ?first, target, "first transaction of binlog file");
+            match first {
                 Some((ts, _)) if i64::from(ts) <= target => {
                     chosen = Some(i);
                     break;
@@ -184,17 +186,17 @@ impl Connection {
             })?;
             return Ok(DumpFrom::file_pos(first.name.clone(), 4));
         };
-        let file = &files[i].name;
-        if let Some((_, pos)) = scan_file(&config, file, |ts| i64::from(ts) >= target).await? {
-            return Ok(DumpFrom::file_pos(file.clone(), pos));
-        }
-        match files.get(i + 1) {
-            Some(next) => Ok(DumpFrom::file_pos(next.name.clone(), 4)),
-            None => {
-                let s = self.master_status().await?;
-                Ok(DumpFrom::file_pos(s.file, s.pos))
+        // The first transaction at or after the time: in the chosen file,
+        // or else in the files after it, or else the current end.
+        for f in &files[i..] {
+            if let Some((_, pos)) =
+                scan_file(&config, &f.name, |ts| i64::from(ts) >= target).await?
+            {
+                return Ok(DumpFrom::file_pos(f.name.clone(), pos));
             }
         }
+        let s = self.master_status().await?;
+        Ok(DumpFrom::file_pos(s.file, s.pos))
     }
 }
 

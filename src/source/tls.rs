@@ -109,9 +109,13 @@ fn roots(config: &SourceConfig) -> Result<RootCertStore> {
             }
         }
         None => {
-            let found = rustls_native_certs::load_native_certs();
-            for cert in found.certs {
-                let _ = store.add(cert);
+            // Read once per process: the bundle is large and every
+            // reconnect would read it again.
+            static NATIVE: std::sync::OnceLock<Vec<CertificateDer<'static>>> =
+                std::sync::OnceLock::new();
+            let certs = NATIVE.get_or_init(|| rustls_native_certs::load_native_certs().certs);
+            for cert in certs {
+                let _ = store.add(cert.clone());
             }
         }
     }

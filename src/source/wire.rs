@@ -9,7 +9,7 @@
 //!   0xFD + int<3>; 0xFE + int<8>. 0xFB means SQL NULL in a text row;
 //!   0xFF never starts a length-encoded integer.
 //! - `string<NUL>`: bytes up to a 0x00 terminator.
-//! - `string<lenenc>`: int<lenenc> length, then that many bytes.
+//! - `string<lenenc>`: an `int<lenenc>` length, then that many bytes.
 //! - `string<EOF>`: the rest of the payload.
 
 use super::error::SourceError;

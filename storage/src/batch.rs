@@ -94,7 +94,7 @@ pub(crate) enum HeaderProblem {
 /// Parses and checks the header at the start of `buf`.
 pub(crate) fn parse_header(buf: &[u8]) -> Result<BatchHeader, HeaderProblem> {
     let Some(h) = buf.get(..HEADER_LEN) else {
-        if buf.iter().all(|&b| b == 0) {
+        if crate::codec::first_nonzero(buf).is_none() {
             return Err(HeaderProblem::End);
         }
         return Err(HeaderProblem::Bad(format!(
@@ -102,7 +102,7 @@ pub(crate) fn parse_header(buf: &[u8]) -> Result<BatchHeader, HeaderProblem> {
             buf.len()
         )));
     };
-    if h.iter().all(|&b| b == 0) {
+    if crate::codec::first_nonzero(h).is_none() {
         return Err(HeaderProblem::End);
     }
     let field = |at| le_u32(h, at).unwrap_or(0);

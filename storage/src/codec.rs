@@ -114,3 +114,30 @@ pub(crate) fn le_u64(buf: &[u8], at: usize) -> Option<u64> {
 pub(crate) fn crc(bytes: &[u8]) -> u32 {
     crc32fast::hash(bytes)
 }
+
+const ZERO_PAGE: [u8; 4096] = [0; 4096];
+
+/// Index of the first non-zero byte (compares page-sized chunks with
+/// `memcmp`, fast even without optimisation).
+pub(crate) fn first_nonzero(b: &[u8]) -> Option<usize> {
+    let mut at = 0;
+    for chunk in b.chunks(ZERO_PAGE.len()) {
+        if chunk != &ZERO_PAGE[..chunk.len()] {
+            return chunk.iter().position(|&x| x != 0).map(|i| at + i);
+        }
+        at += chunk.len();
+    }
+    None
+}
+
+/// Index of the last non-zero byte.
+pub(crate) fn last_nonzero(b: &[u8]) -> Option<usize> {
+    let mut end = b.len();
+    for chunk in b.rchunks(ZERO_PAGE.len()) {
+        end -= chunk.len();
+        if chunk != &ZERO_PAGE[..chunk.len()] {
+            return chunk.iter().rposition(|&x| x != 0).map(|i| end + i);
+        }
+    }
+    None
+}

@@ -171,6 +171,35 @@ impl GtidSet {
         Ok(set)
     }
 
+    /// Checks an encoding without building the set (the read path checks
+    /// every record's set; allocating for each would cost).
+    pub(crate) fn validate(c: &mut Cursor<'_>) -> Result<(), Short> {
+        let n = c.u32("gtid stream count")?;
+        let mut prev: Option<&[u8]> = None;
+        for _ in 0..n {
+            let len = c.u16("gtid stream id length")? as usize;
+            let id = c.bytes(len, "gtid stream id")?;
+            if prev.is_some_and(|p| p >= id) {
+                return c.fail("gtid streams out of order");
+            }
+            prev = Some(id);
+            let count = c.u32("gtid interval count")? as usize;
+            if count == 0 || count > c.remaining() / 16 {
+                return c.fail(format!("gtid interval count {count} impossible"));
+            }
+            let mut last_end: Option<u64> = None;
+            for _ in 0..count {
+                let a = c.u64("gtid interval start")?;
+                let b = c.u64("gtid interval end")?;
+                if a > b || last_end.is_some_and(|e| e == u64::MAX || a <= e + 1) {
+                    return c.fail("gtid intervals out of order or overlapping");
+                }
+                last_end = Some(b);
+            }
+        }
+        Ok(())
+    }
+
     /// Decodes a set from exactly `bytes`.
     pub fn from_bytes(bytes: &[u8]) -> Result<GtidSet, String> {
         let mut c = Cursor::new(bytes);
@@ -312,7 +341,10 @@ mod tests {
 
         #[test]
         fn decode_never_panics(bytes in proptest::collection::vec(any::<u8>(), 0..80)) {
-            let _ = GtidSet::from_bytes(&bytes);
+            let decoded = GtidSet::from_bytes(&bytes);
+            let mut c = Cursor::new(&bytes);
+            let valid = GtidSet::validate(&mut c).is_ok() && c.remaining() == 0;
+            prop_assert_eq!(decoded.is_ok(), valid);
         }
     }
 }

@@ -60,6 +60,8 @@ pub(crate) struct Seg {
     pub index: RwLock<Option<Arc<Index>>>,
     pub guard: Arc<FileGuard>,
     pub writable: bool,
+    /// The last record before this segment (from its header).
+    pub prev: Option<RecordKeys>,
 }
 
 /// The outcome of scanning a segment's batches.
@@ -83,8 +85,9 @@ impl Seg {
             delete: AtomicBool::new(false),
         });
         let map = os::map_file(&file, &path, guard.clone())?;
-        let (hbase, gtid_before, data_start) = segment::parse_header(&map)
+        let header = segment::parse_header(&map)
             .map_err(|e| StorageError::corrupt(&path, e.at as u64, e.what))?;
+        let hbase = header.base;
         if hbase != base {
             return Err(StorageError::corrupt(
                 &path,
@@ -92,7 +95,7 @@ impl Seg {
                 format!("header base offset {hbase} does not match the file name"),
             ));
         }
-        let info = SegmentInfo::empty(path.clone(), base, data_start, gtid_before);
+        let info = SegmentInfo::empty(path.clone(), base, header.data_start, header.gtid_before);
         Ok(Seg {
             base,
             path,
@@ -103,6 +106,7 @@ impl Seg {
             index: RwLock::new(None),
             guard,
             writable,
+            prev: header.prev,
         })
     }
 
@@ -111,6 +115,7 @@ impl Seg {
         dir: &Path,
         base: u64,
         gtid_before: &GtidSet,
+        prev: Option<&RecordKeys>,
         capacity: u64,
     ) -> Result<Seg, StorageError> {
         let path = dir.join(segment::segment_name(base));
@@ -121,7 +126,7 @@ impl Seg {
             .truncate(true)
             .open(&path)
             .map_err(|e| StorageError::io("create", &path, e))?;
-        let header = segment::encode_header(base, gtid_before);
+        let header = segment::encode_header(base, gtid_before, prev);
         file.set_len(capacity.max(header.len() as u64 + 4096))
             .map_err(|e| StorageError::io("preallocate", &path, e))?;
         segment::write_at(&file, &path, 0, &header)?;

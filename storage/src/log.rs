@@ -48,7 +48,8 @@ const READ_ONLY_POLL: Duration = Duration::from_millis(20);
 pub struct LastRecord {
     /// The next offset the log will assign.
     pub next_offset: u64,
-    /// The last durable record's keys, if the log has any record.
+    /// The last record's keys, if the log ever had a record (kept even when
+    /// retention deleted it).
     pub last: Option<RecordKeys>,
     /// The union of the GTID contributions of every record ever appended
     /// (including segments since deleted by retention).
@@ -81,6 +82,8 @@ pub(crate) struct Inner {
     pub durable_lock: Mutex<()>,
     pub durable_cv: Condvar,
     pub listeners: Mutex<Vec<(u64, Listener)>>,
+    /// The last durable end passed to listeners.
+    pub notified: Mutex<u64>,
     pub next_listener: AtomicU64,
     /// Held by the thread doing a group-commit fsync.
     pub sync_lock: Mutex<()>,
@@ -172,6 +175,7 @@ impl Log {
                 durable_lock: Mutex::new(()),
                 durable_cv: Condvar::new(),
                 listeners: Mutex::new(Vec::new()),
+                notified: Mutex::new(durable),
                 next_listener: AtomicU64::new(0),
                 sync_lock: Mutex::new(()),
                 poisoned: AtomicBool::new(false),
@@ -205,6 +209,29 @@ impl Log {
         crate::writer::append(self, records)
     }
 
+    /// Seals the active segment (if it holds any record) and starts a new
+    /// one, as reaching `segment_bytes` or `segment_age` would.
+    pub fn roll(&self) -> Result<(), StorageError> {
+        if self.inner.read_only || self.inner.poisoned.load(Ordering::Acquire) {
+            return Err(StorageError::ReadOnly(self.inner.dir.clone()));
+        }
+        let mut w = self.inner.writer.lock();
+        let empty = w
+            .active
+            .as_ref()
+            .is_none_or(|s| s.info.read().records() == 0);
+        if !empty {
+            crate::writer::roll(self, &mut w)?;
+            let end = w.tail.next_offset;
+            drop(w);
+            // Sealing fsynced everything before the new segment.
+            if self.inner.config.fsync != FsyncPolicy::Never {
+                self.publish_durable(end);
+            }
+        }
+        Ok(())
+    }
+
     /// Fsyncs everything appended so far and makes it visible to readers.
     pub fn flush(&self) -> Result<(), StorageError> {
         if self.inner.read_only {
@@ -224,8 +251,8 @@ impl Log {
         self.inner.state.read().start
     }
 
-    /// The resume point: the last durable record's keys and the cumulative
-    /// GTID set.
+    /// The resume point: the last appended record's keys and the
+    /// cumulative GTID set (after a reopen: the last record on disk).
     pub fn last_record(&self) -> LastRecord {
         let w = self.inner.writer.lock();
         LastRecord {
@@ -282,8 +309,9 @@ impl Log {
     }
 
     /// Registers `listener`, called with the new durable end each time it
-    /// advances (on the appending or fsyncing thread: keep it short, e.g.
-    /// `tokio::sync::Notify::notify_waiters`). Returns an id for
+    /// advances, in increasing order (on the appending or fsyncing thread:
+    /// keep it short, e.g. `tokio::sync::Notify::notify_waiters`, and do
+    /// not call back into the log from it). Returns an id for
     /// [`Log::remove_listener`].
     pub fn on_durable(&self, listener: impl Fn(u64) + Send + Sync + 'static) -> u64 {
         let id = self.inner.next_listener.fetch_add(1, Ordering::Relaxed);
@@ -319,6 +347,14 @@ impl Log {
             let _g = self.inner.durable_lock.lock();
             self.inner.durable_cv.notify_all();
         }
+        // Listeners see the watermark only move forward, even when two
+        // threads publish at once (an appender and the fsync thread).
+        let mut notified = self.inner.notified.lock();
+        let now = self.durable_end();
+        if now <= *notified {
+            return;
+        }
+        *notified = now;
         let listeners: Vec<Listener> = self
             .inner
             .listeners
@@ -327,7 +363,7 @@ impl Log {
             .map(|(_, l)| l.clone())
             .collect();
         for l in listeners {
-            l(end);
+            l(now);
         }
     }
 

@@ -124,10 +124,13 @@ impl Log {
         let (segs, start) = self.snapshot();
         let end = self.durable_end();
         for seg in &segs {
-            let info = seg.info.read().clone();
-            if info.records() == 0 || info.base_offset >= end || !may_hold(&info) {
-                continue;
+            {
+                let info = seg.info.read();
+                if info.records() == 0 || info.base_offset >= end || !may_hold(&info) {
+                    continue;
+                }
             }
+            let info = seg.info.read().clone();
             let index = seg.load_index(self.inner.config.index_interval_bytes)?;
             let mut pos = entry(&index).unwrap_or(info.data_start);
             let map = seg.map();

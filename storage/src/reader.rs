@@ -71,6 +71,12 @@ impl Log {
     }
 }
 
+impl std::fmt::Debug for Reader {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Reader").field("next", &self.next).finish()
+    }
+}
+
 impl Reader {
     /// The offset of the next record this reader returns.
     pub fn position(&self) -> u64 {

@@ -104,8 +104,5 @@ impl Record {
 /// it (used on the read path, where allocation per record would cost).
 pub(crate) fn check_gtid(bytes: &[u8]) -> bool {
     let mut c = Cursor::new(bytes);
-    if bytes.len() == 4 && bytes == [0, 0, 0, 0] {
-        return true;
-    }
-    GtidSet::decode(&mut c).is_ok() && c.remaining() == 0
+    GtidSet::validate(&mut c).is_ok() && c.remaining() == 0
 }

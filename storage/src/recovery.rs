@@ -89,7 +89,14 @@ pub(crate) fn open_dir(
                     .last()
                     .map(|s| s.info.read().gtid_after.clone())
                     .unwrap_or_default();
-                Seg::create(dir, base, &gtid, initial_capacity(config.segment_bytes))?
+                let prev = last_keys(&segs, interval)?;
+                Seg::create(
+                    dir,
+                    base,
+                    &gtid,
+                    prev.as_ref(),
+                    initial_capacity(config.segment_bytes),
+                )?
             }
             Err(e) => return Err(e),
         };
@@ -155,6 +162,7 @@ pub(crate) fn open_dir(
             dir,
             start,
             &GtidSet::new(),
+            None,
             initial_capacity(config.segment_bytes),
         )?;
         tail.next_offset = start;
@@ -168,10 +176,12 @@ pub(crate) fn open_dir(
     if !read_only {
         if let Some(last) = segs.last().cloned() {
             if last.info.read().sealed() {
+                let prev = last_keys(&segs, interval)?;
                 let seg = Seg::create(
                     dir,
                     tail.next_offset,
                     &tail.gtid,
+                    prev.as_ref(),
                     initial_capacity(config.segment_bytes),
                 )?;
                 segs.push(Arc::new(seg));
@@ -204,7 +214,7 @@ fn is_blank(dir: &Path, base: u64) -> bool {
             let mut buf = vec![0u8; 4096];
             let mut f = f;
             let n = f.read(&mut buf).unwrap_or(0);
-            buf[..n].iter().all(|&b| b == 0)
+            crate::codec::first_nonzero(&buf[..n]).is_none()
         }
         Err(_) => false,
     }
@@ -214,7 +224,7 @@ fn is_blank(dir: &Path, base: u64) -> bool {
 fn cut_tail(seg: &Seg, pos: u64, what: &str, next_offset: u64) -> Result<(), StorageError> {
     let map = seg.map();
     let bytes = map.get(pos as usize..).unwrap_or_default();
-    let dirty_end = bytes.iter().rposition(|&b| b != 0).map_or(0, |i| i + 1);
+    let dirty_end = crate::codec::last_nonzero(bytes).map_or(0, |i| i + 1);
     let lost = match batch::parse_header(bytes) {
         Ok(h) => format!(
             "offsets {}..{} and anything after",
@@ -237,7 +247,7 @@ fn cut_tail(seg: &Seg, pos: u64, what: &str, next_offset: u64) -> Result<(), Sto
     let mut at = 0usize;
     while at < dirty_end {
         let n = CHUNK.min(dirty_end - at);
-        if bytes[at..at + n].iter().any(|&b| b != 0) {
+        if crate::codec::first_nonzero(&bytes[at..at + n]).is_some() {
             segment::write_at(&seg.file, &seg.path, pos + at as u64, &zeros[..n])?;
         }
         at += n;
@@ -254,6 +264,9 @@ fn last_keys(segs: &[Arc<Seg>], interval: u64) -> Result<Option<RecordKeys>, Sto
     for seg in segs.iter().rev() {
         let info = seg.info.read().clone();
         if info.records() == 0 {
+            if seg.prev.is_some() {
+                return Ok(seg.prev.clone());
+            }
             continue;
         }
         let index = seg.load_index(interval)?;

@@ -7,10 +7,14 @@
 //! segment header (at byte 0)
 //!   0  8 bytes  magic "SLCSEG01"
 //!   8  u64      base_offset
-//!  16  u32      gtid_len
-//!  20  gtid_len bytes: the log's GTID set before this segment
-//!  ..  u32      CRC-32 of bytes 0..20+gtid_len
-//! batches (from data_start = 24 + gtid_len), see `batch.rs`
+//!  16  u8       1 if the log had a record before this segment, else 0
+//!  17  i64      that record's commit time (ms)      \ zero when
+//!  25  u32      that record's source file number     | byte 16 is 0;
+//!  29  u64      that record's source position       / its offset is base_offset - 1
+//!  37  u32      gtid_len
+//!  41  gtid_len bytes: the log's GTID set before this segment
+//!  ..  u32      CRC-32 of bytes 0..41+gtid_len
+//! batches (from data_start = 45 + gtid_len), see `batch.rs`
 //! zeros up to the end of the preallocated file while the segment is active
 //!
 //! footer (sealed segments only, at data_end, right after the last batch)
@@ -50,7 +54,7 @@ use bytes::Bytes;
 use crate::batch::{self, BatchHeader, HeaderProblem, HEADER_LEN};
 use crate::codec::{crc, put_i64, put_u32, put_u64, Cursor, Short};
 use crate::gtid::GtidSet;
-use crate::record::SourcePos;
+use crate::record::{RecordKeys, SourcePos};
 use crate::StorageError;
 
 pub(crate) const SEGMENT_MAGIC: &[u8; 8] = b"SLCSEG01";
@@ -77,11 +81,30 @@ pub(crate) fn parse_segment_name(name: &str) -> Option<u64> {
     digits.parse().ok()
 }
 
+/// A decoded segment header.
+pub(crate) struct SegHeader {
+    pub base: u64,
+    pub gtid_before: GtidSet,
+    /// The last record before the segment (kept so that the resume point
+    /// survives retention deleting every record).
+    pub prev: Option<RecordKeys>,
+    pub data_start: u64,
+}
+
 /// Encodes the segment header.
-pub(crate) fn encode_header(base: u64, gtid_before: &GtidSet) -> Vec<u8> {
-    let mut out = Vec::with_capacity(24 + gtid_before.encoded_len());
+pub(crate) fn encode_header(
+    base: u64,
+    gtid_before: &GtidSet,
+    prev: Option<&RecordKeys>,
+) -> Vec<u8> {
+    let mut out = Vec::with_capacity(45 + gtid_before.encoded_len());
     out.extend_from_slice(SEGMENT_MAGIC);
     put_u64(&mut out, base);
+    out.push(prev.is_some() as u8);
+    let p = prev.cloned().unwrap_or_default();
+    put_i64(&mut out, p.commit_time_ms);
+    put_u32(&mut out, p.position.file_no);
+    put_u64(&mut out, p.position.pos);
     put_u32(&mut out, gtid_before.encoded_len() as u32);
     gtid_before.encode(&mut out);
     let c = crc(&out);
@@ -89,15 +112,21 @@ pub(crate) fn encode_header(base: u64, gtid_before: &GtidSet) -> Vec<u8> {
     out
 }
 
-/// Parses the segment header; returns the base offset, the GTID set before
-/// the segment, and where the data starts.
-pub(crate) fn parse_header(buf: &[u8]) -> Result<(u64, GtidSet, u64), Short> {
+/// Parses and checks the segment header.
+pub(crate) fn parse_header(buf: &[u8]) -> Result<SegHeader, Short> {
     let mut c = Cursor::new(buf);
     let magic = c.array::<8>("segment magic")?;
     if &magic != SEGMENT_MAGIC {
         return c.fail("bad segment magic");
     }
     let base = c.u64("base offset")?;
+    let has_prev = c.u8("previous-record flag")?;
+    let time = c.i64("previous record time")?;
+    let file_no = c.u32("previous record file")?;
+    let pos = c.u64("previous record position")?;
+    if has_prev > 1 || (has_prev == 1 && base == 0) {
+        return c.fail("bad previous-record flag");
+    }
     let glen = c.u32("gtid length")? as usize;
     let gbytes = c.bytes(glen, "gtid set")?;
     let end = c.pos();
@@ -108,8 +137,18 @@ pub(crate) fn parse_header(buf: &[u8]) -> Result<(u64, GtidSet, u64), Short> {
             "segment header checksum mismatch (stored {stored:#010x}, computed {computed:#010x})"
         ));
     }
-    let set = GtidSet::from_bytes(gbytes).map_err(|what| Short { at: 20, what })?;
-    Ok((base, set, c.pos() as u64))
+    let gtid_before = GtidSet::from_bytes(gbytes).map_err(|what| Short { at: 41, what })?;
+    let prev = (has_prev == 1).then(|| RecordKeys {
+        offset: base - 1,
+        commit_time_ms: time,
+        position: SourcePos::new(file_no, pos),
+    });
+    Ok(SegHeader {
+        base,
+        gtid_before,
+        prev,
+        data_start: c.pos() as u64,
+    })
 }
 
 /// What a segment holds, from its footer (sealed) or from a scan (active).
@@ -380,4 +419,44 @@ pub(crate) fn batch_at(map: &Bytes, pos: u64, limit: u64) -> At {
 pub(crate) fn write_at(file: &File, path: &Path, pos: u64, buf: &[u8]) -> Result<(), StorageError> {
     file.write_all_at(buf, pos)
         .map_err(|e| StorageError::io("write", path, e))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proptest::prelude::*;
+
+    #[test]
+    fn footer_roundtrip() {
+        let mut info = SegmentInfo::empty(PathBuf::from("x.log"), 10, 50, GtidSet::single(b"a", 1));
+        info.add_record(5, SourcePos::new(1, 2), Some(&GtidSet::single(b"a", 2)));
+        info.data_end = 300;
+        info.batch_count = 1;
+        let footer = encode_footer(&info, 77);
+        let mut file = vec![0u8; 1000];
+        file[300..300 + footer.len()].copy_from_slice(&footer);
+        let t = encode_trailer(300, footer.len() as u32);
+        file[1000 - 24..].copy_from_slice(&t);
+        let got = read_footer(&file, Path::new("x.log")).unwrap().unwrap();
+        info.sealed_at_ms = Some(77);
+        assert_eq!(got, info);
+    }
+
+    proptest! {
+        #[test]
+        fn garbage_headers_footers_indexes_never_panic(
+            bytes in proptest::collection::vec(any::<u8>(), 0..300),
+            tail in proptest::collection::vec(any::<u8>(), 24),
+            pos in 0u64..400,
+        ) {
+            let _ = parse_header(&bytes);
+            let _ = crate::index::Index::decode(&bytes, 0, Path::new("x"));
+            // A trailer (valid or not) pointing anywhere into garbage.
+            let mut file = bytes.clone();
+            let mut t = encode_trailer(pos, tail[0] as u32 * 3);
+            if tail[1] & 1 == 1 { t = tail.clone(); }
+            file.extend_from_slice(&t);
+            let _ = read_footer(&file, Path::new("x"));
+        }
+    }
 }

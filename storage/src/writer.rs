@@ -190,6 +190,7 @@ pub(crate) fn roll(log: &Log, w: &mut Writer) -> Result<(), StorageError> {
         &inner.dir,
         w.tail.next_offset,
         &w.tail.gtid,
+        w.tail.last.as_ref(),
         initial_capacity(inner.config.segment_bytes),
     )?;
     let seg = Arc::new(seg);

@@ -224,6 +224,15 @@ pub fn classify(sql: &str) -> QueryKind {
                 _ => QueryKind::Other,
             }
         }
+        // Accounts and roles are not schema: CREATE/ALTER/DROP USER or ROLE.
+        "CREATE" | "ALTER" | "DROP" | "RENAME"
+            if leading_words(sql, 5)
+                .iter()
+                .skip(1)
+                .any(|x| x == "USER" || x == "ROLE") =>
+        {
+            QueryKind::Other
+        }
         "CREATE" | "ALTER" | "DROP" | "RENAME" | "TRUNCATE" => QueryKind::Ddl,
         _ => QueryKind::Other,
     }
@@ -315,6 +324,11 @@ mod tests {
         assert_eq!(classify("-- c\nTRUNCATE t"), QueryKind::Ddl);
         assert_eq!(classify("insert into t values (1)"), QueryKind::Other);
         assert_eq!(classify("GRANT ALL ON *.* TO x"), QueryKind::Other);
+        assert_eq!(
+            classify("ALTER USER 'a'@'%' IDENTIFIED BY 'x'"),
+            QueryKind::Other
+        );
+        assert_eq!(classify("CREATE OR REPLACE ROLE r"), QueryKind::Other);
     }
 
     #[test]

@@ -1,0 +1,15 @@
+//! The commands of the `sluice` binary that need more than one call into
+//! the library: their flags (clap) and the wiring. `main.rs` dispatches.
+
+pub mod run;
+pub mod tail;
+
+/// Log to stderr with `tracing`; `RUST_LOG` overrides the level.
+pub fn init_logging() {
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
+    let _ = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .try_init();
+}
