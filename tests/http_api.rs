@@ -407,3 +407,37 @@ async fn long_poll_commit_and_follow() {
     .await;
     assert!(end.is_ok(), "follow stream did not end at shutdown");
 }
+
+#[tokio::test]
+async fn standard_formats_serve_canal_json_and_debezium() {
+    let log = MemoryDestination::new("shop");
+    log.append(&insert("shop", "orders", 1));
+    let config = HttpConfig {
+        addr: "127.0.0.1:0".parse().unwrap(),
+        ..Default::default()
+    };
+    let mut state = AppState::new(&config, Arc::new(sluice::serve::http::StandardFormats));
+    state.add_source(log.clone(), None);
+    let server = HttpServer::bind(&config, state).await.unwrap();
+    let base = format!("http://{}", server.local_addr().unwrap());
+    let (tx, rx) = oneshot::channel::<()>();
+    let task = tokio::spawn(server.run(async move {
+        let _ = rx.await;
+    }));
+    let get = |format: &str| {
+        reqwest::get(format!(
+            "{base}/v1/sources/shop/changes?from=0&format={format}"
+        ))
+    };
+    let canal = lines(&get("canal-json").await.unwrap().text().await.unwrap());
+    assert_eq!(canal[0]["type"], "INSERT");
+    assert_eq!(canal[0]["table"], "orders");
+    assert_eq!(canal[0]["data"][0]["name"], "name-1");
+    let dbz = lines(&get("debezium-json").await.unwrap().text().await.unwrap());
+    assert_eq!(dbz[0]["op"], "c");
+    let native = get("json").await.unwrap();
+    assert_eq!(native.status(), StatusCode::OK);
+    assert_eq!(get("xml").await.unwrap().status(), StatusCode::BAD_REQUEST);
+    tx.send(()).unwrap();
+    task.await.unwrap().unwrap();
+}

@@ -42,6 +42,22 @@ pub trait RecordFormatter: Send + Sync + 'static {
     fn write(&self, format: &str, record: &Record, offset: u64, out: &mut Vec<u8>);
 }
 
+/// The formats every interface shares ([`crate::format`]): `json`,
+/// `canal-json`, `debezium-json`.
+pub struct StandardFormats;
+
+impl RecordFormatter for StandardFormats {
+    fn check(&self, format: &str) -> Result<(), String> {
+        format.parse::<crate::format::Format>().map(|_| ())
+    }
+
+    fn write(&self, format: &str, record: &Record, offset: u64, out: &mut Vec<u8>) {
+        if let Ok(f) = format.parse::<crate::format::Format>() {
+            f.write(record, offset, out);
+        }
+    }
+}
+
 const MAX_WAIT: Duration = Duration::from_secs(60);
 const READ_BYTES: usize = 8 << 20;
 

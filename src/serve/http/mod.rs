@@ -32,7 +32,7 @@ use axum::routing::{delete, get, post};
 use axum::Router;
 use tokio::net::TcpListener;
 
-pub use changes::RecordFormatter;
+pub use changes::{RecordFormatter, StandardFormats};
 pub use error::ApiError;
 pub use state::{AppState, Source};
 
