@@ -5,4 +5,5 @@
 pub mod canal;
 pub mod destination;
 pub mod http;
+pub mod listen;
 pub mod storage;
