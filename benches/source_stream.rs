@@ -3,8 +3,10 @@
 //! from the same private MariaDB, in the same run. Prints MB/s, events/s
 //! and the ratio (sluice time / mariadb-binlog time; < 1 is faster).
 //!
-//! `cargo bench --bench source_stream` (rows: `SLUICE_BENCH_ROWS`, default
-//! 500000, about 130 MB of binlog).
+//! `cargo bench --bench source_stream`. Workload: `SLUICE_BENCH_ROWS`
+//! (default 500000) rows in transactions of 1000 (about 100 MB of binlog in
+//! 8 KB row events), plus `SLUICE_BENCH_SMALL_TX` (default 50000)
+//! single-row transactions (small events: the per-event cost).
 
 use sluice::source::{Connection, DumpFrom, DumpOptions, SourceConfig};
 use sluice_testkit::MariaDb;
@@ -20,10 +22,14 @@ fn main() {
         .ok()
         .and_then(|v| v.parse().ok())
         .unwrap_or(500_000);
+    let small: u64 = std::env::var("SLUICE_BENCH_SMALL_TX")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(50_000);
     let Some(db) = MariaDb::start_default() else {
         return;
     };
-    println!("generating {rows} rows in transactions of 1000 …");
+    println!("generating {rows} rows in transactions of 1000, and {small} one-row transactions …");
     db.sql(&format!(
         "CREATE DATABASE sb;
          CREATE TABLE sb.t (id INT AUTO_INCREMENT PRIMARY KEY, k INT NOT NULL,
@@ -38,8 +44,17 @@ fn main() {
              SET i = i + 1;
            END WHILE;
          END//
+         CREATE PROCEDURE sb.small(n INT)
+         BEGIN
+           DECLARE i INT DEFAULT 0;
+           WHILE i < n DO
+             INSERT INTO sb.t (k, c, pad) VALUES (i, 'small', 'p');
+             SET i = i + 1;
+           END WHILE;
+         END//
          DELIMITER ;
-         CALL sb.fill({});",
+         CALL sb.fill({});
+         CALL sb.small({small});",
         rows.div_ceil(1000)
     ));
     let size: u64 = db

@@ -11,4 +11,5 @@ pub mod pipeline;
 pub mod proto;
 pub mod schema;
 pub mod serve;
+pub mod sink;
 pub mod source;

@@ -423,18 +423,24 @@ async fn caching_sha2_full_auth_over_tls_sends_the_clear_password() {
     let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
     let port = listener.local_addr().unwrap().port();
     let server = tokio::spawn(async move {
-        let (sock, _) = listener.accept().await.unwrap();
-        let mut io = PacketIo::new(sock, "client".into());
+        let (mut sock, _) = listener.accept().await.unwrap();
         let mut hs = handshake("caching_sha2_password");
         // Offer CLIENT_SSL (0x800) in the low capability bytes.
         let caps_at = 1 + b"8.0.36\0".len() + 4 + 8 + 1;
         hs[caps_at + 1] |= 0x08;
-        io.write_packet(&hs).await.unwrap();
-        let ssl_request = io.read_packet(None, "t").await.unwrap();
-        assert_eq!(ssl_request.len(), 32);
-        assert!(u32::from_le_bytes(ssl_request[..4].try_into().unwrap()) & 0x800 != 0);
-        let seq = io.seq();
-        let tls = acceptor.accept(io.into_inner()).await.unwrap();
+        // Raw reads here: the client's TLS hello follows the SSL request at
+        // once, and a buffering reader would swallow it.
+        use tokio::io::{AsyncReadExt, AsyncWriteExt};
+        let mut seq = 0u8;
+        let mut wire = Vec::new();
+        sluice::source::packet::frame(&hs, &mut seq, &mut wire);
+        sock.write_all(&wire).await.unwrap();
+        let mut ssl_request = [0u8; 36];
+        sock.read_exact(&mut ssl_request).await.unwrap();
+        assert_eq!(&ssl_request[..4], &[32, 0, 0, 1]);
+        assert!(u32::from_le_bytes(ssl_request[4..8].try_into().unwrap()) & 0x800 != 0);
+        let seq = 2;
+        let tls = acceptor.accept(sock).await.unwrap();
         let mut io = PacketIo::new(tls, "client".into());
         io.set_seq(seq);
         io.read_packet(None, "t").await.unwrap();

@@ -223,7 +223,7 @@ impl SchemaHistory {
                 if c.peek_is("SYSTEM") {
                     return Err("system versioning adds hidden columns".into());
                 }
-                if NOT_A_COLUMN.iter().any(|k| c.peek_is(k)) {
+                if names_no_column(&c) {
                     return Ok(());
                 }
             }
@@ -256,7 +256,7 @@ impl SchemaHistory {
                 if c.peek_is("SYSTEM") {
                     return Err("system versioning removes hidden columns".into());
                 }
-                if NOT_A_COLUMN.iter().any(|k| c.peek_is(k)) {
+                if names_no_column(&c) {
                     return Ok(());
                 }
             }
@@ -378,6 +378,16 @@ impl SchemaHistory {
         t.columns.insert(at, d);
         Ok(())
     }
+}
+
+/// True when the cursor is at a word that names an index, constraint,
+/// partition or period rather than a column (`period` alone is a good
+/// column name: `PERIOD FOR` is not).
+fn names_no_column(c: &Cursor) -> bool {
+    if c.peek_is("PERIOD") {
+        return c.toks.get(c.pos + 1).is_some_and(|t| t.is("FOR"));
+    }
+    NOT_A_COLUMN.iter().any(|k| c.peek_is(k))
 }
 
 /// `ADD PARTITION`, `DROP PARTITION p1, p2`, `COALESCE PARTITION 2`, …

@@ -122,7 +122,10 @@ pub fn parse_column_def(
     dialect: &Dialect,
     explicit_ts: bool,
 ) -> Result<Column, String> {
-    let prepared = prepare(toks);
+    // The column's name is never rewritten (`storage`, `charset` and
+    // `visible` are good column names).
+    let mut prepared: Vec<Token> = toks.iter().take(1).cloned().collect();
+    prepared.extend(prepare(toks.get(1..).unwrap_or(&[])));
     let sql = format!("CREATE TABLE t ({})", join(&prepared));
     let stmts = Parser::parse_sql(&MySqlDialect {}, &sql)
         .map_err(|e| format!("column definition `{}`: {e}", join(toks)))?;
@@ -286,6 +289,12 @@ mod tests {
             (c.mysql_type.as_str(), c.charset.as_str()),
             ("enum('x','y')", "")
         );
+        for name in [
+            "charset", "storage", "visible", "national", "binary", "ascii", "long",
+        ] {
+            let c = col(&format!("{name} INT NOT NULL")).unwrap();
+            assert_eq!((c.name.as_str(), c.nullable), (name, false));
+        }
         assert!(col("x FROB(3)").is_err());
         assert!(col("x INT, y INT").is_err());
     }

@@ -683,3 +683,42 @@ fn records_from_the_decoder_and_from_the_log() {
     assert_eq!(log[4].changes[0].columns[0].name, "x");
     assert!(!log[6].changes[0].names_known);
 }
+
+#[test]
+fn show_create_table_style_definitions() {
+    let mut h = history();
+    applied(
+        &mut h,
+        "CREATE TABLE `dump` (\n\
+           `id` int(11) unsigned NOT NULL AUTO_INCREMENT,\n\
+           `d` datetime NOT NULL DEFAULT '0000-00-00 00:00:00',\n\
+           `ts` timestamp NOT NULL DEFAULT current_timestamp() ON UPDATE current_timestamp(),\n\
+           `name` varchar(255) COLLATE utf8mb4_unicode_ci DEFAULT NULL,\n\
+           `kind` enum('a','b') CHARACTER SET utf8 COLLATE utf8_bin NOT NULL DEFAULT 'a',\n\
+           `price` double(16,2) DEFAULT NULL,\n\
+           `flag` bit(1) DEFAULT b'0',\n\
+           `shape` geometry NOT NULL /*!80003 SRID 4326 */,\n\
+           `doc` longtext CHARACTER SET utf8mb4 COLLATE utf8mb4_bin DEFAULT NULL CHECK (json_valid(`doc`)),\n\
+           `g` varchar(10) GENERATED ALWAYS AS (concat(`name`,'x')) VIRTUAL,\n\
+           `z` decimal(10,2) unsigned zerofill DEFAULT NULL,\n\
+           `ok` tinyint(1) NOT NULL DEFAULT '0' COMMENT 'flag, with (comma)',\n\
+           `f` float unsigned DEFAULT NULL,\n\
+           `u` char(36) CHARACTER SET ascii COLLATE ascii_bin DEFAULT NULL,\n\
+           `m` datetime(6) DEFAULT current_timestamp(6),\n\
+           `s` varchar(32) NOT NULL DEFAULT _utf8mb4'abc',\n\
+           `r` int(11) DEFAULT (rand() * 100),\n\
+           PRIMARY KEY (`id`) USING BTREE,\n\
+           KEY `idx_name` (`name`(191)),\n\
+           SPATIAL KEY `sp` (`shape`)\n\
+         ) ENGINE=InnoDB AUTO_INCREMENT=3 DEFAULT CHARSET=utf8mb4 COLLATE=utf8mb4_unicode_ci ROW_FORMAT=DYNAMIC",
+    );
+    let c = cols(&h, "shop", "dump");
+    assert_eq!(c.len(), 17);
+    assert_eq!(
+        c[0], "id int(11) unsigned NOT NULL PK",
+        "a given display width stays"
+    );
+    assert_eq!(c[4], "kind enum('a','b') NOT NULL [utf8mb3]");
+    assert_eq!(c[8], "doc longtext [utf8mb4]");
+    assert_eq!(c[13], "u char(36) [ascii]");
+}

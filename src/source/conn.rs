@@ -10,7 +10,6 @@ use super::packet::PacketIo;
 use super::response::{self, ErrPacket, OkPacket};
 use super::tls::{self, Transport};
 use std::time::Duration;
-use tokio::io::BufReader;
 use tokio::net::TcpStream;
 
 /// Bound on a query's answer time (each packet), so a dead server is noticed.
@@ -20,7 +19,7 @@ pub const QUERY_TIMEOUT: Duration = Duration::from_secs(120);
 /// `max_allowed_packet`.
 const MAX_PACKET: u32 = 1 << 30;
 
-pub(crate) type Io = PacketIo<BufReader<Transport>>;
+pub(crate) type Io = PacketIo<Transport>;
 
 /// What we learned about the server at connect time.
 #[derive(Clone, Debug)]
@@ -98,10 +97,7 @@ impl Connection {
             source,
         })?;
         let _ = tcp.set_nodelay(true);
-        let mut io = PacketIo::new(
-            BufReader::with_capacity(1 << 16, Transport::Plain(tcp)),
-            addr.clone(),
-        );
+        let mut io = PacketIo::new(Transport::Plain(tcp), addr.clone());
         let timeout = Some(config.connect_timeout);
         let first = io
             .read_packet(timeout, "reading the server handshake")
@@ -150,7 +146,13 @@ impl Connection {
             io.write_packet(&handshake::ssl_request(capabilities, MAX_PACKET))
                 .await?;
             let seq = io.seq();
-            let tls = match io.into_inner().into_inner() {
+            if io.buffered() != 0 {
+                return Err(SourceError::malformed(
+                    &addr,
+                    "the server sent data before the TLS handshake",
+                ));
+            }
+            let tls = match io.into_inner() {
                 Transport::Plain(tcp) => {
                     tokio::time::timeout(config.connect_timeout, tls::upgrade(config, tcp))
                         .await
@@ -162,7 +164,7 @@ impl Connection {
                 }
                 already @ Transport::Tls(_) => already,
             };
-            io = PacketIo::new(BufReader::with_capacity(1 << 16, tls), addr.clone());
+            io = PacketIo::new(tls, addr.clone());
             io.set_seq(seq);
         }
         let password = config.password.expose().as_bytes();

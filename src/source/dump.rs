@@ -324,7 +324,7 @@ fn check_file_available(addr: &str, files: &[BinlogFile], file: &str) -> Result<
     }
     let oldest = files.first().map(|f| f.name.clone());
     match files.first() {
-        Some(first) if file_order(file) < file_order(&first.name) => Err(SourceError::Purged {
+        Some(first) if sorts_before(file, &first.name) => Err(SourceError::Purged {
             addr: addr.to_string(),
             requested: file.to_string(),
             oldest,
@@ -339,11 +339,16 @@ fn check_file_available(addr: &str, files: &[BinlogFile], file: &str) -> Result<
     }
 }
 
-/// Binlog files sort by their numeric suffix (`base.000123`).
-fn file_order(name: &str) -> (String, u64) {
-    match name.rsplit_once('.') {
-        Some((base, n)) => (base.to_string(), n.parse().unwrap_or(0)),
-        None => (name.to_string(), 0),
+/// Whether binlog file `a` comes before `b`: same base name, lower
+/// numeric suffix (`base.000123`). Files of another base never do.
+pub(crate) fn sorts_before(a: &str, b: &str) -> bool {
+    let split = |name: &str| {
+        let (base, n) = name.rsplit_once('.')?;
+        Some((base.to_string(), n.parse::<u64>().ok()?))
+    };
+    match (split(a), split(b)) {
+        (Some((base_a, na)), Some((base_b, nb))) => base_a == base_b && na < nb,
+        _ => false,
     }
 }
 
@@ -546,5 +551,10 @@ mod tests {
         assert!(e.to_string().contains("mysql-bin.000003"), "{e}");
         let e = check_file_available("h:1", &files, "mysql-bin.000009").unwrap_err();
         assert!(matches!(e, SourceError::Config(_)), "{e}");
+        // Another base name is unknown, not purged.
+        let e = check_file_available("h:1", &files, "binlog.000001").unwrap_err();
+        assert!(matches!(e, SourceError::Config(_)), "{e}");
+        assert!(!sorts_before("mysql-bin.000010", "mysql-bin.000009"));
+        assert!(sorts_before("mysql-bin.000009", "mysql-bin.000010"));
     }
 }

@@ -15,8 +15,10 @@
 //! of step and is reported as malformed.
 //!
 //! Reads are bounded: a joined payload larger than the configured maximum is
-//! refused before it is buffered, and every read can carry a timeout (the
-//! heartbeat watchdog of the binlog stream).
+//! refused before it is buffered, and every wait for bytes can carry a
+//! timeout (the heartbeat watchdog of the binlog stream). Received bytes are
+//! parsed from an owned buffer; an incomplete packet is a normal outcome
+//! that asks for another read.
 
 use super::error::{Result, SourceError};
 use bytes::{Bytes, BytesMut};
@@ -47,9 +49,18 @@ pub fn frame(payload: &[u8], seq: &mut u8, out: &mut Vec<u8>) {
     }
 }
 
+/// Bytes asked of the socket per read when the buffer runs dry.
+const READ_CHUNK: usize = 64 * 1024;
+
 /// Reads and writes whole packets on a stream.
+///
+/// Reads go into an owned buffer (`read_buf` is cancel-safe) from which
+/// packets are carved without copying, so many small packets cost one
+/// read and one timer between them; a read is only awaited (under the
+/// timeout) when the buffer holds no complete packet.
 pub struct PacketIo<S> {
     stream: S,
+    rbuf: BytesMut,
     seq: u8,
     addr: String,
     max_payload: usize,
@@ -60,6 +71,7 @@ impl<S: AsyncRead + AsyncWrite + Unpin> PacketIo<S> {
     pub fn new(stream: S, addr: String) -> Self {
         PacketIo {
             stream,
+            rbuf: BytesMut::with_capacity(READ_CHUNK),
             seq: 0,
             addr,
             max_payload: DEFAULT_MAX_PAYLOAD,
@@ -90,6 +102,13 @@ impl<S: AsyncRead + AsyncWrite + Unpin> PacketIo<S> {
         self.seq = 0;
     }
 
+    /// Bytes received but not yet returned as packets.
+    pub fn buffered(&self) -> usize {
+        self.rbuf.len()
+    }
+
+    /// The stream, for a TLS upgrade. Bytes already buffered would be lost,
+    /// so there must be none (the server waits for us at that point).
     pub fn into_inner(self) -> S {
         self.stream
     }
@@ -122,55 +141,78 @@ impl<S: AsyncRead + AsyncWrite + Unpin> PacketIo<S> {
         Ok(())
     }
 
-    /// Read one joined payload. `timeout` bounds each underlying read (a
-    /// header or one chunk), so a silent peer is noticed even mid-packet.
+    /// Read one joined payload. `timeout` bounds each wait for more bytes,
+    /// so a silent peer is noticed even in the middle of a packet.
     pub async fn read_packet(
         &mut self,
         timeout: Option<Duration>,
         context: &'static str,
     ) -> Result<Bytes> {
-        let mut payload = BytesMut::new();
+        // Chunks of a payload of 16 MB or more, joined at the end.
+        let mut joined: Option<BytesMut> = None;
         loop {
-            let mut header = [0u8; 4];
-            self.read_exact(&mut header, timeout, context).await?;
-            let len = u32::from_le_bytes([header[0], header[1], header[2], 0]) as usize;
-            if header[3] != self.seq {
-                return Err(SourceError::malformed(
-                    &self.addr,
-                    format!(
-                        "packet sequence id {} where {} was expected (while {context})",
-                        header[3], self.seq
-                    ),
-                ));
+            if let Some(len) =
+                self.complete_chunk(joined.as_ref().map_or(0, |j| j.len()), context)?
+            {
+                let _header = self.rbuf.split_to(4);
+                let chunk = self.rbuf.split_to(len);
+                self.seq = self.seq.wrapping_add(1);
+                match (&mut joined, len < MAX_CHUNK) {
+                    (None, true) => return Ok(chunk.freeze()),
+                    (None, false) => joined = Some(chunk),
+                    (Some(j), last) => {
+                        j.extend_from_slice(&chunk);
+                        if last {
+                            return Ok(joined.take().unwrap_or_default().freeze());
+                        }
+                    }
+                }
+                continue;
             }
-            self.seq = self.seq.wrapping_add(1);
-            let total = payload.len() + len;
-            if total > self.max_payload {
-                return Err(SourceError::malformed(
-                    &self.addr,
-                    format!(
-                        "packet payload of more than {total} bytes exceeds the limit of {} bytes (while {context})",
-                        self.max_payload
-                    ),
-                ));
-            }
-            let start = payload.len();
-            payload.resize(total, 0);
-            self.read_exact(&mut payload[start..], timeout, context)
-                .await?;
-            if len < MAX_CHUNK {
-                return Ok(payload.freeze());
-            }
+            self.fill(timeout, context).await?;
         }
     }
 
-    async fn read_exact(
-        &mut self,
-        buf: &mut [u8],
-        timeout: Option<Duration>,
-        context: &'static str,
-    ) -> Result<()> {
-        let read = self.stream.read_exact(buf);
+    /// The length of the next chunk if it is wholly buffered; checks its
+    /// sequence id and the payload limit as soon as the header is in.
+    fn complete_chunk(&mut self, joined: usize, context: &'static str) -> Result<Option<usize>> {
+        let [a, b, c, seq, ..] = self.rbuf[..] else {
+            return Ok(None);
+        };
+        let len = u32::from_le_bytes([a, b, c, 0]) as usize;
+        if seq != self.seq {
+            return Err(SourceError::malformed(
+                &self.addr,
+                format!(
+                    "packet sequence id {seq} where {} was expected (while {context})",
+                    self.seq
+                ),
+            ));
+        }
+        let total = joined + len;
+        if total > self.max_payload {
+            return Err(SourceError::malformed(
+                &self.addr,
+                format!(
+                    "packet payload of more than {total} bytes exceeds the limit of {} bytes (while {context})",
+                    self.max_payload
+                ),
+            ));
+        }
+        if self.rbuf.len() >= 4 + len {
+            Ok(Some(len))
+        } else {
+            self.rbuf.reserve(4 + len - self.rbuf.len());
+            Ok(None)
+        }
+    }
+
+    /// Read more bytes into the buffer (at least one), under the timeout.
+    async fn fill(&mut self, timeout: Option<Duration>, context: &'static str) -> Result<()> {
+        if self.rbuf.capacity() - self.rbuf.len() < READ_CHUNK / 4 {
+            self.rbuf.reserve(READ_CHUNK);
+        }
+        let read = self.stream.read_buf(&mut self.rbuf);
         let result = match timeout {
             Some(after) => match tokio::time::timeout(after, read).await {
                 Ok(r) => r,
@@ -185,6 +227,10 @@ impl<S: AsyncRead + AsyncWrite + Unpin> PacketIo<S> {
             None => read.await,
         };
         match result {
+            Ok(0) => Err(SourceError::Closed {
+                addr: self.addr.clone(),
+                context,
+            }),
             Ok(_) => Ok(()),
             Err(e) if e.kind() == std::io::ErrorKind::UnexpectedEof => Err(SourceError::Closed {
                 addr: self.addr.clone(),
@@ -300,6 +346,40 @@ mod tests {
         fn arbitrary_bytes_never_panic(bytes in proptest::collection::vec(any::<u8>(), 0..300)) {
             let results = read_all(bytes, 200);
             prop_assert!(results.last().is_some_and(|r| r.is_err()));
+        }
+
+        #[test]
+        fn packets_split_across_reads_join_back(
+            payloads in proptest::collection::vec(proptest::collection::vec(any::<u8>(), 0..300), 1..6),
+            cuts in proptest::collection::vec(1usize..50, 1..40),
+        ) {
+            let mut seq = 0u8;
+            let mut wire = Vec::new();
+            for p in &payloads { frame(p, &mut seq, &mut wire); }
+            let count = payloads.len();
+            let got = rt().block_on(async move {
+                // A pipe smaller than most packets, fed in random pieces.
+                let (client, mut server) = tokio::io::duplex(64);
+                let writer = tokio::spawn(async move {
+                    let mut rest = &wire[..];
+                    let mut i = 0;
+                    while !rest.is_empty() {
+                        let n = cuts[i % cuts.len()].min(rest.len());
+                        server.write_all(&rest[..n]).await.unwrap();
+                        rest = &rest[n..];
+                        i += 1;
+                        tokio::task::yield_now().await;
+                    }
+                });
+                let mut io = PacketIo::new(client, "t:1".into());
+                let mut got = Vec::new();
+                for _ in 0..count {
+                    got.push(io.read_packet(None, "t").await.unwrap().to_vec());
+                }
+                writer.await.unwrap();
+                got
+            });
+            prop_assert_eq!(got, payloads);
         }
 
         #[test]

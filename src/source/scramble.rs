@@ -173,6 +173,20 @@ mod tests {
         assert!(caching_sha2(b"", NONCE).is_empty());
     }
 
+    /// Vectors computed outside Rust (Python's hashlib, following the
+    /// formulas in the module docs).
+    #[test]
+    fn known_vectors() {
+        assert_eq!(
+            native_password(b"secret", NONCE),
+            hex("99db25ccb2a625f0e7cf4ce2e895ef9609dfe5e4")
+        );
+        assert_eq!(
+            caching_sha2(b"sha2 pass", NONCE),
+            hex("62bdbda2fc370efb75f9d5ef08753726fd6ff5634c5ace418763d463917cbd83")
+        );
+    }
+
     #[test]
     fn rsa_full_auth_decrypts_to_the_xored_password() {
         use rsa::pkcs8::EncodePublicKey;

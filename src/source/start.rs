@@ -132,7 +132,7 @@ impl Connection {
                     let oldest = files.first().map(|f| f.name.clone());
                     let older = oldest
                         .as_ref()
-                        .is_some_and(|o| file_number(file) < file_number(o));
+                        .is_some_and(|o| super::dump::sorts_before(file, o));
                     return Err(if older {
                         SourceError::Purged {
                             addr,
@@ -198,12 +198,6 @@ impl Connection {
         let s = self.master_status().await?;
         Ok(DumpFrom::file_pos(s.file, s.pos))
     }
-}
-
-fn file_number(name: &str) -> u64 {
-    name.rsplit_once('.')
-        .and_then(|(_, n)| n.parse().ok())
-        .unwrap_or(0)
 }
 
 /// Read `file` from its start on a separate connection and return the

@@ -1,0 +1,16 @@
+//! Sinks: each one a consumer group over a source's log that delivers
+//! change events to another system and commits its offset only after the
+//! target acknowledged them. A slow or failed sink never slows capture; a
+//! restarted one resumes at its committed offset (and the target's
+//! deduplication or idempotence absorbs the redelivered tail).
+//!
+//! - [`runner`]: the loop shared by every sink (read, filter, deliver,
+//!   commit, retry with backoff, metrics).
+//! - [`nats`]: NATS JetStream, a subject per table, `Nats-Msg-Id` dedup.
+//! - [`message`]: a record cut into per-table messages in a format.
+
+pub mod message;
+pub mod nats;
+pub mod runner;
+
+pub use runner::{run, Sink, SinkError, SinkOptions};
