@@ -50,6 +50,9 @@ pub struct RunArgs {
     /// Resume by `position` (file and offset, the default) or by `gtid`.
     #[arg(long, default_value = "position", value_parser = ["position", "gtid"])]
     pub resume: String,
+    /// Canal and HTTP listeners.
+    #[command(flatten)]
+    pub serve: crate::serve::listen::ServeArgs,
 }
 
 /// Everything needed to start one source.
@@ -65,6 +68,7 @@ pub async fn main(args: RunArgs) -> anyhow::Result<()> {
     let (stop_tx, stop_rx) = watch::channel(false);
     let mut tasks: tokio::task::JoinSet<Result<(), String>> = tokio::task::JoinSet::new();
     let mut logs = std::collections::HashMap::new();
+    let mut served = Vec::new();
     for planned in sources {
         let dir = pipeline::log_dir(&data, &planned.options.name);
         std::fs::create_dir_all(&dir)
@@ -73,6 +77,11 @@ pub async fn main(args: RunArgs) -> anyhow::Result<()> {
             .with_context(|| format!("cannot open the log in {}", dir.display()))?;
         logs.insert(planned.options.name.clone(), log.clone());
         let status = StatusHandle::new(&planned.options.name);
+        served.push(crate::serve::listen::Served {
+            name: planned.options.name.clone(),
+            log: log.clone(),
+            status: status.clone(),
+        });
         let stop = stop_rx.clone();
         let capture = pipeline::run(planned.options, log, status, stop);
         tasks.spawn(async move { capture.await.map_err(|e| e.to_string()) });
@@ -89,6 +98,17 @@ pub async fn main(args: RunArgs) -> anyhow::Result<()> {
         let stop = stop_rx.clone();
         tasks.spawn(run_sink(sink, destination, stop));
     }
+    let file = args.config.as_deref().map(Config::load).transpose()?;
+    let mut listeners = tokio::task::JoinSet::new();
+    crate::serve::listen::start(
+        &args.serve,
+        file.as_ref().and_then(|f| f.canal_addr.as_deref()),
+        file.as_ref().and_then(|f| f.http_addr.as_deref()),
+        served,
+        stop_rx.clone(),
+        &mut listeners,
+    )
+    .await?;
     let mut failed = None;
     loop {
         tokio::select! {
@@ -109,6 +129,18 @@ pub async fn main(args: RunArgs) -> anyhow::Result<()> {
                 tracing::info!("shutting down");
                 let _ = stop_tx.send(true);
             }
+        }
+    }
+    let _ = stop_tx.send(true);
+    while let Some(done) = listeners.join_next().await {
+        match done {
+            Ok(Err(e)) => {
+                failed.get_or_insert_with(|| e.to_string());
+            }
+            Err(e) => {
+                failed.get_or_insert_with(|| format!("listener task failed: {e}"));
+            }
+            Ok(Ok(())) => {}
         }
     }
     match failed {

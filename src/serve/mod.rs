@@ -1,6 +1,9 @@
-//! Serving consumers: Canal's TCP protocol ([`canal`]), over the logs as
-//! [`destination`]s (the storage adapter is [`storage`]).
+//! Serving consumers: Canal's TCP protocol ([`canal`]) and the HTTP API
+//! ([`http`]), over the logs as [`destination`]s (the storage adapter is
+//! [`storage`]).
 
 pub mod canal;
 pub mod destination;
+pub mod http;
+pub mod listen;
 pub mod storage;

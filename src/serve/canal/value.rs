@@ -24,8 +24,6 @@
 //! endian) followed by the WKB. VECTOR, which Canal predates, is rendered as
 //! a JSON array of its floats with `sqlType` VARCHAR.
 
-use std::fmt::Write as _;
-
 use crate::proto::{value::Kind, Column, Timestamp, Value};
 
 /// `java.sql.Types` codes.
@@ -269,10 +267,7 @@ pub fn render(column: &Column, value: &Value, tz: TimeZone) -> Option<Rendered> 
     })
 }
 
-/// Bytes as an ISO-8859-1 string: byte `b` becomes the char U+00`b`.
-pub fn latin1(bytes: &[u8]) -> String {
-    bytes.iter().map(|&b| char::from(b)).collect()
-}
+pub use crate::format::value::{java_float, latin1};
 
 /// A TIMESTAMP in `tz` as `yyyy-MM-dd HH:mm:ss[.f]`, with as many fraction
 /// digits as the column declares. The zero timestamp stays zero.
@@ -300,69 +295,6 @@ pub fn render_timestamp(ts: &Timestamp, tz: TimeZone) -> String {
         let digits = format!("{:06}", ts.micros.min(999_999));
         out.push('.');
         out.push_str(digits.get(..fsp).unwrap_or(&digits));
-    }
-    out
-}
-
-/// Java's `Double.toString` (or `Float.toString` when `single`): the
-/// shortest digits that read back to the same value, in plain notation with
-/// at least one fraction digit for 1e-3 <= |x| < 1e7, else as `d.dddE±n`.
-pub fn java_float(x: f64, single: bool) -> String {
-    if x.is_nan() {
-        return "NaN".into();
-    }
-    if x.is_infinite() {
-        return if x > 0.0 { "Infinity" } else { "-Infinity" }.into();
-    }
-    if x == 0.0 {
-        return if x.is_sign_negative() { "-0.0" } else { "0.0" }.into();
-    }
-    // Shortest round-trip digits in scientific form, e.g. "1.2345e-5".
-    let sci = if single {
-        format!("{:e}", x as f32)
-    } else {
-        format!("{x:e}")
-    };
-    let (mantissa, exp) = sci.split_once('e').unwrap_or((&sci, "0"));
-    let exp: i32 = exp.parse().unwrap_or(0);
-    let negative = mantissa.starts_with('-');
-    let digits: String = mantissa.chars().filter(|c| c.is_ascii_digit()).collect();
-    let digits = digits.trim_end_matches('0');
-    let digits = if digits.is_empty() { "0" } else { digits };
-    let mut out = String::new();
-    if negative {
-        out.push('-');
-    }
-    if (-3..7).contains(&exp) {
-        if exp < 0 {
-            out.push_str("0.");
-            for _ in 0..(-exp - 1) {
-                out.push('0');
-            }
-            out.push_str(digits);
-        } else {
-            let int_len = exp as usize + 1;
-            if digits.len() <= int_len {
-                out.push_str(digits);
-                for _ in digits.len()..int_len {
-                    out.push('0');
-                }
-                out.push_str(".0");
-            } else {
-                out.push_str(&digits[..int_len]);
-                out.push('.');
-                out.push_str(&digits[int_len..]);
-            }
-        }
-    } else {
-        out.push_str(&digits[..1]);
-        out.push('.');
-        if digits.len() > 1 {
-            out.push_str(&digits[1..]);
-        } else {
-            out.push('0');
-        }
-        let _ = write!(out, "E{exp}");
     }
     out
 }
