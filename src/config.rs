@@ -35,6 +35,8 @@ pub struct Config {
     pub canal_addr: Option<String>,
     /// HTTP API listener, e.g. `127.0.0.1:8080`.
     pub http_addr: Option<String>,
+    /// Bearer token HTTP clients must give (`--http-token`); none: no auth.
+    pub http_token: Option<Secret>,
 }
 
 #[derive(Debug, Deserialize, Clone)]

@@ -3,6 +3,7 @@
 use crate::config::{self, Config, Fsync, Secret, SourceConfig};
 use crate::filter::TableFilter;
 use crate::pipeline::{self, CaptureOptions, StatusHandle};
+use crate::serve::http::{HttpConfig, HttpServer, Source, Sources};
 use crate::source::{self, StartPoint};
 use anyhow::{bail, Context};
 use sluice_storage::{FsyncPolicy, Log, LogConfig};
@@ -50,6 +51,12 @@ pub struct RunArgs {
     /// Resume by `position` (file and offset, the default) or by `gtid`.
     #[arg(long, default_value = "position", value_parser = ["position", "gtid"])]
     pub resume: String,
+    /// Serve the HTTP API on this address (e.g. 127.0.0.1:8080).
+    #[arg(long, value_name = "ADDR")]
+    pub http_addr: Option<std::net::SocketAddr>,
+    /// Bearer token HTTP clients must give (default: none).
+    #[arg(long, env = "SLUICE_HTTP_TOKEN", hide_env_values = true)]
+    pub http_token: Option<String>,
 }
 
 /// Everything needed to start one source.
@@ -58,12 +65,19 @@ struct Planned {
     log_config: LogConfig,
 }
 
+/// The listeners of `sluice run`.
+struct Listeners {
+    http: Option<HttpConfig>,
+}
+
 pub async fn main(args: RunArgs) -> anyhow::Result<()> {
-    let (data, sources) = plan(&args)?;
+    let (data, sources, listeners) = plan(&args)?;
+    let metrics = crate::serve::http::metrics::install();
     std::fs::create_dir_all(&data)
         .with_context(|| format!("cannot create the data folder {}", data.display()))?;
     let (stop_tx, stop_rx) = watch::channel(false);
     let mut tasks = tokio::task::JoinSet::new();
+    let mut served = Sources::new();
     for planned in sources {
         let dir = pipeline::log_dir(&data, &planned.options.name);
         std::fs::create_dir_all(&dir)
@@ -71,8 +85,29 @@ pub async fn main(args: RunArgs) -> anyhow::Result<()> {
         let log = Log::open(&dir, planned.log_config)
             .with_context(|| format!("cannot open the log in {}", dir.display()))?;
         let status = StatusHandle::new(&planned.options.name);
+        served.insert(Source::new(
+            &planned.options.name,
+            log.clone(),
+            Some(status.clone()),
+        ));
         let stop = stop_rx.clone();
         tasks.spawn(pipeline::run(planned.options, log, status, stop));
+    }
+    if let Some(http) = listeners.http {
+        let server = HttpServer::bind(http.clone(), served.clone(), metrics)
+            .await
+            .with_context(|| format!("cannot listen for HTTP on {}", http.addr))?;
+        let addr = server.local_addr()?;
+        tracing::info!(%addr, "HTTP API listening");
+        let mut stop = stop_rx.clone();
+        tokio::spawn(async move {
+            let shutdown = async move {
+                let _ = stop.wait_for(|s| *s).await;
+            };
+            if let Err(e) = server.run(shutdown).await {
+                tracing::error!("HTTP server failed: {e}");
+            }
+        });
     }
     let mut failed = None;
     loop {
@@ -114,7 +149,7 @@ async fn shutdown_signal() {
 }
 
 /// Merge the config file and the flags into one plan per source.
-fn plan(args: &RunArgs) -> anyhow::Result<(PathBuf, Vec<Planned>)> {
+fn plan(args: &RunArgs) -> anyhow::Result<(PathBuf, Vec<Planned>, Listeners)> {
     let mut config = match &args.config {
         Some(path) => Config::load(path)?,
         None => Config::default(),
@@ -212,5 +247,20 @@ fn plan(args: &RunArgs) -> anyhow::Result<(PathBuf, Vec<Planned>)> {
             log_config,
         });
     }
-    Ok((data, planned))
+    let http_addr = match (args.http_addr, &config.http_addr) {
+        (Some(a), _) => Some(a),
+        (None, Some(text)) => Some(
+            text.parse()
+                .with_context(|| format!("http_addr {text:?}: expected HOST:PORT"))?,
+        ),
+        (None, None) => None,
+    };
+    let http = http_addr.map(|addr| HttpConfig {
+        addr,
+        token: args
+            .http_token
+            .clone()
+            .or_else(|| config.http_token.as_ref().map(|t| t.expose().to_string())),
+    });
+    Ok((data, planned, Listeners { http }))
 }

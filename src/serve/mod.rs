@@ -1,3 +1,5 @@
-//! Serving consumers: Canal's TCP protocol ([`canal`]).
+//! Serving consumers: Canal's TCP protocol ([`canal`]) and the HTTP API
+//! ([`http`]).
 
 pub mod canal;
+pub mod http;
