@@ -72,10 +72,16 @@ pub fn event(i: u64, rows: u64) -> proto::Record {
 
 /// Appends records `from..to`, 16 per batch.
 pub fn append(log: &Log, from: u64, to: u64, rows: u64) {
+    append_with(log, from, to, |k| event(k, rows));
+}
+
+/// Appends `make(i)` for `i` in `from..to`, 16 per batch, with the keys of
+/// [`event`] (commit time, position, GTID).
+pub fn append_with(log: &Log, from: u64, to: u64, make: impl Fn(u64) -> proto::Record) {
     let mut i = from;
     while i < to {
         let end = (i + 16).min(to);
-        let payloads: Vec<Vec<u8>> = (i..end).map(|k| event(k, rows).encode_to_vec()).collect();
+        let payloads: Vec<Vec<u8>> = (i..end).map(|k| make(k).encode_to_vec()).collect();
         let news: Vec<NewRecord> = (i..end)
             .zip(&payloads)
             .map(|(k, p)| NewRecord {
