@@ -51,8 +51,8 @@ pub struct RunArgs {
     /// Resume by `position` (file and offset, the default) or by `gtid`.
     #[arg(long, default_value = "position", value_parser = ["position", "gtid"])]
     pub resume: String,
-    /// Serve the HTTP API on this address (e.g. 127.0.0.1:8080).
-    #[arg(long, value_name = "ADDR")]
+    /// Serve the HTTP API on this address (HOST:PORT, or a port on 127.0.0.1).
+    #[arg(long, value_name = "ADDR", value_parser = crate::serve::http::parse_listen_addr)]
     pub http_addr: Option<std::net::SocketAddr>,
     /// Bearer token HTTP clients must give (default: none).
     #[arg(long, env = "SLUICE_HTTP_TOKEN", hide_env_values = true)]
@@ -250,8 +250,8 @@ fn plan(args: &RunArgs) -> anyhow::Result<(PathBuf, Vec<Planned>, Listeners)> {
     let http_addr = match (args.http_addr, &config.http_addr) {
         (Some(a), _) => Some(a),
         (None, Some(text)) => Some(
-            text.parse()
-                .with_context(|| format!("http_addr {text:?}: expected HOST:PORT"))?,
+            crate::serve::http::parse_listen_addr(text)
+                .map_err(|e| anyhow::anyhow!("http_addr in the config file: {e}"))?,
         ),
         (None, None) => None,
     };

@@ -73,6 +73,15 @@ impl Default for HttpConfig {
     }
 }
 
+/// A listen address: `HOST:PORT`, or a bare port bound on 127.0.0.1.
+pub fn parse_listen_addr(text: &str) -> Result<SocketAddr, String> {
+    if let Ok(port) = text.parse::<u16>() {
+        return Ok(SocketAddr::from(([127, 0, 0, 1], port)));
+    }
+    text.parse()
+        .map_err(|_| format!("{text:?}: expected HOST:PORT or a port"))
+}
+
 pub(crate) struct Shared {
     pub sources: Sources,
     pub token: Option<String>,
