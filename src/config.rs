@@ -227,6 +227,17 @@ include = 'shop\..*'
     }
 
     #[test]
+    fn http_listener_keys() {
+        let c = Config::parse(&format!(
+            "http_addr = \"127.0.0.1:8080\"\nhttp_token = \"tok3n\"\n{EXAMPLE}"
+        ))
+        .unwrap();
+        assert_eq!(c.http_addr.as_deref(), Some("127.0.0.1:8080"));
+        assert_eq!(c.http_token.as_ref().map(|t| t.expose()), Some("tok3n"));
+        assert!(!format!("{c:?}").contains("tok3n"));
+    }
+
+    #[test]
     fn debug_never_shows_the_url_password() {
         let c = Config::parse(EXAMPLE).unwrap();
         let shown = format!("{c:?}");

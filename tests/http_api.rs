@@ -24,10 +24,24 @@ async fn health_status_and_metrics() {
     let srv = Server::start_with(&log, Some(status), None).await;
     let c = client();
 
-    let h: Value = c.get(format!("{}/health", srv.url)).send().await.unwrap().json().await.unwrap();
+    let h: Value = c
+        .get(format!("{}/health", srv.url))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
     assert_eq!(h["status"], "ok");
 
-    let s: Value = c.get(format!("{}/status", srv.url)).send().await.unwrap().json().await.unwrap();
+    let s: Value = c
+        .get(format!("{}/status", srv.url))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
     let src = &s["sources"][0];
     assert_eq!(src["name"], "main");
     assert_eq!(src["log"]["start_offset"], 0);
@@ -64,10 +78,18 @@ async fn groups_crud() {
     let srv = Server::start(&log, None).await;
     let c = client();
 
-    let r = c.post(srv.groups()).json(&json!({"name": "a"})).send().await.unwrap();
+    let r = c
+        .post(srv.groups())
+        .json(&json!({"name": "a"}))
+        .send()
+        .await
+        .unwrap();
     assert_eq!(r.status(), 201);
     let g: Value = r.json().await.unwrap();
-    assert_eq!((g["offset"].as_u64(), g["reset"].as_str()), (Some(0), Some("none")));
+    assert_eq!(
+        (g["offset"].as_u64(), g["reset"].as_str()),
+        (Some(0), Some("none"))
+    );
 
     let r = c
         .post(srv.groups())
@@ -77,29 +99,66 @@ async fn groups_crud() {
         .unwrap();
     assert_eq!(r.status(), 201);
     let g: Value = r.json().await.unwrap();
-    assert_eq!((g["offset"].as_u64(), g["reset"].as_str()), (Some(10), Some("earliest")));
+    assert_eq!(
+        (g["offset"].as_u64(), g["reset"].as_str()),
+        (Some(10), Some("earliest"))
+    );
 
-    let r = c.post(srv.groups()).json(&json!({"name": "a"})).send().await.unwrap();
+    let r = c
+        .post(srv.groups())
+        .json(&json!({"name": "a"}))
+        .send()
+        .await
+        .unwrap();
     assert_eq!(r.status(), 409);
     let e: Value = r.json().await.unwrap();
     assert_eq!(e["error"], "group_exists");
 
-    let list: Vec<Value> = c.get(srv.groups()).send().await.unwrap().json().await.unwrap();
+    let list: Vec<Value> = c
+        .get(srv.groups())
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
     let names: Vec<&str> = list.iter().map(|g| g["name"].as_str().unwrap()).collect();
     assert_eq!(names, ["a", "b"]);
     assert_eq!(list[0]["lag_records"], 10);
 
-    let g: Value = c.get(format!("{}/b", srv.groups())).send().await.unwrap().json().await.unwrap();
+    let g: Value = c
+        .get(format!("{}/b", srv.groups()))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
     assert_eq!(g["offset"], 10);
 
-    let r = c.delete(format!("{}/a", srv.groups())).send().await.unwrap();
+    let r = c
+        .delete(format!("{}/a", srv.groups()))
+        .send()
+        .await
+        .unwrap();
     assert_eq!(r.status(), 204);
-    let r = c.delete(format!("{}/a", srv.groups())).send().await.unwrap();
+    let r = c
+        .delete(format!("{}/a", srv.groups()))
+        .send()
+        .await
+        .unwrap();
     assert_eq!(r.status(), 404);
     let r = c.get(format!("{}/a", srv.groups())).send().await.unwrap();
     assert_eq!(r.status(), 404);
     assert_eq!(r.json::<Value>().await.unwrap()["error"], "group_not_found");
-    let list: Vec<Value> = c.get(srv.groups()).send().await.unwrap().json().await.unwrap();
+    let list: Vec<Value> = c
+        .get(srv.groups())
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
     assert_eq!(list.len(), 1);
 }
 
@@ -139,16 +198,24 @@ async fn seek_by_offset_time_position_and_gtid() {
     assert_eq!(first_after_seek(&srv, json!({"offset": 123})).await, 123);
     assert_eq!(first_after_seek(&srv, json!({"to": "77"})).await, 77);
     // Record 321 was committed at T0 + 321 s.
-    let t = chrono::DateTime::from_timestamp_millis(commit_time(321)).unwrap().to_rfc3339();
+    let t = chrono::DateTime::from_timestamp_millis(commit_time(321))
+        .unwrap()
+        .to_rfc3339();
     assert_eq!(first_after_seek(&srv, json!({"time": t})).await, 321);
     // Half a second later: the next record.
     let ms = (commit_time(321) + 500).to_string();
-    assert_eq!(first_after_seek(&srv, json!({"to": format!("time:{ms}")})).await, 322);
+    assert_eq!(
+        first_after_seek(&srv, json!({"to": format!("time:{ms}")})).await,
+        322
+    );
     // The transaction starting at binlog position start_pos(250).
     let p = format!("mysql-bin.000001:{}", start_pos(250));
     assert_eq!(first_after_seek(&srv, json!({"position": p})).await, 250);
     // GTIDs 0-1-1 .. 0-1-400 are records 0..400: the next one is 400.
-    assert_eq!(first_after_seek(&srv, json!({"gtid": "0-1-400"})).await, 400);
+    assert_eq!(
+        first_after_seek(&srv, json!({"gtid": "0-1-400"})).await,
+        400
+    );
     assert_eq!(first_after_seek(&srv, json!({"to": "earliest"})).await, 0);
 
     // A seek beyond the end is refused.
@@ -180,9 +247,17 @@ async fn long_poll_reads_commits_and_auto_commits() {
     assert_eq!(r.headers()["content-type"], "application/x-ndjson");
     let next = next_offset(&r);
     assert_eq!(next, 15);
-    assert_eq!(offsets(&r.text().await.unwrap()), (5..15).collect::<Vec<_>>());
+    assert_eq!(
+        offsets(&r.text().await.unwrap()),
+        (5..15).collect::<Vec<_>>()
+    );
     // Not committed yet: the same records again.
-    let r = c.get(srv.changes()).query(&[("group", "x"), ("max", "10")]).send().await.unwrap();
+    let r = c
+        .get(srv.changes())
+        .query(&[("group", "x"), ("max", "10")])
+        .send()
+        .await
+        .unwrap();
     assert_eq!(offsets(&r.text().await.unwrap())[0], 5);
     let r = c
         .post(format!("{}/x/commit", srv.groups()))
@@ -197,8 +272,18 @@ async fn long_poll_reads_commits_and_auto_commits() {
         .send()
         .await
         .unwrap();
-    assert_eq!(offsets(&r.text().await.unwrap()), (15..25).collect::<Vec<_>>());
-    let g: Value = c.get(format!("{}/x", srv.groups())).send().await.unwrap().json().await.unwrap();
+    assert_eq!(
+        offsets(&r.text().await.unwrap()),
+        (15..25).collect::<Vec<_>>()
+    );
+    let g: Value = c
+        .get(format!("{}/x", srv.groups()))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
     assert_eq!(g["offset"], 25);
     // Other formats.
     for (format, key) in [("canal-json", "isDdl"), ("debezium-json", "op")] {
@@ -346,7 +431,12 @@ async fn group_behind_retention_gets_410_unless_it_has_a_reset_policy() {
     assert_eq!(offsets(&r.text().await.unwrap()), vec![start]);
 
     // A read below the start without a group: 410 too.
-    let r = client().get(srv.changes()).query(&[("from", "0")]).send().await.unwrap();
+    let r = client()
+        .get(srv.changes())
+        .query(&[("from", "0")])
+        .send()
+        .await
+        .unwrap();
     assert_eq!(r.status(), 410);
     assert_eq!(r.json::<Value>().await.unwrap()["log_start"], start);
 }
@@ -358,12 +448,20 @@ async fn bearer_token_is_required_when_configured() {
     append(&log, 0, 2, 1);
     let srv = Server::start(&log, Some("s3cret")).await;
     let c = client();
-    assert_eq!(c.get(format!("{}/health", srv.url)).send().await.unwrap().status(), 200);
+    assert_eq!(
+        c.get(format!("{}/health", srv.url))
+            .send()
+            .await
+            .unwrap()
+            .status(),
+        200
+    );
     for req in [
         c.get(format!("{}/status", srv.url)),
         c.get(format!("{}/status", srv.url)).bearer_auth("wrong"),
         c.get(srv.changes()).bearer_auth("s3cre"),
-        c.get(srv.groups()).header("authorization", "Basic czNjcmV0"),
+        c.get(srv.groups())
+            .header("authorization", "Basic czNjcmV0"),
     ] {
         let r = req.send().await.unwrap();
         assert_eq!(r.status(), 401);
@@ -371,7 +469,12 @@ async fn bearer_token_is_required_when_configured() {
         let e: Value = r.json().await.unwrap();
         assert_eq!(e["error"], "unauthorized");
     }
-    let r = c.get(srv.changes()).bearer_auth("s3cret").send().await.unwrap();
+    let r = c
+        .get(srv.changes())
+        .bearer_auth("s3cret")
+        .send()
+        .await
+        .unwrap();
     assert_eq!(r.status(), 200);
     assert_eq!(offsets(&r.text().await.unwrap()), vec![0, 1]);
 }
@@ -406,9 +509,18 @@ async fn garbage_input_gets_400_json_errors() {
         (srv.groups(), "not json"),
         (srv.groups(), r#"{"nme": "x"}"#),
         (srv.groups(), r#"{"name": "x", "start": "tomorrow"}"#),
-        (format!("{}/x/seek", srv.groups()), r#"{"offset": 1, "gtid": "0-1-1"}"#),
-        (format!("{}/x/seek", srv.groups()), r#"{"position": "nofile"}"#),
-        (format!("{}/x/commit", srv.groups()), r#"{"offset": "three"}"#),
+        (
+            format!("{}/x/seek", srv.groups()),
+            r#"{"offset": 1, "gtid": "0-1-1"}"#,
+        ),
+        (
+            format!("{}/x/seek", srv.groups()),
+            r#"{"position": "nofile"}"#,
+        ),
+        (
+            format!("{}/x/commit", srv.groups()),
+            r#"{"offset": "three"}"#,
+        ),
     ];
     for (url, body) in bad_bodies {
         let r = c
@@ -421,15 +533,26 @@ async fn garbage_input_gets_400_json_errors() {
         assert_eq!(r.status(), 400, "{url} {body}");
         assert_eq!(r.json::<Value>().await.unwrap()["error"], "bad_request");
     }
-    let r = c.get(format!("{}/v1/sources/nope/changes", srv.url)).send().await.unwrap();
+    let r = c
+        .get(format!("{}/v1/sources/nope/changes", srv.url))
+        .send()
+        .await
+        .unwrap();
     assert_eq!(r.status(), 404);
     assert_eq!(r.json::<Value>().await.unwrap()["error"], "unknown_source");
-    let r = c.get(format!("{}/nothing/here", srv.url)).send().await.unwrap();
+    let r = c
+        .get(format!("{}/nothing/here", srv.url))
+        .send()
+        .await
+        .unwrap();
     assert_eq!(r.status(), 404);
     assert_eq!(r.json::<Value>().await.unwrap()["error"], "not_found");
     // The server still serves after all that.
     let r = c.get(srv.changes()).send().await.unwrap();
-    assert_eq!(offsets(&r.text().await.unwrap()), (0..5).collect::<Vec<_>>());
+    assert_eq!(
+        offsets(&r.text().await.unwrap()),
+        (0..5).collect::<Vec<_>>()
+    );
 }
 
 #[tokio::test]

@@ -44,7 +44,10 @@ async fn groups_in_a_data_folder() {
     let g = lines(&sluice(&["groups", "--data", d, "create", "a", "--start", "latest"]).await);
     assert_eq!(g[0]["offset"], 40);
     let g = lines(&sluice(&["groups", "--data", d, "create", "b", "--reset", "earliest"]).await);
-    assert_eq!((g[0]["offset"].as_u64(), g[0]["reset"].as_str()), (Some(0), Some("earliest")));
+    assert_eq!(
+        (g[0]["offset"].as_u64(), g[0]["reset"].as_str()),
+        (Some(0), Some("earliest"))
+    );
     let t = commit_time(12).to_string();
     let g = lines(&sluice(&["groups", "--data", d, "seek", "a", &format!("time:{t}")]).await);
     assert_eq!(g[0]["offset"], 12);
@@ -103,19 +106,48 @@ async fn groups_and_tail_against_a_server() {
 
     // tail as group c: records 20..25, then its offset is committed.
     let out = sluice(&[
-        "tail", "--server", url, "--token", "tok", "--source", "main", "--group", "c",
+        "tail",
+        "--server",
+        url,
+        "--token",
+        "tok",
+        "--source",
+        "main",
+        "--group",
+        "c",
         "--no-follow",
     ])
     .await;
-    let got: Vec<u64> = lines(&out).iter().map(|v| v["offset"].as_u64().unwrap()).collect();
+    let got: Vec<u64> = lines(&out)
+        .iter()
+        .map(|v| v["offset"].as_u64().unwrap())
+        .collect();
     assert_eq!(got, (20..25).collect::<Vec<_>>());
     assert_eq!(log.groups().get("c").unwrap().unwrap().offset, 25);
     // Again: nothing new.
-    let out = sluice(&["tail", "--server", url, "--token", "tok", "--group", "c", "--no-follow"]).await;
+    let out = sluice(&[
+        "tail",
+        "--server",
+        url,
+        "--token",
+        "tok",
+        "--group",
+        "c",
+        "--no-follow",
+    ])
+    .await;
     assert!(lines(&out).is_empty());
     // Without a group, from an offset, in another format.
     let out = sluice(&[
-        "tail", "--server", url, "--token", "tok", "--from", "23", "--format", "debezium-json",
+        "tail",
+        "--server",
+        url,
+        "--token",
+        "tok",
+        "--from",
+        "23",
+        "--format",
+        "debezium-json",
         "--no-follow",
     ])
     .await;
@@ -144,28 +176,60 @@ async fn history_of_a_table_and_of_a_row() {
     });
     drop(log);
     let d = data.path().to_str().unwrap();
-    let since = chrono::DateTime::from_timestamp_millis(commit_time(10)).unwrap().to_rfc3339();
+    let since = chrono::DateTime::from_timestamp_millis(commit_time(10))
+        .unwrap()
+        .to_rfc3339();
     let until = commit_time(19).to_string();
     let out = sluice(&[
-        "history", "--data", d, "--table", "shop.orders", "--since", &since, "--until", &until,
+        "history",
+        "--data",
+        d,
+        "--table",
+        "shop.orders",
+        "--since",
+        &since,
+        "--until",
+        &until,
     ])
     .await;
-    let got: Vec<u64> = lines(&out).iter().map(|v| v["offset"].as_u64().unwrap()).collect();
+    let got: Vec<u64> = lines(&out)
+        .iter()
+        .map(|v| v["offset"].as_u64().unwrap())
+        .collect();
     let want: Vec<u64> = (10..=19).filter(|i| i % 3 != 0).collect();
     assert_eq!(got, want);
 
     // One row: id 2*i+r+1; id 30 is record 14, row 1.
-    let out = sluice(&["history", "--data", d, "--table", "shop.orders", "--where", "id=30"]).await;
+    let out = sluice(&[
+        "history",
+        "--data",
+        d,
+        "--table",
+        "shop.orders",
+        "--where",
+        "id=30",
+    ])
+    .await;
     let got = lines(&out);
     assert_eq!(got.len(), 1);
     assert_eq!(got[0]["offset"], 14);
     assert_eq!(got[0]["changes"][0]["rows"].as_array().unwrap().len(), 1);
-    assert_eq!(got[0]["changes"][0]["rows"][0]["after"]["note"], "order 14/1");
+    assert_eq!(
+        got[0]["changes"][0]["rows"][0]["after"]["note"],
+        "order 14/1"
+    );
 
     // canal-json, and a table that has no changes.
     let out = sluice(&[
-        "history", "--data", d, "--table", "shop.customers", "--until", &commit_time(3).to_string(),
-        "--format", "canal-json",
+        "history",
+        "--data",
+        d,
+        "--table",
+        "shop.customers",
+        "--until",
+        &commit_time(3).to_string(),
+        "--format",
+        "canal-json",
     ])
     .await;
     let got = lines(&out);

@@ -10,7 +10,13 @@ use std::time::Duration;
 
 const TOTAL: u64 = 300;
 
-async fn consume(srv_changes: String, groups: String, group: String, max: usize, pause_ms: u64) -> Vec<u64> {
+async fn consume(
+    srv_changes: String,
+    groups: String,
+    group: String,
+    max: usize,
+    pause_ms: u64,
+) -> Vec<u64> {
     let c = client();
     let mut seen = Vec::new();
     while (seen.len() as u64) < TOTAL {

@@ -114,7 +114,20 @@ async fn rows_inserted_appear_on_the_change_stream() {
         assert!(Instant::now() < deadline, "no lag_bytes: {s}");
         tokio::time::sleep(Duration::from_millis(200)).await;
     }
-    let metrics = c.get(format!("{base}/metrics")).send().await.unwrap().text().await.unwrap();
-    assert!(metrics.contains("sluice_rows_captured_total{source=\"live\"} 3"), "{metrics}");
-    assert!(metrics.contains("sluice_append_seconds_bucket"), "{metrics}");
+    let metrics = c
+        .get(format!("{base}/metrics"))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(
+        metrics.contains("sluice_rows_captured_total{source=\"live\"} 3"),
+        "{metrics}"
+    );
+    assert!(
+        metrics.contains("sluice_append_seconds_bucket"),
+        "{metrics}"
+    );
 }

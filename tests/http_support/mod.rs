@@ -60,7 +60,10 @@ pub fn event(i: u64, rows: u64) -> proto::Record {
             schema: "shop".into(),
             table: "orders".into(),
             kind: proto::ChangeKind::Insert as i32,
-            columns: vec![col("id", "int(11)", true), col("note", "varchar(64)", false)],
+            columns: vec![
+                col("id", "int(11)", true),
+                col("note", "varchar(64)", false),
+            ],
             names_known: true,
             rows,
             query: String::new(),
