@@ -1,6 +1,7 @@
 //! End to end: `sluice run --http-addr` as a child process capturing a
-//! private MariaDB; rows inserted appear on the HTTP change stream, and
-//! `/status` reports the capture with its lag in bytes.
+//! private MariaDB; rows inserted appear on the HTTP change stream,
+//! `/status` reports the capture with its lag in bytes, and a group's
+//! offset survives a restart of `sluice run`.
 
 use serde_json::Value;
 use sluice_testkit::MariaDb;
@@ -21,28 +22,34 @@ async fn get_json(url: &str) -> Option<Value> {
     r.json().await.ok()
 }
 
-#[tokio::test]
-async fn rows_inserted_appear_on_the_change_stream() {
-    let Some(db) = MariaDb::shared() else { return };
-    db.sql("CREATE DATABASE IF NOT EXISTS http_live");
-    let data = tempfile::tempdir().unwrap();
+/// Starts `sluice run --http-addr` on a free port, capturing database
+/// `db_name` only, and waits until its capture streams.
+async fn start_run(
+    db: &MariaDb,
+    data: &std::path::Path,
+    server_id: u32,
+    db_name: &str,
+) -> (Killed, String) {
     let port = sluice_testkit::free_port();
     let addr = format!("127.0.0.1:{port}");
+    let include = format!(r"{db_name}\..*");
     let child = Command::new(env!("CARGO_BIN_EXE_sluice"))
         .args([
             "run",
             "--source",
             &db.url(),
             "--data",
-            data.path().to_str().unwrap(),
+            data.to_str().unwrap(),
             "--name",
             "live",
             "--server-id",
-            "4711",
+            &server_id.to_string(),
             "--start",
             "current",
             "--fsync",
             "always",
+            "--include",
+            &include,
             "--http-addr",
             &addr,
         ])
@@ -50,10 +57,8 @@ async fn rows_inserted_appear_on_the_change_stream() {
         .stderr(Stdio::inherit())
         .spawn()
         .unwrap();
-    let _child = Killed(child);
+    let child = Killed(child);
     let base = format!("http://{addr}");
-
-    // Wait until capture streams.
     let deadline = Instant::now() + Duration::from_secs(60);
     loop {
         if let Some(s) = get_json(&format!("{base}/status")).await {
@@ -64,22 +69,22 @@ async fn rows_inserted_appear_on_the_change_stream() {
         assert!(Instant::now() < deadline, "capture never started streaming");
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
-    db.sql(
-        "CREATE TABLE http_live.t (id INT PRIMARY KEY, v VARCHAR(20));
-         INSERT INTO http_live.t VALUES (1, 'one'), (2, 'two');
-         INSERT INTO http_live.t VALUES (3, 'three');",
-    );
+    (child, base)
+}
 
+/// Reads group e2e (auto-commit) until `n` inserted ids of `db_name.t`
+/// arrived.
+async fn read_ids(base: &str, db_name: &str, n: usize) -> Vec<String> {
     let c = reqwest::Client::new();
     let mut ids = Vec::new();
     let deadline = Instant::now() + Duration::from_secs(60);
-    while ids.len() < 3 {
+    while ids.len() < n {
         assert!(Instant::now() < deadline, "rows never arrived: {ids:?}");
         let r = c
             .get(format!("{base}/v1/sources/live/changes"))
             .query(&[
                 ("group", "e2e"),
-                ("wait_ms", "5000"),
+                ("wait_ms", "2000"),
                 ("auto_commit", "true"),
                 ("format", "canal-json"),
             ])
@@ -89,13 +94,28 @@ async fn rows_inserted_appear_on_the_change_stream() {
         assert_eq!(r.status(), 200);
         for line in r.text().await.unwrap().lines() {
             let v: Value = serde_json::from_str(line).unwrap();
-            if v["table"] == "t" && v["type"] == "INSERT" {
+            if v["database"] == db_name && v["table"] == "t" && v["type"] == "INSERT" {
                 for row in v["data"].as_array().unwrap() {
                     ids.push(row["id"].as_str().unwrap().to_string());
                 }
             }
         }
     }
+    ids
+}
+
+#[tokio::test]
+async fn rows_inserted_appear_on_the_change_stream() {
+    let Some(db) = MariaDb::shared() else { return };
+    db.sql("CREATE DATABASE IF NOT EXISTS http_live");
+    let data = tempfile::tempdir().unwrap();
+    let (_child, base) = start_run(db, data.path(), 4711, "http_live").await;
+    db.sql(
+        "CREATE TABLE http_live.t (id INT PRIMARY KEY, v VARCHAR(20));
+         INSERT INTO http_live.t VALUES (1, 'one'), (2, 'two');
+         INSERT INTO http_live.t VALUES (3, 'three');",
+    );
+    let ids = read_ids(&base, "http_live", 3).await;
     assert_eq!(ids, ["1", "2", "3"]);
 
     // Status: the group and the capture, with the server's binlog end
@@ -114,9 +134,7 @@ async fn rows_inserted_appear_on_the_change_stream() {
         assert!(Instant::now() < deadline, "no lag_bytes: {s}");
         tokio::time::sleep(Duration::from_millis(200)).await;
     }
-    let metrics = c
-        .get(format!("{base}/metrics"))
-        .send()
+    let metrics = reqwest::get(format!("{base}/metrics"))
         .await
         .unwrap()
         .text()
@@ -130,4 +148,24 @@ async fn rows_inserted_appear_on_the_change_stream() {
         metrics.contains("sluice_append_seconds_bucket"),
         "{metrics}"
     );
+}
+
+/// The group's offset survives a restart of `sluice run`: after it, the
+/// group gets only the rows inserted since, none twice.
+#[tokio::test]
+async fn group_offset_survives_a_restart_of_run() {
+    let Some(db) = MariaDb::shared() else { return };
+    db.sql("CREATE DATABASE IF NOT EXISTS http_restart");
+    let data = tempfile::tempdir().unwrap();
+    let (child, base) = start_run(db, data.path(), 4712, "http_restart").await;
+    db.sql(
+        "CREATE TABLE http_restart.t (id INT PRIMARY KEY);
+         INSERT INTO http_restart.t VALUES (1), (2);",
+    );
+    assert_eq!(read_ids(&base, "http_restart", 2).await, ["1", "2"]);
+    drop(child);
+    db.sql("INSERT INTO http_restart.t VALUES (3);");
+    let (_child, base) = start_run(db, data.path(), 4712, "http_restart").await;
+    db.sql("INSERT INTO http_restart.t VALUES (4);");
+    assert_eq!(read_ids(&base, "http_restart", 2).await, ["3", "4"]);
 }
