@@ -35,6 +35,8 @@ pub struct Config {
     pub canal_addr: Option<String>,
     /// HTTP API listener, e.g. `127.0.0.1:8080`.
     pub http_addr: Option<String>,
+    /// Bearer token HTTP clients must give (`--http-token`); none: no auth.
+    pub http_token: Option<Secret>,
     #[serde(default, rename = "sink")]
     pub sinks: Vec<SinkConfig>,
 }
@@ -299,6 +301,17 @@ include = 'shop\..*'
         assert_eq!(c.sources[0].server_id, 7);
         assert_eq!(c.sources[0].start, "current");
         assert_eq!(c.fsync.as_deref(), Some("interval:100"));
+    }
+
+    #[test]
+    fn http_listener_keys() {
+        let c = Config::parse(&format!(
+            "http_addr = \"127.0.0.1:8080\"\nhttp_token = \"tok3n\"\n{EXAMPLE}"
+        ))
+        .unwrap();
+        assert_eq!(c.http_addr.as_deref(), Some("127.0.0.1:8080"));
+        assert_eq!(c.http_token.as_ref().map(|t| t.expose()), Some("tok3n"));
+        assert!(!format!("{c:?}").contains("tok3n"));
     }
 
     #[test]

@@ -23,6 +23,10 @@ enum Command {
     Run(Box<sluice::cli::run::RunArgs>),
     /// Print a log's change events (read-only; safe while `run` writes).
     Tail(sluice::cli::tail::TailArgs),
+    /// Manage consumer groups on a running server or in a data folder.
+    Groups(sluice::cli::groups::GroupsArgs),
+    /// A table's (or one row's) changes over a time range, from the log.
+    History(sluice::cli::history::HistoryArgs),
     /// Decode binlog files into change events, one JSON object per line.
     Decode {
         /// Binlog files, decoded in order as one stream.
@@ -46,6 +50,8 @@ fn main() -> anyhow::Result<()> {
             runtime.block_on(sluice::cli::run::main(*args))?;
         }
         Command::Tail(args) => sluice::cli::tail::main(args)?,
+        Command::Groups(args) => sluice::cli::groups::main(args)?,
+        Command::History(args) => sluice::cli::history::main(args)?,
         Command::Decode { files, format } => {
             let outcome = sluice::decode::command::run(
                 &files,

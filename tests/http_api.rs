@@ -1,443 +1,583 @@
-//! The HTTP API over a real socket: token, status, groups and seek,
-//! long-poll and follow streams with commits, metrics, bad requests.
+//! The HTTP API against a real server on a free loopback port, with a log
+//! of known change events built through the storage API: health, status,
+//! metrics, groups, seeks, commits, long-poll and follow streams,
+//! retention errors, auth and bad input.
 
-mod common;
+mod http_support;
 
-use std::sync::Arc;
-use std::time::Duration;
-
-use common::canal::insert;
-use reqwest::StatusCode;
+use http_support::*;
 use serde_json::{json, Value};
-use sluice::proto::Record;
-use sluice::serve::canal::MemoryDestination;
-use sluice::serve::http::{AppState, HttpConfig, HttpServer, RecordFormatter};
-use tokio::sync::oneshot;
-
-/// A small formatter: one line per record with its offset, GTID and ids.
-struct Lines;
-
-impl RecordFormatter for Lines {
-    fn check(&self, format: &str) -> Result<(), String> {
-        if format == "json" {
-            Ok(())
-        } else {
-            Err(format!("unknown format {format:?} (json)"))
-        }
-    }
-
-    fn write(&self, _format: &str, record: &Record, offset: u64, out: &mut Vec<u8>) {
-        let ids: Vec<String> = record
-            .changes
-            .iter()
-            .flat_map(|c| &c.rows)
-            .filter_map(|r| r.after.as_ref())
-            .filter_map(|i| match i.values.first().and_then(|v| v.kind.as_ref()) {
-                Some(sluice::proto::value::Kind::Int(v)) => Some(v.to_string()),
-                _ => None,
-            })
-            .collect();
-        let line = json!({ "offset": offset, "gtid": record.gtid, "ids": ids });
-        out.extend_from_slice(line.to_string().as_bytes());
-        out.push(b'\n');
-    }
-}
-
-struct Api {
-    base: String,
-    http: reqwest::Client,
-    stop: Option<oneshot::Sender<()>>,
-    task: tokio::task::JoinHandle<std::io::Result<()>>,
-}
-
-const TOKEN: &str = "t0ken";
-
-async fn start(log: &Arc<MemoryDestination>, metrics: bool) -> Api {
-    let config = HttpConfig {
-        addr: "127.0.0.1:0".parse().unwrap(),
-        token: Some(TOKEN.into()),
-        ..Default::default()
-    };
-    let mut state = AppState::new(&config, Arc::new(Lines));
-    state.add_source(log.clone(), None);
-    if metrics {
-        state.metrics = Some(recorder());
-    }
-    let server = HttpServer::bind(&config, state).await.unwrap();
-    let base = format!("http://{}", server.local_addr().unwrap());
-    let (tx, rx) = oneshot::channel::<()>();
-    let task = tokio::spawn(server.run(async move {
-        let _ = rx.await;
-    }));
-    Api {
-        base,
-        http: reqwest::Client::new(),
-        stop: Some(tx),
-        task,
-    }
-}
-
-fn recorder() -> metrics_exporter_prometheus::PrometheusHandle {
-    static HANDLE: std::sync::OnceLock<metrics_exporter_prometheus::PrometheusHandle> =
-        std::sync::OnceLock::new();
-    HANDLE
-        .get_or_init(|| {
-            metrics_exporter_prometheus::PrometheusBuilder::new()
-                .install_recorder()
-                .unwrap()
-        })
-        .clone()
-}
-
-impl Api {
-    fn get(&self, path: &str) -> reqwest::RequestBuilder {
-        self.http
-            .get(format!("{}{path}", self.base))
-            .bearer_auth(TOKEN)
-    }
-    fn post(&self, path: &str) -> reqwest::RequestBuilder {
-        self.http
-            .post(format!("{}{path}", self.base))
-            .bearer_auth(TOKEN)
-    }
-    async fn stop(mut self) {
-        let _ = self.stop.take().unwrap().send(());
-        tokio::time::timeout(Duration::from_secs(10), self.task)
-            .await
-            .expect("http server did not stop")
-            .unwrap()
-            .unwrap();
-    }
-}
-
-fn lines(body: &str) -> Vec<Value> {
-    body.lines()
-        .map(|l| serde_json::from_str(l).unwrap())
-        .collect()
-}
+use std::time::{Duration, Instant};
 
 #[tokio::test]
-async fn token_status_groups_and_seek() {
-    let log = MemoryDestination::new("shop");
-    for id in 1..=5 {
-        log.append(&insert("shop", "orders", id));
-    }
-    let api = start(&log, false).await;
+async fn health_status_and_metrics() {
+    let dir = tempfile::tempdir().unwrap();
+    let log = open_log(dir.path());
+    append(&log, 0, 20, 2);
+    let status = sluice::pipeline::StatusHandle::new("main");
+    status.captured("mysql-bin.000001", 2004, "0-1-20", commit_time(19), 40);
+    status.server_end("mysql-bin.000001", 2504);
+    log.groups()
+        .create("search", sluice_storage::ResetPolicy::None)
+        .unwrap();
+    log.groups().commit("search", 5).unwrap();
+    let srv = Server::start_with(&log, Some(status), None).await;
+    let c = client();
 
-    // /health is open; everything else needs the token.
-    let r = api
-        .http
-        .get(format!("{}/health", api.base))
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(r.status(), StatusCode::OK);
-    let r = api
-        .http
-        .get(format!("{}/status", api.base))
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(r.status(), StatusCode::UNAUTHORIZED);
-    let r = api
-        .http
-        .get(format!("{}/status", api.base))
-        .bearer_auth("wrong")
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(r.status(), StatusCode::UNAUTHORIZED);
-    assert!(r.text().await.unwrap().contains("bad bearer token"));
-
-    // Groups: create, conflict, list.
-    let r = api
-        .post("/v1/sources/shop/groups")
-        .json(&json!({"name": "search", "reset": "earliest"}))
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(r.status(), StatusCode::CREATED);
-    let g: Value = r.json().await.unwrap();
-    assert_eq!(
-        (g["offset"].as_u64(), g["lag"].as_u64()),
-        (Some(0), Some(5))
-    );
-    let r = api
-        .post("/v1/sources/shop/groups")
-        .json(&json!({"name": "search"}))
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(r.status(), StatusCode::CONFLICT);
-    let r = api
-        .post("/v1/sources/shop/groups")
-        .json(&json!({"name": "x", "reset": "sometimes"}))
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(r.status(), StatusCode::BAD_REQUEST);
-
-    // Seek by each kind of target.
-    let seek = |body: Value| {
-        let req = api.post("/v1/sources/shop/groups/search/seek").json(&body);
-        async move {
-            let r = req.send().await.unwrap();
-            let status = r.status();
-            (status, r.json::<Value>().await.unwrap())
-        }
-    };
-    let (s, g) = seek(json!({"offset": 4})).await;
-    assert_eq!((s, g["offset"].as_u64()), (StatusCode::OK, Some(4)));
-    let (_, g) = seek(json!({"time": 1_700_000_000_003i64})).await;
-    assert_eq!(
-        g["offset"].as_u64(),
-        Some(2),
-        "first commit at or after the time"
-    );
-    let (_, g) = seek(json!({"time": "2023-11-14T22:13:20.004Z"})).await;
-    assert_eq!(g["offset"].as_u64(), Some(3), "RFC 3339 time");
-    let (_, g) = seek(json!({"binlog": "mysql-bin.000001:304"})).await;
-    assert_eq!(
-        g["offset"].as_u64(),
-        Some(2),
-        "the transaction after the position"
-    );
-    let (_, g) = seek(json!({"gtid": "0-1-3"})).await;
-    assert_eq!(
-        g["offset"].as_u64(),
-        Some(3),
-        "the first transaction not in the set"
-    );
-    let (s, e) = seek(json!({"offset": 99})).await;
-    assert_eq!(s, StatusCode::BAD_REQUEST, "{e}");
-    let (s, _) = seek(json!({"offset": 1, "gtid": "0-1-1"})).await;
-    assert_eq!(s, StatusCode::BAD_REQUEST);
-    let (s, e) = seek(json!({"binlog": "nocolon"})).await;
-    assert_eq!(s, StatusCode::BAD_REQUEST, "{e}");
-    let r = api
-        .post("/v1/sources/shop/groups/nobody/seek")
-        .json(&json!({"offset": 1}))
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(r.status(), StatusCode::NOT_FOUND);
-
-    // Status shows the log and the group.
-    let st: Value = api
-        .get("/status")
+    let h: Value = c
+        .get(format!("{}/health", srv.url))
         .send()
         .await
         .unwrap()
         .json()
         .await
         .unwrap();
-    let src = &st["sources"][0];
-    assert_eq!(src["name"], "shop");
-    assert_eq!(src["log"]["end_offset"], 5);
+    assert_eq!(h["status"], "ok");
+
+    let s: Value = c
+        .get(format!("{}/status", srv.url))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let src = &s["sources"][0];
+    assert_eq!(src["name"], "main");
+    assert_eq!(src["log"]["start_offset"], 0);
+    assert_eq!(src["log"]["end_offset"], 20);
+    assert!(src["log"]["bytes"].as_u64().unwrap() > 0);
+    assert_eq!(src["capture"]["position"], 2004);
+    assert_eq!(src["capture"]["gtid"], "0-1-20");
+    assert_eq!(src["capture"]["lag_bytes"], 500);
+    assert!(src["capture"]["lag_seconds"].as_f64().unwrap() > 0.0);
     assert_eq!(src["groups"][0]["name"], "search");
-    assert_eq!(src["groups"][0]["offset"], 3);
-    assert_eq!(src["groups"][0]["lag"], 2);
-    assert!(src["capture"].is_null());
+    assert_eq!(src["groups"][0]["offset"], 5);
+    assert_eq!(src["groups"][0]["lag_records"], 15);
 
-    // Unknown source, delete twice.
-    let r = api.get("/v1/sources/nope/groups").send().await.unwrap();
-    assert_eq!(r.status(), StatusCode::NOT_FOUND);
-    assert!(r
-        .text()
-        .await
-        .unwrap()
-        .contains("unknown source \\\"nope\\\""));
-    let del = || {
-        api.http
-            .delete(format!("{}/v1/sources/shop/groups/search", api.base))
-            .bearer_auth(TOKEN)
-    };
-    assert_eq!(del().send().await.unwrap().status(), StatusCode::NO_CONTENT);
-    assert_eq!(del().send().await.unwrap().status(), StatusCode::NOT_FOUND);
-    api.stop().await;
+    let resp = c.get(format!("{}/metrics", srv.url)).send().await.unwrap();
+    assert_eq!(resp.status(), 200);
+    let text = resp.text().await.unwrap();
+    for needle in [
+        "sluice_rows_captured_total{source=\"main\"}",
+        "sluice_transactions_captured_total{source=\"main\"}",
+        "sluice_capture_lag_seconds{source=\"main\"}",
+        "sluice_log_end_offset{source=\"main\"} 20",
+        "sluice_group_lag_records{source=\"main\",group=\"search\"} 15",
+        "sluice_capture_lag_bytes{source=\"main\"} 500",
+    ] {
+        assert!(text.contains(needle), "{needle} not in metrics:\n{text}");
+    }
 }
 
 #[tokio::test]
-async fn long_poll_commit_and_follow() {
-    let log = MemoryDestination::new("shop");
-    for id in 1..=3 {
-        log.append(&insert("shop", "orders", id));
-    }
-    let api = start(&log, true).await;
+async fn groups_crud() {
+    let dir = tempfile::tempdir().unwrap();
+    let log = open_log(dir.path());
+    append(&log, 0, 10, 1);
+    let srv = Server::start(&log, None).await;
+    let c = client();
 
-    let r = api
-        .get("/v1/sources/shop/changes?group=g&max=2")
+    let r = c
+        .post(srv.groups())
+        .json(&json!({"name": "a"}))
         .send()
         .await
         .unwrap();
-    assert_eq!(r.status(), StatusCode::OK);
-    assert_eq!(r.headers()["x-sluice-next-offset"], "2");
-    let got = lines(&r.text().await.unwrap());
+    assert_eq!(r.status(), 201);
+    let g: Value = r.json().await.unwrap();
     assert_eq!(
-        got.iter()
-            .map(|l| l["offset"].as_u64().unwrap())
-            .collect::<Vec<_>>(),
-        vec![0, 1]
+        (g["offset"].as_u64(), g["reset"].as_str()),
+        (Some(0), Some("none"))
     );
-    // Not committed: the same again.
-    let again = api
-        .get("/v1/sources/shop/changes?group=g&max=2")
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(lines(&again.text().await.unwrap()).len(), 2);
-    // Commit, then the rest.
-    let r = api
-        .post("/v1/sources/shop/commit?group=g&offset=2")
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(r.status(), StatusCode::OK);
-    let rest = api
-        .get("/v1/sources/shop/changes?group=g")
-        .send()
-        .await
-        .unwrap();
-    let rest = lines(&rest.text().await.unwrap());
-    assert_eq!(rest.len(), 1);
-    assert_eq!(rest[0]["ids"], json!(["3"]));
-    // A commit beyond the end is refused.
-    let r = api
-        .post("/v1/sources/shop/commit?group=g&offset=99")
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(r.status(), StatusCode::BAD_REQUEST);
 
-    // Long-poll wakes when a record arrives; auto_commit moves the group.
-    let waiter = api
-        .get("/v1/sources/shop/changes?group=g&wait_ms=10000&auto_commit=true&from=3")
-        .send();
-    let writer = {
-        let log = log.clone();
-        tokio::spawn(async move {
-            tokio::time::sleep(Duration::from_millis(200)).await;
-            log.append(&insert("shop", "orders", 4));
-        })
-    };
-    let r = waiter.await.unwrap();
-    writer.await.unwrap();
-    assert_eq!(r.headers()["x-sluice-records"], "1");
-    assert_eq!(lines(&r.text().await.unwrap())[0]["ids"], json!(["4"]));
-    assert_eq!(log.committed("g"), Some(4));
-    // Nothing new: an empty answer after the wait.
-    let r = api
-        .get("/v1/sources/shop/changes?group=g&wait_ms=50")
+    let r = c
+        .post(srv.groups())
+        .json(&json!({"name": "b", "start": "latest", "reset": "earliest"}))
         .send()
         .await
         .unwrap();
-    assert_eq!(r.headers()["x-sluice-records"], "0");
+    assert_eq!(r.status(), 201);
+    let g: Value = r.json().await.unwrap();
+    assert_eq!(
+        (g["offset"].as_u64(), g["reset"].as_str()),
+        (Some(10), Some("earliest"))
+    );
 
-    // Bad requests.
-    let r = api
-        .get("/v1/sources/shop/changes?group=g&format=xml")
+    let r = c
+        .post(srv.groups())
+        .json(&json!({"name": "a"}))
         .send()
         .await
         .unwrap();
-    assert_eq!(r.status(), StatusCode::BAD_REQUEST);
-    assert!(r.text().await.unwrap().contains("unknown format"));
-    let r = api.get("/v1/sources/shop/changes").send().await.unwrap();
-    assert_eq!(r.status(), StatusCode::BAD_REQUEST);
-    let r = api
-        .get("/v1/sources/shop/changes?group=g&bogus=1")
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(r.status(), StatusCode::BAD_REQUEST);
+    assert_eq!(r.status(), 409);
+    let e: Value = r.json().await.unwrap();
+    assert_eq!(e["error"], "group_exists");
 
-    // Follow: records as they come, auto-committed chunk by chunk.
-    let mut r = api
-        .get("/v1/sources/shop/changes?group=f&follow=true&auto_commit=true")
-        .send()
-        .await
-        .unwrap();
-    let mut buf = String::new();
-    let mut seen = Vec::new();
-    let mut next_id = 5;
-    while seen.len() < 6 {
-        let chunk = tokio::time::timeout(Duration::from_secs(10), r.chunk())
-            .await
-            .expect("follow stalled")
-            .unwrap()
-            .expect("stream ended early");
-        buf.push_str(std::str::from_utf8(&chunk).unwrap());
-        while let Some(i) = buf.find('\n') {
-            let line: Value = serde_json::from_str(&buf[..i]).unwrap();
-            seen.push(line["offset"].as_u64().unwrap());
-            buf.drain(..=i);
-        }
-        if seen.len() >= 4 && next_id <= 6 {
-            log.append(&insert("shop", "orders", next_id));
-            next_id += 1;
-        }
-    }
-    assert_eq!(seen, vec![0, 1, 2, 3, 4, 5]);
-    assert!(log.committed("f").unwrap() >= 4, "earlier chunks committed");
-
-    // Metrics: per-group lag of this source.
-    let m = api
-        .get("/metrics")
+    let list: Vec<Value> = c
+        .get(srv.groups())
         .send()
         .await
         .unwrap()
-        .text()
+        .json()
         .await
         .unwrap();
-    assert!(
-        m.lines().any(|l| l.starts_with("sluice_group_lag_records{")
-            && l.contains("group=\"g\"")
-            && l.contains("source=\"shop\"")),
-        "{m}"
-    );
-    // Shutdown ends the follow stream.
-    api.stop().await;
-    let end = tokio::time::timeout(Duration::from_secs(5), async {
-        loop {
-            match r.chunk().await {
-                Ok(Some(_)) => continue,
-                other => return other.map(|_| ()),
-            }
-        }
-    })
-    .await;
-    assert!(end.is_ok(), "follow stream did not end at shutdown");
+    let names: Vec<&str> = list.iter().map(|g| g["name"].as_str().unwrap()).collect();
+    assert_eq!(names, ["a", "b"]);
+    assert_eq!(list[0]["lag_records"], 10);
+
+    let g: Value = c
+        .get(format!("{}/b", srv.groups()))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(g["offset"], 10);
+
+    let r = c
+        .delete(format!("{}/a", srv.groups()))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 204);
+    let r = c
+        .delete(format!("{}/a", srv.groups()))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 404);
+    let r = c.get(format!("{}/a", srv.groups())).send().await.unwrap();
+    assert_eq!(r.status(), 404);
+    assert_eq!(r.json::<Value>().await.unwrap()["error"], "group_not_found");
+    let list: Vec<Value> = c
+        .get(srv.groups())
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(list.len(), 1);
+}
+
+/// The first record a group reads after a seek.
+async fn first_after_seek(srv: &Server, body: Value) -> u64 {
+    let c = client();
+    let r = c
+        .post(format!("{}/g/seek", srv.groups()))
+        .json(&body)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 200, "{body}: {}", r.text().await.unwrap());
+    let r = c
+        .get(srv.changes())
+        .query(&[("group", "g"), ("max", "1")])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 200);
+    offsets(&r.text().await.unwrap())[0]
 }
 
 #[tokio::test]
-async fn standard_formats_serve_canal_json_and_debezium() {
-    let log = MemoryDestination::new("shop");
-    log.append(&insert("shop", "orders", 1));
-    let config = HttpConfig {
-        addr: "127.0.0.1:0".parse().unwrap(),
-        ..Default::default()
-    };
-    let mut state = AppState::new(&config, Arc::new(sluice::serve::http::StandardFormats));
-    state.add_source(log.clone(), None);
-    let server = HttpServer::bind(&config, state).await.unwrap();
-    let base = format!("http://{}", server.local_addr().unwrap());
-    let (tx, rx) = oneshot::channel::<()>();
-    let task = tokio::spawn(server.run(async move {
-        let _ = rx.await;
-    }));
-    let get = |format: &str| {
-        reqwest::get(format!(
-            "{base}/v1/sources/shop/changes?from=0&format={format}"
-        ))
-    };
-    let canal = lines(&get("canal-json").await.unwrap().text().await.unwrap());
-    assert_eq!(canal[0]["type"], "INSERT");
-    assert_eq!(canal[0]["table"], "orders");
-    assert_eq!(canal[0]["data"][0]["name"], "name-1");
-    let dbz = lines(&get("debezium-json").await.unwrap().text().await.unwrap());
-    assert_eq!(dbz[0]["op"], "c");
-    let native = get("json").await.unwrap();
-    assert_eq!(native.status(), StatusCode::OK);
-    assert_eq!(get("xml").await.unwrap().status(), StatusCode::BAD_REQUEST);
-    tx.send(()).unwrap();
-    task.await.unwrap().unwrap();
+async fn seek_by_offset_time_position_and_gtid() {
+    let dir = tempfile::tempdir().unwrap();
+    let log = open_log(dir.path());
+    append(&log, 0, 500, 3);
+    let srv = Server::start(&log, None).await;
+    client()
+        .post(srv.groups())
+        .json(&json!({"name": "g"}))
+        .send()
+        .await
+        .unwrap();
+
+    assert_eq!(first_after_seek(&srv, json!({"offset": 123})).await, 123);
+    assert_eq!(first_after_seek(&srv, json!({"to": "77"})).await, 77);
+    // Record 321 was committed at T0 + 321 s.
+    let t = chrono::DateTime::from_timestamp_millis(commit_time(321))
+        .unwrap()
+        .to_rfc3339();
+    assert_eq!(first_after_seek(&srv, json!({"time": t})).await, 321);
+    // Half a second later: the next record.
+    let ms = (commit_time(321) + 500).to_string();
+    assert_eq!(
+        first_after_seek(&srv, json!({"to": format!("time:{ms}")})).await,
+        322
+    );
+    // The transaction starting at binlog position start_pos(250).
+    let p = format!("mysql-bin.000001:{}", start_pos(250));
+    assert_eq!(first_after_seek(&srv, json!({"position": p})).await, 250);
+    // GTIDs 0-1-1 .. 0-1-400 are records 0..400: the next one is 400.
+    assert_eq!(
+        first_after_seek(&srv, json!({"gtid": "0-1-400"})).await,
+        400
+    );
+    assert_eq!(first_after_seek(&srv, json!({"to": "earliest"})).await, 0);
+
+    // A seek beyond the end is refused.
+    let r = client()
+        .post(format!("{}/g/seek", srv.groups()))
+        .json(&json!({"offset": 501}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 409);
+    assert_eq!(r.json::<Value>().await.unwrap()["error"], "beyond_log_end");
+}
+
+#[tokio::test]
+async fn long_poll_reads_commits_and_auto_commits() {
+    let dir = tempfile::tempdir().unwrap();
+    let log = open_log(dir.path());
+    append(&log, 0, 30, 1);
+    let srv = Server::start(&log, None).await;
+    let c = client();
+    // A group created by the read, starting at offset 5.
+    let r = c
+        .get(srv.changes())
+        .query(&[("group", "x"), ("from", "5"), ("max", "10")])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 200);
+    assert_eq!(r.headers()["content-type"], "application/x-ndjson");
+    let next = next_offset(&r);
+    assert_eq!(next, 15);
+    assert_eq!(
+        offsets(&r.text().await.unwrap()),
+        (5..15).collect::<Vec<_>>()
+    );
+    // Not committed yet: the same records again.
+    let r = c
+        .get(srv.changes())
+        .query(&[("group", "x"), ("max", "10")])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(offsets(&r.text().await.unwrap())[0], 5);
+    let r = c
+        .post(format!("{}/x/commit", srv.groups()))
+        .json(&json!({"offset": next}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 200);
+    let r = c
+        .get(srv.changes())
+        .query(&[("group", "x"), ("max", "10"), ("auto_commit", "true")])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(
+        offsets(&r.text().await.unwrap()),
+        (15..25).collect::<Vec<_>>()
+    );
+    let g: Value = c
+        .get(format!("{}/x", srv.groups()))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(g["offset"], 25);
+    // Other formats.
+    for (format, key) in [("canal-json", "isDdl"), ("debezium-json", "op")] {
+        let r = c
+            .get(srv.changes())
+            .query(&[("from", "3"), ("max", "1"), ("format", format)])
+            .send()
+            .await
+            .unwrap();
+        let body = r.text().await.unwrap();
+        let v: Value = serde_json::from_str(body.lines().next().unwrap()).unwrap();
+        assert!(v.get(key).is_some(), "{format}: {body}");
+    }
+}
+
+#[tokio::test]
+async fn long_poll_wakes_when_a_record_is_appended() {
+    let dir = tempfile::tempdir().unwrap();
+    let log = open_log(dir.path());
+    append(&log, 0, 3, 1);
+    let srv = Server::start(&log, None).await;
+    // At the end: an immediate poll answers empty.
+    let r = client()
+        .get(srv.changes())
+        .query(&[("from", "3")])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 200);
+    assert_eq!(next_offset(&r), 3);
+    assert!(r.text().await.unwrap().is_empty());
+
+    let writer = log.clone();
+    std::thread::spawn(move || {
+        std::thread::sleep(Duration::from_millis(300));
+        append(&writer, 3, 4, 1);
+    });
+    let started = Instant::now();
+    let r = client()
+        .get(srv.changes())
+        .query(&[("from", "3"), ("wait_ms", "20000")])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(offsets(&r.text().await.unwrap()), vec![3]);
+    // Woken by the append, not by the 20 s timeout.
+    assert!(started.elapsed() < Duration::from_secs(10));
+
+    // With nothing appended the wait ends empty after wait_ms.
+    let r = client()
+        .get(srv.changes())
+        .query(&[("from", "4"), ("wait_ms", "200")])
+        .send()
+        .await
+        .unwrap();
+    assert!(r.text().await.unwrap().is_empty());
+}
+
+#[tokio::test]
+async fn follow_streams_new_records_until_the_client_closes() {
+    use futures::StreamExt;
+    let dir = tempfile::tempdir().unwrap();
+    let log = open_log(dir.path());
+    append(&log, 0, 5, 1);
+    let srv = Server::start(&log, None).await;
+    let r = client()
+        .get(srv.changes())
+        .query(&[("group", "f"), ("follow", "true"), ("auto_commit", "true")])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 200);
+    let writer = log.clone();
+    std::thread::spawn(move || {
+        for i in 5..12 {
+            std::thread::sleep(Duration::from_millis(30));
+            append(&writer, i, i + 1, 1);
+        }
+    });
+    let mut stream = r.bytes_stream();
+    let mut text = String::new();
+    while offsets(&text).len() < 12 {
+        let chunk = tokio::time::timeout(Duration::from_secs(20), stream.next())
+            .await
+            .expect("stream stalled")
+            .unwrap()
+            .unwrap();
+        text.push_str(std::str::from_utf8(&chunk).unwrap());
+    }
+    assert_eq!(offsets(&text), (0..12).collect::<Vec<_>>());
+    drop(stream);
+    // The auto-commit follows each chunk handed to the connection.
+    let deadline = Instant::now() + Duration::from_secs(10);
+    loop {
+        let g: Value = client()
+            .get(format!("{}/f", srv.groups()))
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        if g["offset"] == 12 {
+            break;
+        }
+        assert!(Instant::now() < deadline, "group stuck at {}", g["offset"]);
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+}
+
+#[tokio::test]
+async fn group_behind_retention_gets_410_unless_it_has_a_reset_policy() {
+    let dir = tempfile::tempdir().unwrap();
+    let log = open_log(dir.path());
+    append(&log, 0, 200, 2);
+    log.groups()
+        .create("strict", sluice_storage::ResetPolicy::None)
+        .unwrap();
+    log.groups()
+        .create("lenient", sluice_storage::ResetPolicy::Earliest)
+        .unwrap();
+    let start = log.delete_before(100).unwrap();
+    assert!(start > 0, "nothing deleted");
+    let srv = Server::start(&log, None).await;
+    let r = client()
+        .get(srv.changes())
+        .query(&[("group", "strict")])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 410);
+    let e: Value = r.json().await.unwrap();
+    assert_eq!(e["error"], "group_out_of_range");
+    assert_eq!(e["log_start"], start);
+    assert_eq!(e["offset"], 0);
+    assert!(e["detail"].as_str().unwrap().contains("retention"));
+
+    let r = client()
+        .get(srv.changes())
+        .query(&[("group", "lenient"), ("max", "1")])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 200);
+    assert_eq!(offsets(&r.text().await.unwrap()), vec![start]);
+
+    // A read below the start without a group: 410 too.
+    let r = client()
+        .get(srv.changes())
+        .query(&[("from", "0")])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 410);
+    assert_eq!(r.json::<Value>().await.unwrap()["log_start"], start);
+}
+
+#[tokio::test]
+async fn bearer_token_is_required_when_configured() {
+    let dir = tempfile::tempdir().unwrap();
+    let log = open_log(dir.path());
+    append(&log, 0, 2, 1);
+    let srv = Server::start(&log, Some("s3cret")).await;
+    let c = client();
+    assert_eq!(
+        c.get(format!("{}/health", srv.url))
+            .send()
+            .await
+            .unwrap()
+            .status(),
+        200
+    );
+    for req in [
+        c.get(format!("{}/status", srv.url)),
+        c.get(format!("{}/status", srv.url)).bearer_auth("wrong"),
+        c.get(srv.changes()).bearer_auth("s3cre"),
+        c.get(srv.groups())
+            .header("authorization", "Basic czNjcmV0"),
+    ] {
+        let r = req.send().await.unwrap();
+        assert_eq!(r.status(), 401);
+        assert_eq!(r.headers()["www-authenticate"], "Bearer");
+        let e: Value = r.json().await.unwrap();
+        assert_eq!(e["error"], "unauthorized");
+    }
+    let r = c
+        .get(srv.changes())
+        .bearer_auth("s3cret")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 200);
+    assert_eq!(offsets(&r.text().await.unwrap()), vec![0, 1]);
+}
+
+#[tokio::test]
+async fn garbage_input_gets_400_json_errors() {
+    let dir = tempfile::tempdir().unwrap();
+    let log = open_log(dir.path());
+    append(&log, 0, 5, 1);
+    let srv = Server::start(&log, None).await;
+    let c = client();
+    let bad_queries: &[&[(&str, &str)]] = &[
+        &[("max", "abc")],
+        &[("max", "0")],
+        &[("max", "-1")],
+        &[("wait_ms", "999999999999")],
+        &[("format", "xml")],
+        &[("from", "yesterday")],
+        &[("follow", "perhaps")],
+        &[("bogus", "1")],
+        &[("auto_commit", "true")],
+        &[("group", "g"), ("reset", "sometimes")],
+    ];
+    for q in bad_queries {
+        let r = c.get(srv.changes()).query(q).send().await.unwrap();
+        assert_eq!(r.status(), 400, "{q:?}");
+        let e: Value = r.json().await.unwrap();
+        assert_eq!(e["error"], "bad_request", "{q:?}");
+        assert!(!e["detail"].as_str().unwrap().is_empty());
+    }
+    let bad_bodies = [
+        (srv.groups(), "not json"),
+        (srv.groups(), r#"{"nme": "x"}"#),
+        (srv.groups(), r#"{"name": "x", "start": "tomorrow"}"#),
+        (
+            format!("{}/x/seek", srv.groups()),
+            r#"{"offset": 1, "gtid": "0-1-1"}"#,
+        ),
+        (
+            format!("{}/x/seek", srv.groups()),
+            r#"{"position": "nofile"}"#,
+        ),
+        (
+            format!("{}/x/commit", srv.groups()),
+            r#"{"offset": "three"}"#,
+        ),
+    ];
+    for (url, body) in bad_bodies {
+        let r = c
+            .post(&url)
+            .header("content-type", "application/json")
+            .body(body)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status(), 400, "{url} {body}");
+        assert_eq!(r.json::<Value>().await.unwrap()["error"], "bad_request");
+    }
+    let r = c
+        .get(format!("{}/v1/sources/nope/changes", srv.url))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 404);
+    assert_eq!(r.json::<Value>().await.unwrap()["error"], "unknown_source");
+    let r = c
+        .get(format!("{}/nothing/here", srv.url))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 404);
+    assert_eq!(r.json::<Value>().await.unwrap()["error"], "not_found");
+    // The server still serves after all that.
+    let r = c.get(srv.changes()).send().await.unwrap();
+    assert_eq!(
+        offsets(&r.text().await.unwrap()),
+        (0..5).collect::<Vec<_>>()
+    );
+}
+
+#[tokio::test]
+async fn group_offset_survives_a_restart() {
+    let dir = tempfile::tempdir().unwrap();
+    {
+        let log = open_log(dir.path());
+        append(&log, 0, 50, 1);
+        let srv = Server::start(&log, None).await;
+        let r = client()
+            .get(srv.changes())
+            .query(&[("group", "keep"), ("max", "17"), ("auto_commit", "true")])
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(offsets(&r.text().await.unwrap()).len(), 17);
+        srv.stop().await;
+    }
+    let log = open_log(dir.path());
+    let srv = Server::start(&log, None).await;
+    let r = client()
+        .get(srv.changes())
+        .query(&[("group", "keep"), ("max", "1")])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(offsets(&r.text().await.unwrap()), vec![17]);
 }

@@ -1,6 +1,9 @@
 //! The commands of the `sluice` binary that need more than one call into
 //! the library: their flags (clap) and the wiring. `main.rs` dispatches.
 
+pub mod client;
+pub mod groups;
+pub mod history;
 pub mod run;
 pub mod tail;
 

@@ -166,6 +166,11 @@ pub async fn run(
         None => capture.initialize(&mut conn, &dialect).await?,
     };
     capture.query = Some(conn);
+    let _server_end = AbortOnDrop(tokio::spawn(super::server_end::poll(
+        capture.opts.source.clone(),
+        status.clone(),
+        super::server_end::POLL_EVERY,
+    )));
 
     let mut backoff = Backoff::new(Duration::from_millis(200), Duration::from_secs(30));
     loop {

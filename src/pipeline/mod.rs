@@ -4,12 +4,14 @@
 //! - [`capture`]: one source's loop (connect, dump, decode, append).
 //! - [`resume`]: the resume point, read from the log's last record.
 //! - [`schema_log`]: where the schema records are, to rebuild the history.
+//! - [`server_end`]: polls the server's binlog end for the lag in bytes.
 //! - [`split`]: very large transactions into parts.
 //! - [`status`]: what a capture is doing, for `/status` and the progress line.
 
 pub mod capture;
 pub mod resume;
 pub mod schema_log;
+pub mod server_end;
 pub mod split;
 pub mod status;
 

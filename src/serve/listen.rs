@@ -12,7 +12,7 @@ use tokio::task::JoinSet;
 
 use super::canal::{CanalArgs, CanalConfig, CanalServer, CanalToml};
 use super::destination::{Destination, Destinations};
-use super::http::{AppState, HttpConfig, HttpServer, StandardFormats};
+use super::http::{HttpConfig, HttpServer, Source, Sources};
 use super::storage::StorageDestination;
 use crate::pipeline::StatusHandle;
 
@@ -22,7 +22,7 @@ pub struct ServeArgs {
     #[command(flatten)]
     pub canal: CanalArgs,
     /// Serve the HTTP API on this address (e.g. 127.0.0.1:8080).
-    #[arg(long = "http-addr", value_name = "ADDR")]
+    #[arg(long = "http-addr", value_name = "ADDR", value_parser = super::http::parse_listen_addr)]
     pub http_addr: Option<SocketAddr>,
     /// Bearer token the HTTP API requires (except on /health).
     #[arg(
@@ -62,7 +62,18 @@ pub async fn start(
         addr: parse("canal_addr", canal_addr)?,
         ..Default::default()
     };
-    let http = args.http_addr.or(parse("http_addr", http_addr)?);
+    let http = match (args.http_addr, http_addr) {
+        (Some(a), _) => Some(a),
+        (None, Some(t)) => Some(
+            super::http::parse_listen_addr(t)
+                .map_err(|e| anyhow::anyhow!("http_addr {t:?}: {e}"))?,
+        ),
+        (None, None) => None,
+    };
+    let mut http_sources = Sources::new();
+    for s in &sources {
+        http_sources.insert(Source::new(&s.name, s.log.clone(), Some(s.status.clone())));
+    }
     let dests: Vec<(Arc<dyn Destination>, StatusHandle)> = sources
         .into_iter()
         .map(|s| {
@@ -87,19 +98,12 @@ pub async fn start(
         let config = HttpConfig {
             addr,
             token: args.http_token.clone(),
-            ..Default::default()
         };
-        let mut state = AppState::new(&config, Arc::new(StandardFormats));
-        for (dest, status) in &dests {
-            state.add_source(dest.clone(), Some(status.clone()));
-        }
-        match metrics_exporter_prometheus::PrometheusBuilder::new().install_recorder() {
-            Ok(handle) => state.metrics = Some(handle),
-            Err(e) => tracing::warn!(error = %e, "metrics recorder not installed: /metrics is off"),
-        }
-        let server = HttpServer::bind(&config, state)
+        let metrics = super::http::metrics::install();
+        let server = HttpServer::bind(config, http_sources, metrics)
             .await
             .with_context(|| format!("cannot listen for HTTP on {addr}"))?;
+        tracing::info!(addr = %server.local_addr()?, "HTTP API listening");
         let stop = stopped(stop.clone());
         tasks.spawn(async move { Ok(server.run(stop).await?) });
     }

@@ -1,169 +1,245 @@
-//! Consumer groups: list, show, create (with a reset policy), seek (to an
-//! offset, a time, a binlog position or a GTID set), delete.
+//! Consumer-group management: list, create (start point + reset policy),
+//! show, seek (offset, binlog position, GTID set, time), delete.
+//!
+//! ```text
+//! GET    /v1/sources/{name}/groups                 → [group]
+//! POST   /v1/sources/{name}/groups                 {"name", "start"?, "reset"?} → 201 group
+//! GET    /v1/sources/{name}/groups/{group}         → group
+//! POST   /v1/sources/{name}/groups/{group}/seek    {"to": START} → group
+//! DELETE /v1/sources/{name}/groups/{group}         → 204
+//! ```
+//!
+//! `group` is `{"name", "offset", "reset", "committed_at_ms",
+//! "lag_records", "lag_bytes"}`; START is the text of [`super::seek`].
 
-use std::sync::Arc;
-
+use super::changes::{parse_reset, source};
+use super::error::ApiError;
+use super::seek::{Seek, SeekError};
+use super::{blocking, AppState};
+use axum::extract::rejection::JsonRejection;
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use axum::Json;
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
+use sluice_storage::{GroupInfo, Log, ResetPolicy};
 
-use super::error::ApiError;
-use super::state::{blocking, AppState};
-use crate::serve::destination::{GroupState, ResetPolicy, SeekTarget};
-
-pub async fn list(
-    State(state): State<Arc<AppState>>,
-    Path(name): Path<String>,
-) -> Result<Json<Vec<GroupState>>, ApiError> {
-    let log = state.source(&name)?.log.clone();
-    Ok(Json(blocking(move || Ok(log.groups()?)).await?))
+/// A group as the API shows it.
+#[derive(Debug, Serialize, Deserialize, Clone, PartialEq, Eq)]
+pub struct GroupView {
+    pub name: String,
+    pub offset: u64,
+    pub reset: String,
+    pub committed_at_ms: i64,
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub lag_records: Option<u64>,
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub lag_bytes: Option<u64>,
 }
 
-pub async fn one(
-    State(state): State<Arc<AppState>>,
-    Path((name, group)): Path<(String, String)>,
-) -> Result<Json<GroupState>, ApiError> {
-    let log = state.source(&name)?.log.clone();
-    let g = group.clone();
-    match blocking(move || Ok(log.group(&g)?)).await? {
-        Some(s) => Ok(Json(s)),
-        None => Err(ApiError::not_found(format!(
-            "source {name:?} has no group {group:?}"
-        ))),
+pub fn reset_name(r: ResetPolicy) -> &'static str {
+    match r {
+        ResetPolicy::None => "none",
+        ResetPolicy::Earliest => "earliest",
+        ResetPolicy::Latest => "latest",
     }
 }
 
-#[derive(Deserialize)]
+impl GroupView {
+    pub fn plain(g: &GroupInfo) -> GroupView {
+        GroupView {
+            name: g.name.clone(),
+            offset: g.offset,
+            reset: reset_name(g.reset).to_string(),
+            committed_at_ms: g.committed_at_ms,
+            lag_records: None,
+            lag_bytes: None,
+        }
+    }
+
+    /// With its lag (left out if it cannot be computed).
+    pub fn with_lag(log: &Log, g: &GroupInfo) -> GroupView {
+        let mut v = GroupView::plain(g);
+        if let Ok(lag) = log.groups().lag(&g.name) {
+            v.lag_records = Some(lag.records);
+            v.lag_bytes = Some(lag.bytes);
+        }
+        v
+    }
+}
+
+fn seek_err(e: SeekError) -> ApiError {
+    match e {
+        SeekError::Storage(s) => s.into(),
+        other => ApiError::bad_request(other.to_string()),
+    }
+}
+
+/// Creates a group at `start` (default: per the reset policy, earliest
+/// unless `latest`). Shared with `sluice groups create --data`.
+pub fn create_group(
+    log: &Log,
+    name: &str,
+    start: Option<&Seek>,
+    reset: ResetPolicy,
+) -> Result<GroupInfo, ApiError> {
+    let groups = log.groups();
+    let g = groups.create(name, reset)?;
+    match start {
+        Some(seek) => {
+            let at = seek.resolve(log).map_err(seek_err)?;
+            if at == g.offset {
+                Ok(g)
+            } else {
+                Ok(groups.commit(name, at)?)
+            }
+        }
+        None => Ok(g),
+    }
+}
+
+/// Moves a group to `to`. Shared with `sluice groups seek --data`.
+pub fn seek_group(log: &Log, name: &str, to: &Seek) -> Result<GroupInfo, ApiError> {
+    let groups = log.groups();
+    if groups.get(name)?.is_none() {
+        return Err(sluice_storage::StorageError::GroupNotFound(name.to_string()).into());
+    }
+    let at = to.resolve(log).map_err(seek_err)?;
+    Ok(groups.commit(name, at)?)
+}
+
+pub(crate) async fn list(
+    State(state): State<AppState>,
+    Path(name): Path<String>,
+) -> Result<Response, ApiError> {
+    let src = source(&state, &name)?;
+    let views = blocking(move || -> Result<Vec<GroupView>, ApiError> {
+        let list = src.log.groups().list()?;
+        Ok(list
+            .iter()
+            .map(|g| GroupView::with_lag(&src.log, g))
+            .collect())
+    })
+    .await??;
+    Ok(Json(views).into_response())
+}
+
+#[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct CreateBody {
-    pub name: String,
-    /// `none` (default: start at the oldest record, error when out of
-    /// retention), `earliest` or `latest`.
-    pub reset: Option<String>,
+    name: String,
+    start: Option<String>,
+    reset: Option<String>,
 }
 
-pub fn parse_reset(text: Option<&str>) -> Result<ResetPolicy, ApiError> {
-    match text {
-        None | Some("none") => Ok(ResetPolicy::None),
-        Some("earliest") => Ok(ResetPolicy::Earliest),
-        Some("latest") => Ok(ResetPolicy::Latest),
-        Some(other) => Err(ApiError::bad_request(format!(
-            "reset must be none, earliest or latest, not {other:?}"
-        ))),
-    }
-}
-
-fn check_name(name: &str) -> Result<(), ApiError> {
-    if name.is_empty() || name.len() > 200 || name.chars().any(|c| c.is_control()) {
-        return Err(ApiError::bad_request(format!(
-            "group name {name:?} must be 1 to 200 printable characters"
-        )));
-    }
-    Ok(())
-}
-
-pub async fn create(
-    State(state): State<Arc<AppState>>,
+pub(crate) async fn create(
+    State(state): State<AppState>,
     Path(name): Path<String>,
-    Json(body): Json<CreateBody>,
+    body: Result<Json<CreateBody>, JsonRejection>,
 ) -> Result<Response, ApiError> {
-    check_name(&body.name)?;
-    let reset = parse_reset(body.reset.as_deref())?;
-    let log = state.source(&name)?.log.clone();
-    let created = blocking(move || Ok(log.create_group(&body.name, reset)?)).await?;
-    Ok((StatusCode::CREATED, Json(created)).into_response())
+    let Json(body) = body.map_err(|e| ApiError::bad_request(e.body_text()))?;
+    let src = source(&state, &name)?;
+    let reset = match &body.reset {
+        Some(r) => parse_reset(r)?,
+        None => ResetPolicy::None,
+    };
+    let start: Option<Seek> = match &body.start {
+        Some(s) => Some(s.parse().map_err(seek_err)?),
+        None => None,
+    };
+    let view = blocking(move || -> Result<GroupView, ApiError> {
+        let g = create_group(&src.log, &body.name, start.as_ref(), reset)?;
+        Ok(GroupView::with_lag(&src.log, &g))
+    })
+    .await??;
+    Ok((StatusCode::CREATED, Json(view)).into_response())
 }
 
-/// One of the four, exactly.
-#[derive(Deserialize, Default)]
+pub(crate) async fn get(
+    State(state): State<AppState>,
+    Path((name, group)): Path<(String, String)>,
+) -> Result<Response, ApiError> {
+    let src = source(&state, &name)?;
+    let view = blocking(move || -> Result<GroupView, ApiError> {
+        let g = src
+            .log
+            .groups()
+            .get(&group)?
+            .ok_or(sluice_storage::StorageError::GroupNotFound(group))?;
+        Ok(GroupView::with_lag(&src.log, &g))
+    })
+    .await??;
+    Ok(Json(view).into_response())
+}
+
+#[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct SeekBody {
-    pub offset: Option<u64>,
-    /// RFC 3339 text, or milliseconds since the epoch.
-    pub time: Option<serde_json::Value>,
-    /// `FILE:POS`.
-    pub binlog: Option<String>,
-    pub gtid: Option<String>,
+    /// Any start point text.
+    to: Option<String>,
+    offset: Option<u64>,
+    time: Option<String>,
+    position: Option<String>,
+    gtid: Option<String>,
 }
 
-pub fn seek_target(body: &SeekBody) -> Result<SeekTarget, ApiError> {
-    let given = [
-        body.offset.is_some(),
-        body.time.is_some(),
-        body.binlog.is_some(),
-        body.gtid.is_some(),
-    ];
-    if given.iter().filter(|g| **g).count() != 1 {
-        return Err(ApiError::bad_request(
-            "give exactly one of offset, time, binlog, gtid",
-        ));
-    }
-    if let Some(o) = body.offset {
-        return Ok(SeekTarget::Offset(o));
-    }
-    if let Some(t) = &body.time {
-        let ms = match t {
-            serde_json::Value::Number(n) => n.as_i64(),
-            serde_json::Value::String(s) => chrono::DateTime::parse_from_rfc3339(s)
-                .ok()
-                .map(|d| d.timestamp_millis())
-                .or_else(|| s.parse().ok()),
-            _ => None,
-        };
-        return ms.map(SeekTarget::TimeMs).ok_or_else(|| {
-            ApiError::bad_request(format!("time {t} is neither RFC 3339 nor milliseconds"))
-        });
-    }
-    if let Some(b) = &body.binlog {
-        let (file, pos) = b
-            .rsplit_once(':')
-            .and_then(|(f, p)| Some((f, p.parse::<u64>().ok()?)))
-            .filter(|(f, _)| !f.is_empty())
-            .ok_or_else(|| {
-                ApiError::bad_request(format!("binlog position {b:?} is not FILE:POS"))
-            })?;
-        return Ok(SeekTarget::Binlog {
-            file: file.to_string(),
-            pos,
-        });
-    }
-    Ok(SeekTarget::Gtid(body.gtid.clone().unwrap_or_default()))
-}
-
-pub async fn seek(
-    State(state): State<Arc<AppState>>,
-    Path((name, group)): Path<(String, String)>,
-    Json(body): Json<SeekBody>,
-) -> Result<Json<GroupState>, ApiError> {
-    let target = seek_target(&body)?;
-    let log = state.source(&name)?.log.clone();
-    let g = group.clone();
-    let moved = blocking(move || {
-        if log.group(&g)?.is_none() {
-            return Err(ApiError::not_found(format!("source has no group {g:?}")));
+impl SeekBody {
+    fn seek(&self) -> Result<Seek, ApiError> {
+        let given = [
+            self.to.is_some(),
+            self.offset.is_some(),
+            self.time.is_some(),
+            self.position.is_some(),
+            self.gtid.is_some(),
+        ];
+        if given.iter().filter(|g| **g).count() != 1 {
+            return Err(ApiError::bad_request(
+                "give exactly one of to, offset, time, position, gtid",
+            ));
         }
-        let offset = log.locate(&target)?;
-        log.commit(&g, offset)?;
-        log.group(&g)?
-            .ok_or_else(|| ApiError::not_found(format!("group {g:?} was deleted meanwhile")))
-    })
-    .await?;
-    Ok(Json(moved))
+        let text = if let Some(t) = &self.to {
+            t.clone()
+        } else if let Some(o) = self.offset {
+            return Ok(Seek::Offset(o));
+        } else if let Some(t) = &self.time {
+            format!("time:{t}")
+        } else if let Some(p) = &self.position {
+            format!("position:{p}")
+        } else if let Some(g) = &self.gtid {
+            format!("gtid:{g}")
+        } else {
+            return Err(ApiError::bad_request("no seek target"));
+        };
+        text.parse().map_err(seek_err)
+    }
 }
 
-pub async fn remove(
-    State(state): State<Arc<AppState>>,
+pub(crate) async fn seek(
+    State(state): State<AppState>,
     Path((name, group)): Path<(String, String)>,
-) -> Result<StatusCode, ApiError> {
-    let log = state.source(&name)?.log.clone();
+    body: Result<Json<SeekBody>, JsonRejection>,
+) -> Result<Response, ApiError> {
+    let Json(body) = body.map_err(|e| ApiError::bad_request(e.body_text()))?;
+    let src = source(&state, &name)?;
+    let to = body.seek()?;
+    let view = blocking(move || -> Result<GroupView, ApiError> {
+        let g = seek_group(&src.log, &group, &to)?;
+        Ok(GroupView::with_lag(&src.log, &g))
+    })
+    .await??;
+    Ok(Json(view).into_response())
+}
+
+pub(crate) async fn delete(
+    State(state): State<AppState>,
+    Path((name, group)): Path<(String, String)>,
+) -> Result<Response, ApiError> {
+    let src = source(&state, &name)?;
     let g = group.clone();
-    if blocking(move || Ok(log.delete_group(&g)?)).await? {
-        Ok(StatusCode::NO_CONTENT)
+    let existed = blocking(move || src.log.groups().delete(&g)).await??;
+    if existed {
+        Ok(StatusCode::NO_CONTENT.into_response())
     } else {
-        Err(ApiError::not_found(format!(
-            "source {name:?} has no group {group:?}"
-        )))
+        Err(sluice_storage::StorageError::GroupNotFound(group).into())
     }
 }

@@ -1,50 +1,67 @@
-//! The HTTP API (axum), JSON, on its own address (127.0.0.1:8080 unless
-//! configured):
+//! The HTTP API (axum): health, status, Prometheus metrics, consumer-group
+//! management and the change stream as NDJSON.
 //!
-//! | route | what |
-//! |---|---|
-//! | `GET /health` | `{"status":"ok"}`, never behind the token |
-//! | `GET /status` | per source: capture state, binlog position, GTID, lag; log offsets and size; per group: offset, lag |
-//! | `GET /metrics` | Prometheus text |
-//! | `GET /v1/sources/{name}/groups` | the groups |
-//! | `POST /v1/sources/{name}/groups` | create `{"name", "reset": "none"\|"earliest"\|"latest"}` |
-//! | `POST /v1/sources/{name}/groups/{group}/seek` | `{"offset": N}` \| `{"time": RFC 3339 or ms}` \| `{"binlog": "FILE:POS"}` \| `{"gtid": SET}` |
-//! | `DELETE /v1/sources/{name}/groups/{group}` | delete |
-//! | `GET /v1/sources/{name}/changes?group=G&format=F&max=N&wait_ms=M&follow=B&auto_commit=B` | NDJSON |
-//! | `POST /v1/sources/{name}/commit?group=G&offset=N` | commit |
+//! ```text
+//! GET    /health                                      no auth
+//! GET    /status                                      sources, captures, logs, groups
+//! GET    /metrics                                     Prometheus text
+//! GET    /v1/sources/{name}/changes?group=&format=&max=&wait_ms=&follow=&auto_commit=&from=&reset=
+//! GET    /v1/sources/{name}/groups                    list
+//! POST   /v1/sources/{name}/groups                    create {"name","start"?,"reset"?}
+//! GET    /v1/sources/{name}/groups/{group}            show
+//! POST   /v1/sources/{name}/groups/{group}/seek       {"to"|"offset"|"time"|"position"|"gtid"}
+//! POST   /v1/sources/{name}/groups/{group}/commit     {"offset"}
+//! DELETE /v1/sources/{name}/groups/{group}
+//! ```
 //!
-//! With a bearer token configured, every route but `/health` requires
-//! `Authorization: Bearer TOKEN`. Errors are `{"error": "..."}` with a
-//! status that says whose fault it is.
+//! Errors are JSON `{"error": CODE, "detail": TEXT}` ([`error`]). With a
+//! token configured every route but `/health` needs
+//! `Authorization: Bearer TOKEN` (401 otherwise).
+//!
+//! - [`source`]: the served logs and the async wake-up on new records.
+//! - [`changes`]: the NDJSON stream and commits.
+//! - [`groups`]: group management. [`seek`]: start points as text.
+//! - [`status`], [`metrics`]: health, status and Prometheus.
 
-mod auth;
-mod changes;
-mod error;
-mod groups;
-mod state;
-mod status;
+pub mod changes;
+pub mod error;
+pub mod groups;
+pub mod metrics;
+pub mod seek;
+pub mod source;
+pub mod status;
 
+pub use error::ApiError;
+pub use seek::{Seek, SeekError};
+pub use source::{Source, Sources};
+
+use axum::extract::{Request, State};
+use axum::middleware::Next;
+use axum::response::Response;
+use axum::routing::{get, post};
+use axum::Router;
+use metrics_exporter_prometheus::PrometheusHandle;
 use std::future::Future;
 use std::net::SocketAddr;
 use std::sync::Arc;
-
-use axum::routing::{delete, get, post};
-use axum::Router;
 use tokio::net::TcpListener;
 
-pub use changes::{RecordFormatter, StandardFormats};
-pub use error::ApiError;
-pub use state::{AppState, Source};
-
 /// Configuration of the HTTP listener.
-#[derive(Debug, Clone)]
+#[derive(Clone)]
 pub struct HttpConfig {
-    /// `--http-addr`; loopback by default.
+    /// Address to listen on (`--http-addr`); default 127.0.0.1:8080.
     pub addr: SocketAddr,
-    /// Bearer token required on every route but `/health`.
+    /// Bearer token clients must give; `None` for no auth.
     pub token: Option<String>,
-    /// Most records one long-poll response carries when `max` is absent.
-    pub default_max: usize,
+}
+
+impl std::fmt::Debug for HttpConfig {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("HttpConfig")
+            .field("addr", &self.addr)
+            .field("token", &self.token.as_ref().map(|_| "***"))
+            .finish()
+    }
 }
 
 impl Default for HttpConfig {
@@ -52,49 +69,64 @@ impl Default for HttpConfig {
         HttpConfig {
             addr: SocketAddr::from(([127, 0, 0, 1], 8080)),
             token: None,
-            default_max: 1000,
         }
     }
 }
 
-/// The router, for tests and for embedding.
-pub fn router(state: Arc<AppState>) -> Router {
-    let api = Router::new()
-        .route("/status", get(status::status))
-        .route("/metrics", get(status::metrics))
-        .route(
-            "/v1/sources/{name}/groups",
-            get(groups::list).post(groups::create),
+/// A listen address: `HOST:PORT`, or a bare port bound on 127.0.0.1.
+pub fn parse_listen_addr(text: &str) -> Result<SocketAddr, String> {
+    if let Ok(port) = text.parse::<u16>() {
+        return Ok(SocketAddr::from(([127, 0, 0, 1], port)));
+    }
+    text.parse()
+        .map_err(|_| format!("{text:?}: expected HOST:PORT or a port"))
+}
+
+pub(crate) struct Shared {
+    pub sources: Sources,
+    pub token: Option<String>,
+    pub metrics: Option<PrometheusHandle>,
+}
+
+pub(crate) type AppState = Arc<Shared>;
+
+/// Runs `f` on the blocking pool (file I/O, fsyncs of group commits,
+/// reading and formatting records).
+pub(crate) async fn blocking<T: Send + 'static>(
+    f: impl FnOnce() -> T + Send + 'static,
+) -> Result<T, ApiError> {
+    tokio::task::spawn_blocking(f).await.map_err(|e| {
+        ApiError::new(
+            axum::http::StatusCode::INTERNAL_SERVER_ERROR,
+            "internal",
+            format!("worker failed: {e}"),
         )
-        .route("/v1/sources/{name}/groups/{group}/seek", post(groups::seek))
-        .route(
-            "/v1/sources/{name}/groups/{group}",
-            delete(groups::remove).get(groups::one),
-        )
-        .route("/v1/sources/{name}/changes", get(changes::changes))
-        .route("/v1/sources/{name}/commit", post(changes::commit))
-        .route_layer(axum::middleware::from_fn_with_state(
-            state.clone(),
-            auth::require_token,
-        ));
-    Router::new()
-        .route("/health", get(status::health))
-        .merge(api)
-        .with_state(state)
+    })
 }
 
 /// A bound HTTP server.
 pub struct HttpServer {
     listener: TcpListener,
-    state: Arc<AppState>,
+    router: Router,
 }
 
 impl HttpServer {
-    pub async fn bind(config: &HttpConfig, state: AppState) -> std::io::Result<Self> {
+    /// Binds the listener. `metrics` is the process's Prometheus handle
+    /// ([`metrics::install`]); without one `/metrics` answers 503.
+    pub async fn bind(
+        config: HttpConfig,
+        sources: Sources,
+        metrics: Option<PrometheusHandle>,
+    ) -> std::io::Result<HttpServer> {
         let listener = TcpListener::bind(config.addr).await?;
+        let state = Arc::new(Shared {
+            sources,
+            token: config.token.filter(|t| !t.is_empty()),
+            metrics,
+        });
         Ok(HttpServer {
             listener,
-            state: Arc::new(state),
+            router: router(state),
         })
     }
 
@@ -102,18 +134,107 @@ impl HttpServer {
         self.listener.local_addr()
     }
 
-    /// Serves until `shutdown` completes; open streams are ended.
+    /// Serves until `shutdown` completes (open follow streams are then
+    /// cut).
     pub async fn run(
         self,
         shutdown: impl Future<Output = ()> + Send + 'static,
     ) -> std::io::Result<()> {
-        let stop = self.state.stop.clone();
-        tracing::info!(addr = %self.listener.local_addr()?, "http server listening");
-        axum::serve(self.listener, router(self.state))
-            .with_graceful_shutdown(async move {
-                shutdown.await;
-                let _ = stop.send(true);
-            })
+        axum::serve(self.listener, self.router)
+            .with_graceful_shutdown(shutdown)
             .await
+    }
+}
+
+fn router(state: AppState) -> Router {
+    let api = Router::new()
+        .route("/status", get(status::status))
+        .route("/metrics", get(status::metrics))
+        .route("/v1/sources/{name}/changes", get(changes::changes))
+        .route(
+            "/v1/sources/{name}/groups",
+            get(groups::list).post(groups::create),
+        )
+        .route(
+            "/v1/sources/{name}/groups/{group}",
+            get(groups::get).delete(groups::delete),
+        )
+        .route("/v1/sources/{name}/groups/{group}/seek", post(groups::seek))
+        .route(
+            "/v1/sources/{name}/groups/{group}/commit",
+            post(changes::commit),
+        )
+        .route_layer(axum::middleware::from_fn_with_state(state.clone(), auth));
+    Router::new()
+        .route("/health", get(status::health))
+        .merge(api)
+        .fallback(|| async { ApiError::not_found("no such endpoint") })
+        .method_not_allowed_fallback(|| async {
+            ApiError::new(
+                axum::http::StatusCode::METHOD_NOT_ALLOWED,
+                "method_not_allowed",
+                "method not allowed on this endpoint",
+            )
+        })
+        .with_state(state)
+}
+
+async fn auth(
+    State(state): State<AppState>,
+    req: Request,
+    next: Next,
+) -> Result<Response, ApiError> {
+    if let Some(token) = &state.token {
+        let given = req
+            .headers()
+            .get(axum::http::header::AUTHORIZATION)
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.strip_prefix("Bearer "));
+        let ok = given.is_some_and(|g| constant_time_eq(g.as_bytes(), token.as_bytes()));
+        if !ok {
+            return Err(ApiError::new(
+                axum::http::StatusCode::UNAUTHORIZED,
+                "unauthorized",
+                if given.is_some() {
+                    "bad bearer token"
+                } else {
+                    "missing Authorization: Bearer token"
+                },
+            ));
+        }
+    }
+    Ok(next.run(req).await)
+}
+
+fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
+    if a.len() != b.len() {
+        return false;
+    }
+    a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn listen_addresses() {
+        assert_eq!(
+            parse_listen_addr("8080").unwrap(),
+            SocketAddr::from(([127, 0, 0, 1], 8080))
+        );
+        assert_eq!(
+            parse_listen_addr("0.0.0.0:9").unwrap(),
+            SocketAddr::from(([0, 0, 0, 0], 9))
+        );
+        assert!(parse_listen_addr("localhost").is_err());
+        assert!(parse_listen_addr("70000").is_err());
+    }
+
+    #[test]
+    fn token_comparison() {
+        assert!(constant_time_eq(b"abc", b"abc"));
+        assert!(!constant_time_eq(b"abc", b"abd"));
+        assert!(!constant_time_eq(b"abc", b"ab"));
     }
 }

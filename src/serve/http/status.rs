@@ -1,135 +1,111 @@
-//! `/health`, `/status` and `/metrics`.
-
-use std::sync::Arc;
-
-use axum::extract::State;
-use axum::http::{header, StatusCode};
-use axum::response::{IntoResponse, Response};
-use axum::Json;
-use serde::Serialize;
+//! `GET /health`, `GET /status` and `GET /metrics`.
+//!
+//! `/status` answers `{"sources": [source]}` where source is
+//!
+//! ```text
+//! { "name", "capture": null | { "state", "file", "position", "gtid",
+//!     "server_file", "server_position", "lag_seconds", "lag_bytes",
+//!     "transactions", "rows", "connection_errors", "last_error" },
+//!   "log": { "dir", "start_offset", "end_offset", "segments", "bytes" },
+//!   "groups": [ { "name", "offset", "reset", "committed_at_ms",
+//!                 "lag_records", "lag_bytes" } ] }
+//! ```
+//!
+//! `lag_bytes` of the capture is the server's binlog end minus the
+//! captured position when both are in the same binlog file, `null` when
+//! unknown (no poll yet, or capture is in an older file).
 
 use super::error::ApiError;
-use super::state::{blocking, AppState};
-use crate::pipeline::status::{CaptureStatus, ConnectionState};
-use crate::serve::destination::GroupState;
+use super::groups::GroupView;
+use super::{blocking, AppState};
+use crate::pipeline::CaptureStatus;
+use axum::extract::State;
+use axum::http::{header, HeaderValue, StatusCode};
+use axum::response::{IntoResponse, Response};
+use axum::Json;
+use serde_json::json;
 
-pub async fn health() -> Json<serde_json::Value> {
-    Json(serde_json::json!({ "status": "ok" }))
+pub async fn health() -> Response {
+    Json(json!({"status": "ok"})).into_response()
 }
 
-#[derive(Serialize)]
-pub struct StatusReport {
-    pub sources: Vec<SourceReport>,
-}
-
-#[derive(Serialize)]
-pub struct SourceReport {
-    pub name: String,
-    /// Absent when this process does not capture the source.
-    pub capture: Option<CaptureReport>,
-    pub log: LogReport,
-    pub groups: Vec<GroupState>,
-}
-
-#[derive(Serialize)]
-pub struct CaptureReport {
-    pub state: ConnectionState,
-    pub file: String,
-    pub position: u64,
-    pub gtid: String,
-    pub last_commit_ms: i64,
-    pub lag_seconds: f64,
-    /// Bytes of binlog the server has written past what was captured, when
-    /// both are in the same file.
-    pub bytes_behind: Option<u64>,
-    pub transactions: u64,
-    pub rows: u64,
-    pub connection_errors: u64,
-    pub last_error: Option<String>,
-}
-
-#[derive(Serialize)]
-pub struct LogReport {
-    pub start_offset: u64,
-    pub end_offset: u64,
-    pub size_bytes: u64,
-}
-
-fn capture_report(s: CaptureStatus, lag_seconds: f64) -> CaptureReport {
-    let bytes_behind = (!s.server_file.is_empty() && s.server_file == s.file)
-        .then(|| s.server_position.saturating_sub(s.position));
-    CaptureReport {
-        state: s.state,
-        bytes_behind,
-        file: s.file,
-        position: s.position,
-        gtid: s.gtid,
-        last_commit_ms: s.last_commit_ms,
-        lag_seconds,
-        transactions: s.transactions,
-        rows: s.rows,
-        connection_errors: s.connection_errors,
-        last_error: s.last_error,
+/// Bytes the capture is behind the server's binlog end, when known.
+pub fn bytes_behind(s: &CaptureStatus) -> Option<u64> {
+    if s.server_file.is_empty() || s.file.is_empty() {
+        return None;
+    }
+    if s.server_file == s.file {
+        Some(s.server_position.saturating_sub(s.position))
+    } else {
+        None
     }
 }
 
-pub async fn status(State(state): State<Arc<AppState>>) -> Result<Json<StatusReport>, ApiError> {
-    let mut sources = Vec::new();
-    for (name, source) in &state.sources {
-        let log = source.log.clone();
-        let (log_report, groups) = blocking(move || {
-            let groups = log.groups()?;
-            Ok((
-                LogReport {
-                    start_offset: log.start_offset(),
-                    end_offset: log.end_offset(),
-                    size_bytes: log.size_bytes(),
+pub(crate) async fn status(State(state): State<AppState>) -> Result<Response, ApiError> {
+    let sources = state.sources.clone();
+    let body = blocking(move || -> Result<serde_json::Value, ApiError> {
+        let mut out = Vec::new();
+        for src in sources.iter() {
+            let log = &src.log;
+            log.refresh()?;
+            let segments = log.segments();
+            let bytes: u64 = segments.iter().map(|s| s.data_bytes()).sum();
+            let capture = src.status.as_ref().map(|h| {
+                let s = h.get();
+                json!({
+                    "state": s.state,
+                    "file": s.file,
+                    "position": s.position,
+                    "gtid": s.gtid,
+                    "server_file": s.server_file,
+                    "server_position": s.server_position,
+                    "lag_seconds": h.lag_seconds(),
+                    "lag_bytes": bytes_behind(&s),
+                    "transactions": s.transactions,
+                    "rows": s.rows,
+                    "connection_errors": s.connection_errors,
+                    "last_error": s.last_error,
+                })
+            });
+            let groups: Vec<GroupView> = log
+                .groups()
+                .list()?
+                .iter()
+                .map(|g| GroupView::with_lag(log, g))
+                .collect();
+            out.push(json!({
+                "name": src.name,
+                "capture": capture,
+                "log": {
+                    "dir": log.dir(),
+                    "start_offset": log.start_offset(),
+                    "end_offset": log.durable_end(),
+                    "segments": segments.len(),
+                    "bytes": bytes,
                 },
-                groups,
-            ))
-        })
-        .await?;
-        sources.push(SourceReport {
-            name: name.clone(),
-            capture: source
-                .capture
-                .as_ref()
-                .map(|c| capture_report(c.get(), c.lag_seconds())),
-            log: log_report,
-            groups,
-        });
-    }
-    Ok(Json(StatusReport { sources }))
+                "groups": groups,
+            }));
+        }
+        Ok(json!({ "sources": out }))
+    })
+    .await??;
+    Ok(Json(body).into_response())
 }
 
-/// Prometheus text: what capture records, plus per-group lag and log
-/// offsets, refreshed at each scrape.
-pub async fn metrics(State(state): State<Arc<AppState>>) -> Result<Response, ApiError> {
+pub(crate) async fn metrics(State(state): State<AppState>) -> Result<Response, ApiError> {
     let Some(handle) = state.metrics.clone() else {
         return Err(ApiError::new(
             StatusCode::SERVICE_UNAVAILABLE,
-            "metrics are not enabled in this process",
+            "no_metrics",
+            "no Prometheus recorder is installed in this process",
         ));
     };
-    for (name, source) in &state.sources {
-        let log = source.log.clone();
-        let groups = blocking(move || Ok(log.groups()?)).await?;
-        metrics::gauge!("sluice_log_end_offset", "source" => name.clone())
-            .set(source.log.end_offset() as f64);
-        metrics::gauge!("sluice_log_start_offset", "source" => name.clone())
-            .set(source.log.start_offset() as f64);
-        metrics::gauge!("sluice_log_size_bytes", "source" => name.clone())
-            .set(source.log.size_bytes() as f64);
-        for g in groups {
-            metrics::gauge!("sluice_group_lag_records", "source" => name.clone(), "group" => g.name.clone())
-                .set(g.lag as f64);
-            metrics::gauge!("sluice_group_offset", "source" => name.clone(), "group" => g.name)
-                .set(g.offset as f64);
-        }
-    }
-    Ok((
-        [(header::CONTENT_TYPE, "text/plain; version=0.0.4")],
-        handle.render(),
-    )
-        .into_response())
+    let sources = state.sources.clone();
+    let text = blocking(move || super::metrics::render(&handle, &sources)).await?;
+    let mut resp = text.into_response();
+    resp.headers_mut().insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("text/plain; version=0.0.4"),
+    );
+    Ok(resp)
 }
