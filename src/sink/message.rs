@@ -93,7 +93,13 @@ pub fn render_template(template: &str, source: &str, schema: &str, table: &str) 
     let clean = |s: &str| -> String {
         let s: String = s
             .chars()
-            .map(|c| if matches!(c, ' ' | '.' | '*' | '>' | '\t') { '_' } else { c })
+            .map(|c| {
+                if matches!(c, ' ' | '.' | '*' | '>' | '\t') {
+                    '_'
+                } else {
+                    c
+                }
+            })
             .collect();
         if s.is_empty() {
             "_".into()

@@ -57,7 +57,12 @@ impl Sink for NatsSink {
         // Publish everything, then wait for the acks: the server pipelines.
         let mut acks = Vec::with_capacity(messages.len());
         for m in messages {
-            let subject = render_template(&self.options.subject, &self.options.source, &m.schema, &m.table);
+            let subject = render_template(
+                &self.options.subject,
+                &self.options.source,
+                &m.schema,
+                &m.table,
+            );
             let mut headers = async_nats::HeaderMap::new();
             headers.insert("Nats-Msg-Id", m.id.as_str());
             let ack = self
