@@ -229,9 +229,9 @@ fn classify(e: SourceError, what: &str) -> SinkError {
     let text = format!("mysql sink: {what}: {e}");
     match &e {
         // Deadlock, lock wait timeout: worth a retry.
-        SourceError::Server { code, .. } if matches!(code, 1205 | 1213) => {
-            SinkError::Transient(text)
-        }
+        SourceError::Server {
+            code: 1205 | 1213, ..
+        } => SinkError::Transient(text),
         SourceError::Server { .. } | SourceError::Config(_) | SourceError::Auth { .. } => {
             SinkError::Fatal(text)
         }
@@ -419,7 +419,8 @@ fn present<'a>(
     }
     let mut out = Vec::new();
     for (column, value) in columns.iter().zip(&image.values) {
-        match literal(value) {
+        let unsigned = unsigned_of(column, value);
+        match unsigned.map_or_else(|| literal(value), |u| Literal::Sql(u.to_string())) {
             Literal::Absent => {}
             Literal::Sql(s) => out.push((column, Some(s))),
             Literal::Null => out.push((column, None)),
@@ -514,6 +515,28 @@ fn delete_sql(
         "DELETE FROM {table}{}",
         where_sql(columns, before, has_pk, name)?
     ))
+}
+
+/// A negative integer the binlog gave for an unsigned column (the row
+/// event carries no signedness without full metadata), read back as the
+/// unsigned number of the column's width.
+fn unsigned_of(column: &Column, value: &Value) -> Option<u64> {
+    let Some(Kind::Int(v)) = value.kind else {
+        return None;
+    };
+    let unsigned = column.unsigned || column.mysql_type.to_ascii_lowercase().contains("unsigned");
+    if v >= 0 || !unsigned {
+        return None;
+    }
+    let bits = match column.type_code {
+        1 => 8,  // TINY
+        2 => 16, // SHORT
+        9 => 24, // INT24
+        3 => 32, // LONG
+        8 => 64, // LONGLONG
+        _ => return None,
+    };
+    Some((v as u64) & (u64::MAX >> (64 - bits)))
 }
 
 /// A value as SQL.
@@ -687,6 +710,18 @@ mod tests {
             literal(&v(Kind::Double(f64::NAN))),
             Literal::Unsupported("not a finite number")
         );
+    }
+
+    #[test]
+    fn negative_ints_of_unsigned_columns_are_read_back() {
+        let mut c = col("id", true);
+        c.mysql_type = "bigint(20) unsigned".into();
+        c.type_code = 8;
+        assert_eq!(unsigned_of(&c, &v(Kind::Int(-1))), Some(u64::MAX));
+        c.type_code = 1;
+        assert_eq!(unsigned_of(&c, &v(Kind::Int(-1))), Some(255));
+        c.mysql_type = "tinyint(4)".into();
+        assert_eq!(unsigned_of(&c, &v(Kind::Int(-1))), None);
     }
 
     #[test]
