@@ -66,9 +66,11 @@ async fn capture(src: &MariaDb, data: &Path, start: StartPoint) {
     .expect("capture succeeds");
 }
 
-fn workload(src: &MariaDb) {
-    let mut sql = String::from("SET NAMES utf8mb4; USE src;\n");
+/// The workload as SQL scripts, one per step (each run by its own client).
+fn workload_steps() -> Vec<String> {
+    let mut steps = Vec::new();
     for i in 1..=120 {
+        let mut sql = String::from("SET NAMES utf8mb4; USE src;\n");
         sql.push_str(&format!(
             "INSERT INTO t1 (name, amount, created, seen, raw, score, kind, flags, bits, yr) VALUES \
              ('n{i} it''s \\\\ \"q\" é€😀', {i}.125, '2024-01-02 03:04:05.{ms:03}', FROM_UNIXTIME({ts}), \
@@ -106,7 +108,9 @@ fn workload(src: &MariaDb) {
                 id = i - 2,
             ));
         }
+        steps.push(sql);
     }
+    let mut sql = String::from("USE src;\n");
     // Primary-key changes, a bulk update and a bulk delete.
     sql.push_str(
         "UPDATE t1 SET id = id + 10000 WHERE id BETWEEN 20 AND 25;\n\
@@ -115,7 +119,20 @@ fn workload(src: &MariaDb) {
          DELETE FROM t2 WHERE a > 1100;\n\
          DELETE FROM t3 WHERE id % 3 = 0;\n",
     );
-    src.sql(&sql);
+    steps.push(sql);
+    steps
+}
+
+fn workload(src: &MariaDb) {
+    src.sql(&workload_steps().concat());
+}
+
+/// The workload step by step, slowly enough for a sink to be killed in it.
+fn slow_workload(src: &MariaDb) {
+    for step in workload_steps() {
+        src.sql(&step);
+        std::thread::sleep(Duration::from_millis(10));
+    }
 }
 
 fn checksum(db: &MariaDb, schema: &str, table: &str) -> String {
@@ -173,6 +190,19 @@ fn mirror(dst: &MariaDb) -> MysqlSink {
         ddl: true,
     })
     .unwrap()
+}
+
+/// Binlog position after the log's last transaction.
+fn captured_next(log: &dyn Destination) -> u64 {
+    use prost::Message as _;
+    let end = log.end_offset();
+    let mut out = Vec::new();
+    log.read(end.saturating_sub(1), 1, 8 << 20, &mut out)
+        .unwrap();
+    out.last()
+        .and_then(|r| sluice::proto::Record::decode(r.payload.as_ref()).ok())
+        .and_then(|r| r.position)
+        .map_or(0, |p| p.next)
 }
 
 /// The sink's group committed the log's end.
@@ -295,4 +325,80 @@ async fn tables_without_primary_key_are_refused_by_name() {
     task.await.unwrap().unwrap();
     assert_eq!(checksum(&src, "src", "nopk"), checksum(&dst, "dst", "nopk"));
     assert_eq!(count(&dst, "dst", "nopk"), 2);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn mirror_survives_kills_during_the_load() {
+    let Some(src) = MariaDb::start_default() else {
+        return;
+    };
+    let Some(dst) = MariaDb::start_default() else {
+        return;
+    };
+    src.sql(&format!("CREATE DATABASE src; USE src; {SCHEMA}"));
+    dst.sql(&format!("CREATE DATABASE dst; USE dst; {SCHEMA}"));
+    let data = tempfile::tempdir().unwrap();
+    capture(&src, data.path(), StartPoint::Current).await;
+
+    // Capture follows the load live; the sink reads the same log.
+    let dir = pipeline::log_dir(data.path(), "src");
+    let log = Log::open(&dir, LogConfig::default()).unwrap();
+    let destination: Arc<dyn Destination> = StorageDestination::new("src", log.clone());
+    let (capture_stop, stop) = watch::channel(false);
+    let live = CaptureOptions {
+        name: "src".into(),
+        source: SourceConfig::from_url(&src.url()).unwrap(),
+        start: StartPoint::Current,
+        filter: TableFilter::new(r"src\..*", "").unwrap(),
+        until_current: false,
+        resume_by_gtid: false,
+        dir: data.path().join("src"),
+    };
+    let capturing = tokio::spawn(pipeline::run(live, log, StatusHandle::new("src"), stop));
+    let src = Arc::new(src);
+    let load = {
+        let src = src.clone();
+        tokio::task::spawn_blocking(move || slow_workload(&src))
+    };
+
+    // Kill the sink twice while the load runs, then restart it.
+    let mut killed_mid_load = 0;
+    for _ in 0..2 {
+        let (_stop_tx, stop) = watch::channel(false);
+        let task = tokio::spawn(sink::run(
+            options(),
+            destination.clone(),
+            mirror(&dst),
+            stop,
+        ));
+        tokio::time::sleep(Duration::from_millis(400)).await;
+        if !load.is_finished() {
+            killed_mid_load += 1;
+        }
+        assert!(!task.is_finished(), "sink stopped: {:?}", task.await);
+        task.abort();
+        let _ = task.await;
+    }
+    load.await.unwrap();
+    // Let capture reach the source's end, then stop it.
+    let end = src.sql("SHOW MASTER STATUS");
+    let end_pos: u64 = end.split('\t').nth(1).unwrap().trim().parse().unwrap();
+    let deadline = Instant::now() + Duration::from_secs(60);
+    loop {
+        let last = captured_next(destination.as_ref());
+        if last >= end_pos {
+            break;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "capture did not reach {end_pos} (at {last})"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    capture_stop.send(true).unwrap();
+    capturing.await.unwrap().unwrap();
+
+    apply_to_end(destination.clone(), &dst).await;
+    assert_mirrored(&src, &dst, "after two kills during the load");
+    assert_eq!(killed_mid_load, 2, "the sink was killed while the load ran");
 }
