@@ -12,6 +12,7 @@
 
 pub mod message;
 pub mod mysql;
+pub mod mysql_literal;
 pub mod nats;
 pub mod runner;
 
