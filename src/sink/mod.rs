@@ -7,9 +7,12 @@
 //! - [`runner`]: the loop shared by every sink (read, filter, deliver,
 //!   commit, retry with backoff, metrics).
 //! - [`nats`]: NATS JetStream, a subject per table, `Nats-Msg-Id` dedup.
+//! - [`mysql`]: the MySQL mirror, transactions applied idempotently.
 //! - [`message`]: a record cut into per-table messages in a format.
 
 pub mod message;
+pub mod mysql;
+pub mod mysql_literal;
 pub mod nats;
 pub mod runner;
 

@@ -27,6 +27,27 @@ pub trait Sink: Send {
         &mut self,
         messages: Vec<Message>,
     ) -> impl std::future::Future<Output = Result<(), SinkError>> + Send;
+
+    /// True for a sink that needs whole records (transaction boundaries,
+    /// DDL), such as the MySQL mirror: the runner then calls
+    /// [`Sink::deliver_records`] instead of [`Sink::deliver`].
+    fn wants_records(&self) -> bool {
+        false
+    }
+
+    /// Deliver decoded `records` (log offset, record), in log order, each
+    /// already cut down to the changes that pass the sink's filter.
+    fn deliver_records(
+        &mut self,
+        records: &[(u64, Record)],
+    ) -> impl std::future::Future<Output = Result<(), SinkError>> + Send {
+        let _ = records;
+        async {
+            Err(SinkError::Fatal(
+                "this sink does not take whole records".into(),
+            ))
+        }
+    }
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -98,24 +119,36 @@ pub async fn run<S: Sink>(
             continue;
         };
         let mut out = Vec::new();
+        let mut records = Vec::new();
+        let whole = sink.wants_records();
         for record in &batch {
-            let rec = Record::decode(record.payload.as_ref()).map_err(|e| {
+            let mut rec = Record::decode(record.payload.as_ref()).map_err(|e| {
                 SinkError::Fatal(format!(
                     "sink {}: log record {} is not a change event: {e}",
                     options.name, record.offset
                 ))
             })?;
-            out.extend(messages(
-                &source,
-                &rec,
-                record.offset,
-                options.format,
-                &options.filter,
-            ));
+            if whole {
+                rec.changes
+                    .retain(|c| options.filter.matches(&c.schema, &c.table));
+                records.push((record.offset, rec));
+            } else {
+                out.extend(messages(
+                    &source,
+                    &rec,
+                    record.offset,
+                    options.format,
+                    &options.filter,
+                ));
+            }
         }
-        let count = out.len() as u64;
+        let count = if whole { records.len() } else { out.len() } as u64;
         loop {
-            let attempt = sink.deliver(out_clone(&out)).await;
+            let attempt = if whole {
+                sink.deliver_records(&records).await
+            } else {
+                sink.deliver(out_clone(&out)).await
+            };
             match attempt {
                 Ok(()) => {
                     backoff.reset();

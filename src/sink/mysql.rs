@@ -1,0 +1,694 @@
+//! MySQL apply sink (the mirror): replays the log's transactions on a
+//! target MySQL/MariaDB so that a target schema stays identical to a
+//! source schema.
+//!
+//! Each record with row changes becomes one target transaction
+//! (`BEGIN` … `COMMIT`), in log order, so the target sees the source's
+//! transaction boundaries (a transaction the log split into parts is
+//! applied part by part). Every statement sets rows to a state given by
+//! full row images, which makes a redelivered tail harmless:
+//!
+//! - insert: `REPLACE INTO t (cols) VALUES (after)`;
+//! - update: `UPDATE t SET after WHERE pk = before-pk`; when the primary
+//!   key changed, `DELETE` the old key and `REPLACE` the after image;
+//! - delete: `DELETE FROM t WHERE pk = before-pk`.
+//!
+//! Tables without a primary key are refused (error naming the table)
+//! unless `allow_no_pk` is set; then every before-image column goes into
+//! the `WHERE` with `LIMIT 1`. DDL is replayed as its text after
+//! `USE target_db`; errors a replayed DDL gives because it already ran
+//! (table exists, duplicate column, ...) are ignored. Schemas are renamed
+//! by a map (`source_db → target_db`); qualified names inside DDL text are
+//! rewritten by a simple token rule (see [`rename_in_ddl`]).
+//!
+//! Values are rendered as SQL literals: strings quoted with `\` and `'`
+//! escaped (the session runs without `NO_BACKSLASH_ESCAPES`), bytes as
+//! `X'..'`, decimals and temporal values as quoted text, timestamps in
+//! UTC (the session's `time_zone` is `+00:00`), absent columns (minimal
+//! row images) left out.
+
+use super::mysql_literal::{literal, unsigned_of, Literal};
+use super::runner::{Sink, SinkError};
+#[cfg(test)]
+use crate::proto::Value;
+use crate::proto::{value::Kind, ChangeKind, Column, Image, Record, TableChange};
+use crate::source::{Connection, SourceConfig, SourceError};
+use std::collections::BTreeMap;
+use std::fmt::Write as _;
+
+#[derive(Clone, Debug)]
+pub struct MysqlOptions {
+    /// Target server, `mysql://user:pw@host:port`.
+    pub url: String,
+    /// Schema renames, `source_db → target_db`. When not empty, only
+    /// changes and DDL of the schemas it names are applied.
+    pub schemas: BTreeMap<String, String>,
+    /// Apply tables without a primary key by matching every column.
+    pub allow_no_pk: bool,
+    /// Replay DDL statements.
+    pub ddl: bool,
+}
+
+pub struct MysqlSink {
+    options: MysqlOptions,
+    config: SourceConfig,
+    conn: Option<Connection>,
+}
+
+/// Error codes a replayed DDL gives when it already ran on the target.
+const ALREADY_APPLIED: &[u16] = &[
+    1007, // database exists
+    1008, // database does not exist (drop)
+    1050, // table exists
+    1051, // unknown table (drop)
+    1060, // duplicate column
+    1061, // duplicate key name
+    1091, // can't drop: column/key does not exist
+    1054, // unknown column (change/drop of an already renamed column)
+];
+
+impl MysqlSink {
+    /// Check the target URL; the connection is opened on first delivery
+    /// (and again after any error).
+    pub fn new(options: MysqlOptions) -> Result<MysqlSink, SinkError> {
+        let config = SourceConfig::from_url(&options.url).map_err(|e| {
+            SinkError::Fatal(format!("mysql sink: bad target url {}: {e}", options.url))
+        })?;
+        Ok(MysqlSink {
+            options,
+            config,
+            conn: None,
+        })
+    }
+
+    async fn connection(&mut self) -> Result<&mut Connection, SinkError> {
+        if self.conn.is_none() {
+            let mut conn = Connection::connect(&self.config)
+                .await
+                .map_err(|e| classify(e, "connecting to the target"))?;
+            conn.exec(SESSION_SETUP)
+                .await
+                .map_err(|e| classify(e, "setting up the target session"))?;
+            self.conn = Some(conn);
+        }
+        self.conn
+            .as_mut()
+            .ok_or_else(|| SinkError::Transient("mysql sink: no target connection".into()))
+    }
+
+    /// The target schema for source schema `schema`, or `None` when the
+    /// map names other schemas only.
+    fn target(&self, schema: &str) -> Option<String> {
+        if self.options.schemas.is_empty() {
+            return Some(schema.to_string());
+        }
+        self.options.schemas.get(schema).cloned()
+    }
+
+    /// The statements applying one record: `(sql, is_ddl)`.
+    pub fn plan(&self, offset: u64, record: &Record) -> Result<Vec<(String, bool)>, SinkError> {
+        let mut out = Vec::new();
+        if let Some(ddl) = &record.ddl {
+            if !self.options.ddl {
+                return Ok(out);
+            }
+            let touched = ddl
+                .tables
+                .iter()
+                .map(|t| t.schema.as_str())
+                .chain(std::iter::once(ddl.schema.as_str()))
+                .filter(|s| !s.is_empty());
+            let mut mapped = None;
+            for schema in touched {
+                if self.target(schema).is_some() {
+                    mapped = Some(schema);
+                    break;
+                }
+            }
+            if mapped.is_none() {
+                return Ok(out);
+            }
+            let mut text = ddl.statement.clone();
+            for (from, to) in &self.options.schemas {
+                text = rename_in_ddl(&text, from, to);
+            }
+            if let Some(target) = self.target(&ddl.schema).filter(|s| !s.is_empty()) {
+                out.push((format!("USE {}", ident(&target)), false));
+            }
+            out.push((text, true));
+            return Ok(out);
+        }
+        for statement in &record.statements {
+            let Some(target) = self.target(&statement.schema) else {
+                continue;
+            };
+            if !target.is_empty() {
+                out.push((format!("USE {}", ident(&target)), false));
+            }
+            out.push((statement.text.clone(), false));
+        }
+        for change in &record.changes {
+            let Some(target) = self.target(&change.schema) else {
+                continue;
+            };
+            change_sql(change, &target, self.options.allow_no_pk, &mut out)
+                .map_err(|e| SinkError::Fatal(format!("mysql sink: log record {offset}: {e}")))?;
+        }
+        Ok(out)
+    }
+
+    async fn apply(&mut self, records: &[(u64, Record)]) -> Result<(), SinkError> {
+        for (offset, record) in records {
+            let plan = self.plan(*offset, record)?;
+            if plan.is_empty() {
+                continue;
+            }
+            let ddl = record.ddl.is_some();
+            let conn = self.connection().await?;
+            if ddl {
+                for (sql, is_ddl) in &plan {
+                    match conn.exec(sql).await {
+                        Ok(_) => {}
+                        Err(SourceError::Server { code, message, .. })
+                            if *is_ddl && ALREADY_APPLIED.contains(&code) =>
+                        {
+                            tracing::info!(offset, code, %message, "replayed DDL already applied on the target");
+                        }
+                        Err(e) => {
+                            return Err(classify(
+                                e,
+                                &format!("replaying DDL of log record {offset}"),
+                            ))
+                        }
+                    }
+                }
+                continue;
+            }
+            conn.exec("BEGIN")
+                .await
+                .map_err(|e| classify(e, "starting a transaction"))?;
+            for (sql, _) in &plan {
+                conn.exec(sql).await.map_err(|e| {
+                    classify(e, &format!("applying log record {offset}: {}", clip(sql)))
+                })?;
+            }
+            conn.exec("COMMIT")
+                .await
+                .map_err(|e| classify(e, &format!("committing log record {offset}")))?;
+        }
+        Ok(())
+    }
+}
+
+impl Sink for MysqlSink {
+    async fn deliver(&mut self, _messages: Vec<super::message::Message>) -> Result<(), SinkError> {
+        Err(SinkError::Fatal(
+            "mysql sink: takes whole records, not messages".into(),
+        ))
+    }
+
+    fn wants_records(&self) -> bool {
+        true
+    }
+
+    async fn deliver_records(&mut self, records: &[(u64, Record)]) -> Result<(), SinkError> {
+        let result = self.apply(records).await;
+        if result.is_err() {
+            // An open transaction rolls back with the connection.
+            if let Some(conn) = self.conn.take() {
+                conn.close().await;
+            }
+        }
+        result
+    }
+}
+
+/// Session settings: literals and timestamps as this module writes them,
+/// zero kept in auto-increment columns, constraints as on the source.
+const SESSION_SETUP: &str = "SET NAMES utf8mb4, time_zone = '+00:00', \
+    sql_mode = 'NO_AUTO_VALUE_ON_ZERO,NO_ENGINE_SUBSTITUTION', foreign_key_checks = 0";
+
+fn classify(e: SourceError, what: &str) -> SinkError {
+    let text = format!("mysql sink: {what}: {e}");
+    match &e {
+        // Deadlock, lock wait timeout: worth a retry.
+        SourceError::Server {
+            code: 1205 | 1213, ..
+        } => SinkError::Transient(text),
+        SourceError::Server { .. } | SourceError::Config(_) | SourceError::Auth { .. } => {
+            SinkError::Fatal(text)
+        }
+        _ => SinkError::Transient(text),
+    }
+}
+
+fn clip(sql: &str) -> String {
+    let mut s: String = sql.chars().take(200).collect();
+    if s.len() < sql.len() {
+        s.push('…');
+    }
+    s
+}
+
+/// `name` as a quoted identifier.
+pub fn ident(name: &str) -> String {
+    format!("`{}`", name.replace('`', "``"))
+}
+
+/// Rewrite schema qualifiers `from.` / `` `from`. `` in a DDL statement to
+/// `to`. Only whole identifiers directly followed by `.` outside string
+/// literals are replaced.
+pub fn rename_in_ddl(sql: &str, from: &str, to: &str) -> String {
+    if from == to {
+        return sql.to_string();
+    }
+    let chars: Vec<char> = sql.chars().collect();
+    let mut out = String::with_capacity(sql.len());
+    let mut i = 0;
+    let is_word = |c: char| c.is_alphanumeric() || c == '_' || c == '$';
+    while i < chars.len() {
+        let c = chars[i];
+        if c == '\'' || c == '"' {
+            // Copy a string literal as it is.
+            out.push(c);
+            i += 1;
+            while i < chars.len() {
+                out.push(chars[i]);
+                if chars[i] == '\\' && i + 1 < chars.len() {
+                    out.push(chars[i + 1]);
+                    i += 2;
+                    continue;
+                }
+                if chars[i] == c {
+                    i += 1;
+                    break;
+                }
+                i += 1;
+            }
+            continue;
+        }
+        if c == '`' {
+            let mut j = i + 1;
+            let mut name = String::new();
+            while j < chars.len() {
+                if chars[j] == '`' {
+                    if chars.get(j + 1) == Some(&'`') {
+                        name.push('`');
+                        j += 2;
+                        continue;
+                    }
+                    break;
+                }
+                name.push(chars[j]);
+                j += 1;
+            }
+            let end = (j + 1).min(chars.len());
+            if name == from && chars.get(end) == Some(&'.') {
+                out.push_str(&ident(to));
+            } else {
+                out.extend(&chars[i..end]);
+            }
+            i = end;
+            continue;
+        }
+        if is_word(c) && (i == 0 || !is_word(chars[i - 1])) {
+            let mut j = i;
+            while j < chars.len() && is_word(chars[j]) {
+                j += 1;
+            }
+            let word: String = chars[i..j].iter().collect();
+            if word == from && chars.get(j) == Some(&'.') {
+                out.push_str(&ident(to));
+            } else {
+                out.push_str(&word);
+            }
+            i = j;
+            continue;
+        }
+        out.push(c);
+        i += 1;
+    }
+    out
+}
+
+/// The statements for one row event on `target`.`table`.
+fn change_sql(
+    change: &TableChange,
+    target: &str,
+    allow_no_pk: bool,
+    out: &mut Vec<(String, bool)>,
+) -> Result<(), String> {
+    let table = format!("{}.{}", ident(target), ident(&change.table));
+    let name = format!("{}.{}", change.schema, change.table);
+    if !change.names_known {
+        return Err(format!(
+            "table {name}: the log has no column names (binlog_row_metadata=FULL or schema history needed)"
+        ));
+    }
+    let has_pk = change.columns.iter().any(|c| c.primary_key);
+    if !has_pk && !allow_no_pk {
+        return Err(format!(
+            "table {name} has no primary key: the mirror cannot apply it idempotently (set allow_no_pk to match rows by every column)"
+        ));
+    }
+    let kind = ChangeKind::try_from(change.kind).unwrap_or(ChangeKind::Unspecified);
+    for (index, row) in change.rows.iter().enumerate() {
+        let missing = |what: &str| format!("table {name} row {index}: no {what} image");
+        match kind {
+            ChangeKind::Insert => {
+                let after = row.after.as_ref().ok_or_else(|| missing("after"))?;
+                out.push((replace_sql(&table, &change.columns, after, &name)?, false));
+            }
+            ChangeKind::Update => {
+                let before = row.before.as_ref().ok_or_else(|| missing("before"))?;
+                let after = row.after.as_ref().ok_or_else(|| missing("after"))?;
+                let pk_changed = has_pk
+                    && change
+                        .columns
+                        .iter()
+                        .zip(before.values.iter().zip(&after.values))
+                        .any(|(c, (b, a))| {
+                            c.primary_key
+                                && !matches!(a.kind, Some(Kind::Absent(_)) | None)
+                                && a != b
+                        });
+                let full_after = after
+                    .values
+                    .iter()
+                    .all(|v| !matches!(v.kind, Some(Kind::Absent(_)) | None));
+                if pk_changed && full_after {
+                    out.push((
+                        delete_sql(&table, &change.columns, before, has_pk, &name)?,
+                        false,
+                    ));
+                    out.push((replace_sql(&table, &change.columns, after, &name)?, false));
+                } else {
+                    out.push((
+                        update_sql(&table, &change.columns, before, after, has_pk, &name)?,
+                        false,
+                    ));
+                }
+            }
+            ChangeKind::Delete => {
+                let before = row.before.as_ref().ok_or_else(|| missing("before"))?;
+                out.push((
+                    delete_sql(&table, &change.columns, before, has_pk, &name)?,
+                    false,
+                ));
+            }
+            ChangeKind::Unspecified => {
+                return Err(format!(
+                    "table {name}: row event of unknown kind {}",
+                    change.kind
+                ))
+            }
+        }
+    }
+    Ok(())
+}
+
+/// The present (column, literal) pairs of an image.
+fn present<'a>(
+    columns: &'a [Column],
+    image: &'a Image,
+    name: &str,
+) -> Result<Vec<(&'a Column, Option<String>)>, String> {
+    if image.values.len() != columns.len() {
+        return Err(format!(
+            "table {name}: image has {} values for {} columns",
+            image.values.len(),
+            columns.len()
+        ));
+    }
+    let mut out = Vec::new();
+    for (column, value) in columns.iter().zip(&image.values) {
+        let unsigned = unsigned_of(column, value);
+        match unsigned.map_or_else(|| literal(value), |u| Literal::Sql(u.to_string())) {
+            Literal::Absent => {}
+            Literal::Sql(s) => out.push((column, Some(s))),
+            Literal::Null => out.push((column, None)),
+            Literal::Unsupported(what) => {
+                return Err(format!("table {name} column {}: {what}", column.name))
+            }
+        }
+    }
+    Ok(out)
+}
+
+fn replace_sql(
+    table: &str,
+    columns: &[Column],
+    after: &Image,
+    name: &str,
+) -> Result<String, String> {
+    let values = present(columns, after, name)?;
+    let mut sql = format!("REPLACE INTO {table} (");
+    let mut list = String::new();
+    for (i, (c, v)) in values.iter().enumerate() {
+        if i > 0 {
+            sql.push_str(", ");
+            list.push_str(", ");
+        }
+        sql.push_str(&ident(&c.name));
+        list.push_str(v.as_deref().unwrap_or("NULL"));
+    }
+    let _ = write!(sql, ") VALUES ({list})");
+    Ok(sql)
+}
+
+/// `WHERE` over the primary key (or, without one, every present column).
+fn where_sql(
+    columns: &[Column],
+    before: &Image,
+    has_pk: bool,
+    name: &str,
+) -> Result<String, String> {
+    let values = present(columns, before, name)?;
+    let mut parts = Vec::new();
+    for (c, v) in values {
+        if has_pk && !c.primary_key {
+            continue;
+        }
+        parts.push(match v {
+            Some(v) => format!("{} = {v}", ident(&c.name)),
+            None => format!("{} IS NULL", ident(&c.name)),
+        });
+    }
+    if parts.is_empty() {
+        return Err(format!("table {name}: the before image has no key columns"));
+    }
+    let mut sql = format!(" WHERE {}", parts.join(" AND "));
+    if !has_pk {
+        sql.push_str(" LIMIT 1");
+    }
+    Ok(sql)
+}
+
+fn update_sql(
+    table: &str,
+    columns: &[Column],
+    before: &Image,
+    after: &Image,
+    has_pk: bool,
+    name: &str,
+) -> Result<String, String> {
+    let values = present(columns, after, name)?;
+    if values.is_empty() {
+        return Err(format!("table {name}: the after image has no columns"));
+    }
+    let set: Vec<String> = values
+        .iter()
+        .map(|(c, v)| format!("{} = {}", ident(&c.name), v.as_deref().unwrap_or("NULL")))
+        .collect();
+    Ok(format!(
+        "UPDATE {table} SET {}{}",
+        set.join(", "),
+        where_sql(columns, before, has_pk, name)?
+    ))
+}
+
+fn delete_sql(
+    table: &str,
+    columns: &[Column],
+    before: &Image,
+    has_pk: bool,
+    name: &str,
+) -> Result<String, String> {
+    Ok(format!(
+        "DELETE FROM {table}{}",
+        where_sql(columns, before, has_pk, name)?
+    ))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::proto::Row;
+
+    fn v(kind: Kind) -> Value {
+        Value { kind: Some(kind) }
+    }
+
+    fn col(name: &str, pk: bool) -> Column {
+        Column {
+            name: name.into(),
+            primary_key: pk,
+            ..Default::default()
+        }
+    }
+
+    fn sink(map: &[(&str, &str)], allow_no_pk: bool) -> MysqlSink {
+        MysqlSink::new(MysqlOptions {
+            url: "mysql://u:p@127.0.0.1:1".into(),
+            schemas: map
+                .iter()
+                .map(|(a, b)| (a.to_string(), b.to_string()))
+                .collect(),
+            allow_no_pk,
+            ddl: true,
+        })
+        .unwrap()
+    }
+
+    fn change(kind: ChangeKind, columns: Vec<Column>, rows: Vec<Row>) -> TableChange {
+        TableChange {
+            schema: "src".into(),
+            table: "t".into(),
+            kind: kind as i32,
+            columns,
+            names_known: true,
+            rows,
+            query: String::new(),
+        }
+    }
+
+    fn image(values: Vec<Value>) -> Option<Image> {
+        Some(Image { values })
+    }
+
+    #[test]
+    fn rows_become_idempotent_statements() {
+        let cols = vec![col("id", true), col("a", false)];
+        let rec = Record {
+            changes: vec![
+                change(
+                    ChangeKind::Insert,
+                    cols.clone(),
+                    vec![Row {
+                        before: None,
+                        after: image(vec![v(Kind::Int(1)), v(Kind::Text("x".into()))]),
+                    }],
+                ),
+                change(
+                    ChangeKind::Update,
+                    cols.clone(),
+                    vec![
+                        Row {
+                            before: image(vec![v(Kind::Int(1)), v(Kind::Text("x".into()))]),
+                            after: image(vec![v(Kind::Int(1)), v(Kind::Null(true))]),
+                        },
+                        Row {
+                            before: image(vec![v(Kind::Int(1)), v(Kind::Null(true))]),
+                            after: image(vec![v(Kind::Int(2)), v(Kind::Null(true))]),
+                        },
+                    ],
+                ),
+                change(
+                    ChangeKind::Delete,
+                    cols,
+                    vec![Row {
+                        before: image(vec![v(Kind::Int(2)), v(Kind::Absent(true))]),
+                        after: None,
+                    }],
+                ),
+            ],
+            ..Default::default()
+        };
+        let plan: Vec<String> = sink(&[("src", "dst")], false)
+            .plan(9, &rec)
+            .unwrap()
+            .into_iter()
+            .map(|p| p.0)
+            .collect();
+        assert_eq!(
+            plan,
+            vec![
+                "REPLACE INTO `dst`.`t` (`id`, `a`) VALUES (1, 'x')",
+                "UPDATE `dst`.`t` SET `id` = 1, `a` = NULL WHERE `id` = 1",
+                "DELETE FROM `dst`.`t` WHERE `id` = 1",
+                "REPLACE INTO `dst`.`t` (`id`, `a`) VALUES (2, NULL)",
+                "DELETE FROM `dst`.`t` WHERE `id` = 2",
+            ]
+        );
+    }
+
+    #[test]
+    fn tables_without_primary_key_are_refused_unless_allowed() {
+        let cols = vec![col("a", false), col("b", false)];
+        let rec = Record {
+            changes: vec![change(
+                ChangeKind::Delete,
+                cols,
+                vec![Row {
+                    before: image(vec![v(Kind::Int(1)), v(Kind::Null(true))]),
+                    after: None,
+                }],
+            )],
+            ..Default::default()
+        };
+        let err = sink(&[], false).plan(3, &rec).unwrap_err().to_string();
+        assert!(err.contains("src.t has no primary key"), "{err}");
+        let plan = sink(&[], true).plan(3, &rec).unwrap();
+        assert_eq!(
+            plan[0].0,
+            "DELETE FROM `src`.`t` WHERE `a` = 1 AND `b` IS NULL LIMIT 1"
+        );
+    }
+
+    #[test]
+    fn unmapped_schemas_are_skipped() {
+        let rec = Record {
+            changes: vec![change(
+                ChangeKind::Insert,
+                vec![col("id", true)],
+                vec![Row {
+                    before: None,
+                    after: image(vec![v(Kind::Int(1))]),
+                }],
+            )],
+            ..Default::default()
+        };
+        assert!(sink(&[("other", "x")], false)
+            .plan(1, &rec)
+            .unwrap()
+            .is_empty());
+    }
+
+    #[test]
+    fn ddl_is_renamed_and_replayed_in_the_target_schema() {
+        let rec = Record {
+            ddl: Some(crate::proto::Ddl {
+                schema: "src".into(),
+                statement:
+                    "ALTER TABLE src.t ADD COLUMN c VARCHAR(9) DEFAULT 'src.x', ADD KEY (`src`.b)"
+                        .into(),
+                ..Default::default()
+            }),
+            ..Default::default()
+        };
+        let plan = sink(&[("src", "dst")], false).plan(1, &rec).unwrap();
+        assert_eq!(plan[0], ("USE `dst`".to_string(), false));
+        assert_eq!(
+            plan[1],
+            (
+                "ALTER TABLE `dst`.t ADD COLUMN c VARCHAR(9) DEFAULT 'src.x', ADD KEY (`dst`.b)"
+                    .to_string(),
+                true
+            )
+        );
+        assert_eq!(
+            rename_in_ddl("CREATE TABLE srcx.t (a int)", "src", "dst"),
+            "CREATE TABLE srcx.t (a int)"
+        );
+    }
+}
