@@ -60,7 +60,7 @@ pub struct Config {
 pub struct SinkConfig {
     pub name: String,
     pub source: String,
-    /// `nats`.
+    /// `nats` or `mysql` (a mirror: `url` is the target server).
     pub kind: String,
     pub url: Secret,
     #[serde(default = "default_subject")]
@@ -75,6 +75,20 @@ pub struct SinkConfig {
     pub exclude: String,
     #[serde(default = "default_sink_start")]
     pub start: String,
+    /// mysql: schema renames, `source_db = "target_db"`; when set, only
+    /// these schemas are mirrored.
+    #[serde(default)]
+    pub schemas: std::collections::BTreeMap<String, String>,
+    /// mysql: apply tables without a primary key by matching every column.
+    #[serde(default)]
+    pub allow_no_pk: bool,
+    /// mysql: replay DDL statements (default true).
+    #[serde(default = "default_true")]
+    pub ddl: bool,
+}
+
+fn default_true() -> bool {
+    true
 }
 
 fn default_subject() -> String {
@@ -208,9 +222,9 @@ impl Config {
                     sink.name, sink.source
                 )));
             }
-            if sink.kind != "nats" {
+            if sink.kind != "nats" && sink.kind != "mysql" {
                 return Err(ConfigError::Invalid(format!(
-                    "sink {:?}: kind {:?} is not supported (nats)",
+                    "sink {:?}: kind {:?} is not supported (nats or mysql)",
                     sink.name, sink.kind
                 )));
             }
@@ -332,6 +346,29 @@ include = 'shop\..*'
             .unwrap_err()
             .to_string()
             .contains("unique"));
+    }
+
+    #[test]
+    fn sinks_are_checked_against_sources_and_kinds() {
+        let mirror = format!(
+            "{EXAMPLE}\n[[sink]]\nname = \"m\"\nsource = \"shop\"\nkind = \"mysql\"\nurl = \"mysql://u:p@h:1\"\n[sink.schemas]\nshop = \"shop_copy\"\n"
+        );
+        let c = Config::parse(&mirror).unwrap();
+        assert_eq!(
+            c.sinks[0].schemas.get("shop").map(String::as_str),
+            Some("shop_copy")
+        );
+        assert!(c.sinks[0].ddl);
+        let unknown_source = mirror.replace("source = \"shop\"", "source = \"nope\"");
+        assert!(Config::parse(&unknown_source)
+            .unwrap_err()
+            .to_string()
+            .contains("nope"));
+        let bad_kind = mirror.replace("kind = \"mysql\"", "kind = \"carrier-pigeon\"");
+        assert!(Config::parse(&bad_kind)
+            .unwrap_err()
+            .to_string()
+            .contains("carrier-pigeon"));
     }
 
     #[test]

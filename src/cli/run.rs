@@ -167,6 +167,19 @@ async fn run_sink(
         },
         commit_every: std::time::Duration::from_millis(200),
     };
+    let failed = |e: sink::SinkError| format!("sink {}: {e}", config.name);
+    if config.kind == "mysql" {
+        let mirror = sink::mysql::MysqlSink::new(sink::mysql::MysqlOptions {
+            url: config.url.expose().to_string(),
+            schemas: config.schemas.clone(),
+            allow_no_pk: config.allow_no_pk,
+            ddl: config.ddl,
+        })
+        .map_err(failed)?;
+        return sink::run(options, destination, mirror, stop)
+            .await
+            .map_err(failed);
+    }
     let prefix = config.subject.split('{').next().unwrap_or("sluice.");
     let nats = nats::NatsSink::connect(nats::NatsOptions {
         url: config.url.expose().to_string(),
@@ -177,10 +190,10 @@ async fn run_sink(
         duplicate_window: std::time::Duration::from_secs(600),
     })
     .await
-    .map_err(|e| format!("sink {}: {e}", config.name))?;
+    .map_err(failed)?;
     sink::run(options, destination, nats, stop)
         .await
-        .map_err(|e| format!("sink {}: {e}", config.name))
+        .map_err(failed)
 }
 
 async fn shutdown_signal() {
