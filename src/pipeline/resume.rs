@@ -43,6 +43,9 @@ pub enum ResumeError {
 
 /// The resume point of `log`, or `None` for an empty log.
 pub fn resume_point(log: &Log, by_gtid: bool) -> Result<Option<Resume>, ResumeError> {
+    // Readers see only durable records; the last appended one must be
+    // readable to resume from it (`fsync = interval` may not have run yet).
+    log.flush()?;
     let last = log.last_record();
     let Some(keys) = last.last else {
         return Ok(None);
