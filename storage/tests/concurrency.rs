@@ -65,7 +65,14 @@ fn follow(log: Log, stop: Arc<AtomicBool>, pause_until: Option<Arc<AtomicBool>>)
                 assert!(start > next);
                 overtaken += 1;
                 next = start;
-                r = log.read_from(next).unwrap();
+                // Retention may move the start again before we reopen.
+                r = loop {
+                    match log.read_from(next) {
+                        Ok(r) => break r,
+                        Err(StorageError::BelowStart { start, .. }) => next = start,
+                        Err(e) => panic!("reader reopen at {next}: {e}"),
+                    }
+                };
             }
             Err(e) => panic!("reader error at {next}: {e}"),
         }

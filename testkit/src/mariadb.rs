@@ -235,30 +235,45 @@ fn running_as_root() -> bool {
 }
 
 fn install(install_db: &Path, datadir: &Path, dir: &Path) {
-    let mut command = Command::new(install_db);
-    command
-        .arg("--no-defaults")
-        .arg(format!("--datadir={}", datadir.display()))
-        .args([
-            "--auth-root-authentication-method=normal",
-            "--skip-test-db",
-            "--skip-name-resolve",
-        ]);
-    if running_as_root() {
-        command.arg("--user=root");
+    // The bootstrap server gets its own temporary folder (as the real one
+    // does), and a failed bootstrap — seen when several start at once on a
+    // loaded machine — is retried on a fresh datadir.
+    let mut last = String::new();
+    for _attempt in 0..3 {
+        let _ = std::fs::remove_dir_all(datadir);
+        let mut command = Command::new(install_db);
+        command
+            .env("TMPDIR", dir)
+            .arg("--no-defaults")
+            .arg(format!("--datadir={}", datadir.display()))
+            .args([
+                "--auth-root-authentication-method=normal",
+                "--skip-test-db",
+                "--skip-name-resolve",
+            ]);
+        if running_as_root() {
+            command.arg("--user=root");
+        }
+        let output = command
+            .stdin(Stdio::null())
+            .output()
+            .expect("run mariadb-install-db");
+        std::fs::write(
+            dir.join("install.log"),
+            [&output.stdout[..], &output.stderr[..]].concat(),
+        )
+        .ok();
+        if output.status.success() {
+            return;
+        }
+        last = format!(
+            "{}{}",
+            String::from_utf8_lossy(&output.stdout),
+            String::from_utf8_lossy(&output.stderr)
+        );
+        std::thread::sleep(std::time::Duration::from_millis(500));
     }
-    let log = dir.join("install.log");
-    let output = command
-        .stdin(Stdio::null())
-        .output()
-        .expect("run mariadb-install-db");
-    std::fs::write(&log, [&output.stdout[..], &output.stderr[..]].concat()).ok();
-    assert!(
-        output.status.success(),
-        "mariadb-install-db failed:\n{}{}",
-        String::from_utf8_lossy(&output.stdout),
-        String::from_utf8_lossy(&output.stderr)
-    );
+    panic!("mariadb-install-db failed three times:\n{last}");
 }
 
 fn server_args(options: &MariaDbOptions, dir: &Path, port: u16, tls: Option<&Tls>) -> Vec<String> {
