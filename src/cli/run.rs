@@ -100,8 +100,16 @@ pub async fn main(args: RunArgs) -> anyhow::Result<()> {
     }
     let file = args.config.as_deref().map(Config::load).transpose()?;
     let mut listeners = tokio::task::JoinSet::new();
+    // The token flag (or SLUICE_HTTP_TOKEN) wins over the config file's.
+    let mut serve = args.serve.clone();
+    if serve.http_token.is_none() {
+        serve.http_token = file
+            .as_ref()
+            .and_then(|f| f.http_token.as_ref())
+            .map(|t| t.expose().to_string());
+    }
     crate::serve::listen::start(
-        &args.serve,
+        &serve,
         file.as_ref().and_then(|f| f.canal_addr.as_deref()),
         file.as_ref().and_then(|f| f.http_addr.as_deref()),
         served,
