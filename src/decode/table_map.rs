@@ -51,6 +51,9 @@ pub struct TableMap {
     /// True when the event carried SIGNEDNESS metadata (else `unsigned` is
     /// false for every column because nothing says otherwise).
     pub signedness_known: bool,
+    /// The columns as change events describe them, built once per
+    /// TABLE_MAP rather than per rows event (see [`Self::proto_columns`]).
+    described: Vec<proto::Column>,
 }
 
 /// One column as TABLE_MAP describes it.
@@ -124,6 +127,7 @@ impl TableMap {
             columns,
             names_known: false,
             signedness_known: false,
+            described: Vec::new(),
         };
         while !c.is_empty() {
             let field = c.u8("TABLE_MAP optional metadata type")?;
@@ -131,6 +135,7 @@ impl TableMap {
             map.apply_optional(field, value)?;
         }
         map.resolve_charsets();
+        map.described = map.describe();
         Ok(map)
     }
 
@@ -291,6 +296,10 @@ impl TableMap {
 
     /// Column descriptions for the change event.
     pub fn proto_columns(&self) -> Vec<proto::Column> {
+        self.described.clone()
+    }
+
+    fn describe(&self) -> Vec<proto::Column> {
         self.columns
             .iter()
             .enumerate()

@@ -73,6 +73,10 @@ struct Trx {
     server_id: u32,
     commit_us: Option<u64>,
     changes: Vec<proto::TableChange>,
+    /// Table id of the rows event that made the last entry of `changes`:
+    /// a following rows event of the same table, kind and statement adds
+    /// its rows to that entry (a bulk statement logs thousands of events).
+    last_rows_table: Option<u64>,
     ddl: Option<proto::Ddl>,
     statements: Vec<proto::Statement>,
     /// Opened by a TABLE_MAP without BEGIN (old non-transactional binlogs).
@@ -101,7 +105,8 @@ pub struct Decoder {
     live: bool,
     live_pos: u64,
     fd: FormatDescription,
-    tables: HashMap<u64, TableMap>,
+    /// Each table id's last TABLE_MAP: its body bytes and the parsed map.
+    tables: HashMap<u64, (Vec<u8>, TableMap)>,
     trx: Option<Trx>,
     pending_gtid: Option<PendingGtid>,
     rows_query: Option<String>,
@@ -289,9 +294,15 @@ impl Decoder {
             }
             Event::Xid(_) => self.commit_or_warn(ctx, "XID")?,
             Event::TableMap(body) => {
-                let map = TableMap::parse(body, self.fd.table_id_size())?;
+                // Servers repeat a table's TABLE_MAP before every statement;
+                // parse it only when its bytes changed.
+                let id = rows::table_id(body, self.fd.table_id_size())?;
+                let same = self.tables.get(&id).is_some_and(|(raw, _)| raw == body);
+                if !same {
+                    let map = TableMap::parse(body, self.fd.table_id_size())?;
+                    self.tables.insert(id, (body.to_vec(), map));
+                }
                 self.open_implicit(ctx);
-                self.tables.insert(map.table_id, map);
             }
             Event::Rows { type_code, body } => self.on_rows(type_code, body, ctx)?,
             Event::MysqlGtid(g) => {
@@ -462,15 +473,13 @@ impl Decoder {
         let id_size = self.fd.table_id_size();
         self.open_implicit(ctx);
         let table_id = rows::table_id(body, id_size)?;
-        let table = self
+        let (_, table) = self
             .tables
             .get(&table_id)
             .ok_or(DecodeError::UnknownTable(table_id))?;
         let ph = self.fd.post_header_len(type_code);
-        let mut change = rows::decode_rows(type_code, body, ph, table)?;
-        if let Some(q) = &self.rows_query {
-            change.query.clone_from(q);
-        }
+        let kind = rows::change_kind(type_code).map(|k| k as i32);
+        let query = self.rows_query.as_deref().unwrap_or("");
         let flags = body
             .get(id_size..id_size + 2)
             .map(|b| {
@@ -480,13 +489,29 @@ impl Decoder {
                 ])
             })
             .unwrap_or(0);
-        let implicit_end = match self.trx.as_mut() {
-            Some(trx) => {
-                trx.changes.push(change);
-                trx.implicit && flags & STMT_END_F != 0
-            }
-            None => false,
+        let Some(trx) = self.trx.as_mut() else {
+            return Ok(());
         };
+        match trx.changes.last_mut() {
+            Some(last)
+                if trx.last_rows_table == Some(table_id)
+                    && Some(last.kind) == kind
+                    && last.query == query =>
+            {
+                let before = last.rows.len();
+                if let Err(e) = rows::decode_rows_into(type_code, body, ph, table, last) {
+                    last.rows.truncate(before);
+                    return Err(e);
+                }
+            }
+            _ => {
+                let mut change = rows::decode_rows(type_code, body, ph, table)?;
+                change.query = query.to_string();
+                trx.changes.push(change);
+                trx.last_rows_table = Some(table_id);
+            }
+        }
+        let implicit_end = trx.implicit && flags & STMT_END_F != 0;
         if implicit_end {
             self.commit(ctx)?;
         }

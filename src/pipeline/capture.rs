@@ -32,13 +32,13 @@ use tokio::sync::{mpsc, watch};
 /// Records above this size are split into parts (see [`super::split`]).
 const PART_BYTES: usize = 4 << 20;
 /// At most this many bytes of records go into one append.
-const BATCH_BYTES: usize = 64 << 20;
+const BATCH_BYTES: usize = 8 << 20;
 /// Binlog event type code of ROTATE.
 const ROTATE_EVENT: u8 = 4;
 /// Retries of the very first connection before `sluice run` gives up.
 const FIRST_CONNECT_ATTEMPTS: u32 = 5;
 /// Events buffered between the socket task and the decoder.
-const CHANNEL_EVENTS: usize = 4096;
+const CHANNEL_EVENTS: usize = 1024;
 
 /// How one source is captured.
 #[derive(Clone, Debug)]
@@ -357,7 +357,7 @@ impl Capture {
             last_part: true,
             ..Default::default()
         };
-        self.append(vec![record], false)?;
+        self.append_records(vec![record])?;
         Ok(from)
     }
 
@@ -430,7 +430,7 @@ impl Capture {
         let _abort = AbortOnDrop(reader);
 
         let mut decoder = Decoder::live(from.file.clone(), from.pos, checksum);
-        let mut pending: Vec<Record> = Vec::new();
+        let mut pending: Vec<Staged> = Vec::new();
         let mut pending_bytes = 0usize;
         // End position of the last event read, in `decoder.file()`.
         let mut last_pos = from.pos;
@@ -494,8 +494,7 @@ impl Capture {
                 }
                 for record in records {
                     if let Some(r) = self.prepare(record).await? {
-                        pending_bytes += r.encoded_len();
-                        pending.push(r);
+                        pending_bytes += self.stage(r, &mut pending);
                     }
                 }
                 if self.reached_until(&decoder, &bytes) {
@@ -569,47 +568,60 @@ impl Capture {
         Ok(Some(record))
     }
 
-    /// Append records, split into parts where large, in as few batches as
-    /// fit. `track`: count them in the status.
-    fn append(&mut self, records: Vec<Record>, track: bool) -> Result<(), CaptureError> {
-        if records.is_empty() {
-            return Ok(());
+    /// Split `record` into parts where large and encode each part, so the
+    /// decoded form is dropped right away (a decoded transaction takes a
+    /// few times its encoded size). Returns the bytes staged.
+    fn stage(&mut self, record: Record, staged: &mut Vec<Staged>) -> usize {
+        let start = record.position.as_ref().map(|p| p.start).unwrap_or(0);
+        let mut parts = split(record, PART_BYTES);
+        if let Some((skip_start, present)) = self.skip_parts {
+            if skip_start == start {
+                parts.retain(|p| p.part >= present);
+                self.skip_parts = None;
+            }
         }
-        let mut batch: Vec<(Record, Vec<u8>)> = Vec::new();
-        let mut batch_bytes = 0usize;
+        let mut bytes = 0;
+        for part in parts {
+            let s = Staged::new(part);
+            bytes += s.bytes.len();
+            staged.push(s);
+        }
+        bytes
+    }
+
+    /// Stage and append `records` (the snapshot record, not counted in
+    /// the status).
+    fn append_records(&mut self, records: Vec<Record>) -> Result<(), CaptureError> {
+        let mut staged = Vec::new();
         for record in records {
-            let start = record.position.as_ref().map(|p| p.start).unwrap_or(0);
-            let mut parts = split(record, PART_BYTES);
-            if let Some((skip_start, present)) = self.skip_parts {
-                if skip_start == start {
-                    parts.retain(|p| p.part >= present);
-                    self.skip_parts = None;
-                }
+            self.stage(record, &mut staged);
+        }
+        self.append(staged, false)
+    }
+
+    /// Append staged records in as few batches of at most `BATCH_BYTES` as
+    /// fit. `track`: count them in the status.
+    fn append(&mut self, staged: Vec<Staged>, track: bool) -> Result<(), CaptureError> {
+        let mut batch: Vec<Staged> = Vec::new();
+        let mut batch_bytes = 0usize;
+        for s in staged {
+            if batch_bytes + s.bytes.len() > BATCH_BYTES && !batch.is_empty() {
+                self.append_batch(std::mem::take(&mut batch), track)?;
+                batch_bytes = 0;
             }
-            for part in parts {
-                let bytes = part.encode_to_vec();
-                if batch_bytes + bytes.len() > BATCH_BYTES && !batch.is_empty() {
-                    self.append_batch(std::mem::take(&mut batch), track)?;
-                    batch_bytes = 0;
-                }
-                batch_bytes += bytes.len();
-                batch.push((part, bytes));
-            }
+            batch_bytes += s.bytes.len();
+            batch.push(s);
         }
         self.append_batch(batch, track)
     }
 
-    fn append_batch(
-        &mut self,
-        batch: Vec<(Record, Vec<u8>)>,
-        track: bool,
-    ) -> Result<(), CaptureError> {
+    fn append_batch(&mut self, batch: Vec<Staged>, track: bool) -> Result<(), CaptureError> {
         if batch.is_empty() {
             return Ok(());
         }
         let next = self.log.last_record().next_offset;
-        for (i, (record, _)) in batch.iter().enumerate() {
-            if record.ddl.is_some() || record.snapshot.is_some() {
+        for (i, s) in batch.iter().enumerate() {
+            if s.schema {
                 self.schema_log
                     .note(next + i as u64)
                     .map_err(|e| CaptureError::Other {
@@ -619,10 +631,9 @@ impl Capture {
             }
         }
         let mut news = Vec::with_capacity(batch.len());
-        for (record, bytes) in &batch {
-            let position = record.position.clone().unwrap_or_default();
-            let gtid = if record.last_part && record.snapshot.is_none() {
-                crate::gtid::contribution(&record.gtid).unwrap_or_else(|e| {
+        for s in &batch {
+            let gtid = if s.index_gtid {
+                crate::gtid::contribution(&s.gtid).unwrap_or_else(|e| {
                     tracing::warn!(source = %self.opts.name, "{e}: not indexed by GTID");
                     Default::default()
                 })
@@ -630,9 +641,9 @@ impl Capture {
                 Default::default()
             };
             news.push(NewRecord {
-                payload: bytes,
-                commit_time_ms: record.commit_time_ms,
-                position: SourcePos::new(file_number(&position.file), position.next),
+                payload: &s.bytes,
+                commit_time_ms: s.commit_time_ms,
+                position: SourcePos::new(file_number(&s.file), s.next),
                 gtid,
             });
         }
@@ -641,20 +652,54 @@ impl Capture {
         metrics::histogram!("sluice_append_seconds", "source" => self.opts.name.clone())
             .record(started.elapsed().as_secs_f64());
         if track {
-            for (record, bytes) in &batch {
-                let position = record.position.clone().unwrap_or_default();
-                let rows: usize = record.changes.iter().map(|c| c.rows.len()).sum();
+            for s in &batch {
                 self.status.captured(
-                    &position.file,
-                    position.next,
-                    &record.gtid,
-                    record.commit_time_ms,
-                    rows as u64,
+                    &s.file,
+                    s.next,
+                    &s.gtid,
+                    s.commit_time_ms,
+                    s.rows,
+                    s.last_part,
                 );
-                self.progress.add(rows as u64, bytes.len() as u64);
+                self.progress.add(s.rows, s.bytes.len() as u64);
             }
         }
         Ok(())
+    }
+}
+
+/// A log record ready to append: its encoded bytes and the keys the log
+/// and the status need.
+struct Staged {
+    bytes: Vec<u8>,
+    commit_time_ms: i64,
+    file: String,
+    next: u64,
+    gtid: String,
+    /// Index the record by its GTID: the last part of a transaction (the
+    /// transaction is in the log once it is complete); never a snapshot,
+    /// whose `gtid` is the server's whole set, not a contribution.
+    index_gtid: bool,
+    last_part: bool,
+    /// A DDL or snapshot record, listed in the schema record list.
+    schema: bool,
+    rows: u64,
+}
+
+impl Staged {
+    fn new(record: Record) -> Staged {
+        let position = record.position.clone().unwrap_or_default();
+        Staged {
+            bytes: record.encode_to_vec(),
+            commit_time_ms: record.commit_time_ms,
+            file: position.file,
+            next: position.next,
+            index_gtid: record.last_part && record.snapshot.is_none(),
+            last_part: record.last_part,
+            schema: record.ddl.is_some() || record.snapshot.is_some(),
+            rows: record.changes.iter().map(|c| c.rows.len() as u64).sum(),
+            gtid: record.gtid,
+        }
     }
 }
 

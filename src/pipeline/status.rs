@@ -72,8 +72,17 @@ impl StatusHandle {
         s.last_error = Some(error);
     }
 
-    /// A transaction reached the log.
-    pub fn captured(&self, file: &str, position: u64, gtid: &str, commit_ms: i64, rows: u64) {
+    /// A transaction, or a part of one, reached the log; `complete`: it
+    /// was the transaction's last part.
+    pub fn captured(
+        &self,
+        file: &str,
+        position: u64,
+        gtid: &str,
+        commit_ms: i64,
+        rows: u64,
+        complete: bool,
+    ) {
         let mut s = self.0.lock();
         if s.file != file {
             s.file = file.to_string();
@@ -83,12 +92,12 @@ impl StatusHandle {
             s.gtid = gtid.to_string();
         }
         s.last_commit_ms = commit_ms;
-        s.transactions += 1;
+        s.transactions += u64::from(complete);
         s.rows += rows;
         let source = s.source.clone();
         drop(s);
         metrics::counter!("sluice_transactions_captured_total", "source" => source.clone())
-            .increment(1);
+            .increment(u64::from(complete));
         metrics::counter!("sluice_rows_captured_total", "source" => source.clone()).increment(rows);
         let lag = (chrono::Utc::now().timestamp_millis() - commit_ms).max(0) as f64 / 1000.0;
         metrics::gauge!("sluice_capture_lag_seconds", "source" => source).set(lag);
