@@ -8,7 +8,7 @@
 # 2. Writes a sysbench-style workload with the SQL client (the SEQUENCE
 #    engine bulk-loads the sbtest tables; then oltp_write_only
 #    transactions: two UPDATEs, one DELETE, one INSERT each).
-# 3. Times, in the same run and twice each, alternating:
+# 3. Times, in the same run and BENCH_ROUNDS (3) times each, alternating:
 #    - `mariadb-binlog --read-from-remote-server --raw` pulling every binlog
 #      file (the reference: network + server, no decoding);
 #    - `sluice run --start earliest --until current --fsync never` capturing
@@ -86,7 +86,7 @@ sluice_run() {
 }
 
 best_raw=999999; best_sluice=999999; rss=0
-for round in 1 2; do
+for round in $(seq 1 "${BENCH_ROUNDS:-3}"); do
     r=$(raw); s=$(sluice_run); m=$(cat "$work/rss")
     echo "   round $round: raw pull ${r}s, sluice ${s}s, sluice peak RSS $((m / 1024)) MB"
     best_raw=$(echo "if ($r < $best_raw) $r else $best_raw" | bc)
