@@ -42,6 +42,8 @@ use std::collections::{BTreeMap, HashMap, VecDeque};
 
 /// Rows event flag: last event of a statement.
 const STMT_END_F: u16 = 1;
+/// Parsed TABLE_MAPs kept between groups (see `Decoder::tables`).
+const MAX_CACHED_TABLE_MAPS: usize = 4096;
 
 /// What the decoder knows of the GTID state of the stream.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
@@ -77,6 +79,8 @@ struct Trx {
     /// a following rows event of the same table, kind and statement adds
     /// its rows to that entry (a bulk statement logs thousands of events).
     last_rows_table: Option<u64>,
+    /// Bytes of rows events decoded into `changes`.
+    rows_bytes: usize,
     ddl: Option<proto::Ddl>,
     statements: Vec<proto::Statement>,
     /// Opened by a TABLE_MAP without BEGIN (old non-transactional binlogs).
@@ -105,8 +109,13 @@ pub struct Decoder {
     live: bool,
     live_pos: u64,
     fd: FormatDescription,
-    /// Each table id's last TABLE_MAP: its body bytes and the parsed map.
-    tables: HashMap<u64, (Vec<u8>, TableMap)>,
+    /// Each table id's last TABLE_MAP: its body bytes, the parsed map,
+    /// and the group (counted by `group`) that mapped it. Kept across
+    /// groups so the TABLE_MAP that servers repeat before every statement
+    /// is parsed again only when its bytes change; a rows event may use
+    /// only a map of its own group.
+    tables: HashMap<u64, (Vec<u8>, TableMap, u64)>,
+    group: u64,
     trx: Option<Trx>,
     pending_gtid: Option<PendingGtid>,
     rows_query: Option<String>,
@@ -128,6 +137,7 @@ impl Decoder {
             live_pos: 4,
             fd: FormatDescription::default(),
             tables: HashMap::new(),
+            group: 0,
             trx: None,
             pending_gtid: None,
             rows_query: None,
@@ -194,6 +204,34 @@ impl Decoder {
     /// True while a transaction is open (its commit not seen yet).
     pub fn in_transaction(&self) -> bool {
         self.trx.is_some()
+    }
+
+    /// Position of the open transaction's first event, if one is open.
+    pub fn open_start(&self) -> Option<u64> {
+        self.trx.as_ref().map(|t| t.start)
+    }
+
+    /// Bytes of rows events decoded into the open transaction since it
+    /// began or since the last [`Decoder::take_open_changes`].
+    pub fn open_rows_bytes(&self) -> usize {
+        self.trx.as_ref().map_or(0, |t| t.rows_bytes)
+    }
+
+    /// Take the row changes decoded so far out of the open transaction, so
+    /// that a caller can encode a large transaction piece by piece instead
+    /// of holding all of it decoded; the record emitted at its commit then
+    /// carries only the changes decoded after the last take. `None` when no
+    /// transaction is open, one of its events failed, or it holds a DDL
+    /// (the schema history must apply a DDL before naming the rows that
+    /// follow it, and that happens at commit).
+    pub fn take_open_changes(&mut self) -> Option<Vec<proto::TableChange>> {
+        let trx = self.trx.as_mut()?;
+        if trx.failed_at.is_some() || trx.ddl.is_some() || trx.changes.is_empty() {
+            return None;
+        }
+        trx.rows_bytes = 0;
+        trx.last_rows_table = None;
+        Some(std::mem::take(&mut trx.changes))
     }
 
     /// Notes that are not errors (dropped incomplete transactions,
@@ -297,10 +335,13 @@ impl Decoder {
                 // Servers repeat a table's TABLE_MAP before every statement;
                 // parse it only when its bytes changed.
                 let id = rows::table_id(body, self.fd.table_id_size())?;
-                let same = self.tables.get(&id).is_some_and(|(raw, _)| raw == body);
-                if !same {
-                    let map = TableMap::parse(body, self.fd.table_id_size())?;
-                    self.tables.insert(id, (body.to_vec(), map));
+                let group = self.group;
+                match self.tables.get_mut(&id) {
+                    Some((raw, _, mapped_in)) if raw.as_slice() == body => *mapped_in = group,
+                    _ => {
+                        let map = TableMap::parse(body, self.fd.table_id_size())?;
+                        self.tables.insert(id, (body.to_vec(), map, group));
+                    }
                 }
                 self.open_implicit(ctx);
             }
@@ -473,10 +514,10 @@ impl Decoder {
         let id_size = self.fd.table_id_size();
         self.open_implicit(ctx);
         let table_id = rows::table_id(body, id_size)?;
-        let (_, table) = self
-            .tables
-            .get(&table_id)
-            .ok_or(DecodeError::UnknownTable(table_id))?;
+        let table = match self.tables.get(&table_id) {
+            Some((_, map, mapped_in)) if *mapped_in == self.group => map,
+            _ => return Err(DecodeError::UnknownTable(table_id)),
+        };
         let ph = self.fd.post_header_len(type_code);
         let kind = rows::change_kind(type_code).map(|k| k as i32);
         let query = self.rows_query.as_deref().unwrap_or("");
@@ -511,6 +552,7 @@ impl Decoder {
                 trx.last_rows_table = Some(table_id);
             }
         }
+        trx.rows_bytes += body.len();
         let implicit_end = trx.implicit && flags & STMT_END_F != 0;
         if implicit_end {
             self.commit(ctx)?;
@@ -660,7 +702,11 @@ impl Decoder {
 
     /// After a group ends: table maps and the annotation are per group.
     fn after_group(&mut self) {
-        self.tables.clear();
+        self.group += 1;
+        // Table ids grow as the server reopens tables: bound the cache.
+        if self.tables.len() > MAX_CACHED_TABLE_MAPS {
+            self.tables.clear();
+        }
         self.rows_query = None;
     }
 

@@ -314,3 +314,131 @@ fn mariadb_compressed_query_is_inflated() {
     assert_eq!(recs.len(), 1);
     assert_eq!(recs[0].ddl.clone().unwrap().statement, sql);
 }
+
+impl Stream {
+    /// TABLE_MAP of `db`.`t` (one INT column) under table id `id`.
+    fn table_map(&mut self, id: u8) -> u64 {
+        let mut b = vec![id, 0, 0, 0, 0, 0, 1, 0];
+        b.extend_from_slice(&[2, b'd', b'b', 0, 1, b't', 0]);
+        b.extend_from_slice(&[1, 3, 0, 0]); // 1 column, LONG, no metadata, not nullable
+        self.push(et::TABLE_MAP, &b)
+    }
+
+    /// WRITE_ROWS v2 of table id `id` holding the INT values `values`.
+    fn write_rows(&mut self, id: u8, values: &[u32]) -> u64 {
+        let mut b = vec![id, 0, 0, 0, 0, 0, 0, 0, 2, 0, 1, 1];
+        for v in values {
+            b.push(0);
+            b.extend_from_slice(&v.to_le_bytes());
+        }
+        self.push(et::WRITE_ROWS, &b)
+    }
+}
+
+fn ints(change: &proto::TableChange) -> Vec<i64> {
+    change
+        .rows
+        .iter()
+        .map(|r| match r.after.as_ref().map(|i| &i.values[0].kind) {
+            Some(Some(proto::value::Kind::Int(v))) => *v,
+            other => panic!("not an INT: {other:?}"),
+        })
+        .collect()
+}
+
+#[test]
+fn consecutive_rows_events_of_one_table_make_one_change() {
+    let mut s = Stream::new("8.0.36");
+    s.query("db", "BEGIN");
+    s.table_map(5);
+    s.write_rows(5, &[1, 2]);
+    s.write_rows(5, &[3]);
+    // The server repeats the TABLE_MAP for the next statement.
+    s.table_map(5);
+    s.write_rows(5, &[4]);
+    s.xid();
+    s.query("db", "BEGIN");
+    s.table_map(5);
+    s.write_rows(5, &[5]);
+    s.xid();
+    let (records, warnings) = s.decode();
+    assert!(warnings.is_empty(), "{warnings:?}");
+    assert_eq!(records.len(), 2);
+    assert_eq!(records[0].changes.len(), 1);
+    assert_eq!(ints(&records[0].changes[0]), [1, 2, 3, 4]);
+    assert_eq!(ints(&records[1].changes[0]), [5]);
+}
+
+#[test]
+fn a_rows_event_needs_a_table_map_of_its_own_group() {
+    let mut s = Stream::new("8.0.36");
+    s.query("db", "BEGIN");
+    s.table_map(5);
+    s.write_rows(5, &[1]);
+    s.xid();
+    s.query("db", "BEGIN");
+    s.write_rows(5, &[2]);
+    let mut d = Decoder::new("f.000001");
+    let mut result = Ok(None);
+    for (off, ev) in &s.events {
+        result = d.push_event(*off, ev);
+        if result.is_err() {
+            break;
+        }
+    }
+    let err = result.expect_err("the second group has no TABLE_MAP");
+    assert!(err.to_string().contains("table"), "{err}");
+}
+
+#[test]
+fn open_changes_can_be_taken_ahead_of_the_commit() {
+    let mut s = Stream::new("8.0.36");
+    s.query("db", "BEGIN");
+    s.table_map(5);
+    let take_after = s.write_rows(5, &[1, 2]);
+    s.write_rows(5, &[3]);
+    s.xid();
+    let mut d = Decoder::new("f.000001");
+    let mut taken = Vec::new();
+    let mut records = Vec::new();
+    for (off, ev) in &s.events {
+        records.extend(d.push_event(*off, ev).expect("event decodes"));
+        if *off == take_after {
+            assert_eq!(d.open_rows_bytes(), ev.len() - 19);
+            assert_eq!(d.open_start(), Some(s.events[1].0));
+            taken = d.take_open_changes().expect("changes to take");
+            assert_eq!(d.open_rows_bytes(), 0);
+        }
+    }
+    assert_eq!(taken.len(), 1);
+    assert_eq!(ints(&taken[0]), [1, 2]);
+    assert_eq!(records.len(), 1);
+    assert_eq!(ints(&records[0].changes[0]), [3]);
+    assert_eq!(
+        records[0].position.as_ref().map(|p| p.start),
+        Some(s.events[1].0)
+    );
+}
+
+#[test]
+fn open_changes_stay_while_the_transaction_holds_a_ddl() {
+    // CREATE TABLE ... SELECT: the DDL, then the rows, in one group.
+    let mut s = Stream::new("8.0.36");
+    s.query("db", "BEGIN");
+    s.query("db", "CREATE TABLE t (a INT) SELECT 1 AS a");
+    s.table_map(5);
+    s.write_rows(5, &[1]);
+    s.xid();
+    let mut d = Decoder::new("f.000001");
+    let mut records = Vec::new();
+    for (off, ev) in &s.events[..s.events.len() - 1] {
+        records.extend(d.push_event(*off, ev).expect("event decodes"));
+    }
+    assert!(d.open_rows_bytes() > 0);
+    assert!(d.take_open_changes().is_none());
+    let (off, ev) = &s.events[s.events.len() - 1];
+    records.extend(d.push_event(*off, ev).expect("XID decodes"));
+    assert_eq!(records.len(), 1);
+    assert!(records[0].ddl.is_some());
+    assert_eq!(ints(&records[0].changes[0]), [1]);
+}
