@@ -336,7 +336,7 @@ fn spawn(mariadbd: &Path, args: &[String], dir: &Path) -> Owned {
     let err = out.try_clone().expect("clone log handle");
     let mut command = Command::new(mariadbd);
     command.args(args).stdout(out).stderr(err);
-    Owned::spawn(command).expect("spawn mariadbd")
+    Owned::spawn(command, dir).expect("spawn mariadbd")
 }
 
 /// A CA and a server certificate for `localhost` / `127.0.0.1`, as PEM files.

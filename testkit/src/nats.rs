@@ -31,7 +31,7 @@ impl NatsServer {
             .arg(dir.path().join("store"))
             .arg("-l")
             .arg(dir.path().join("nats.log"));
-        let mut process = Owned::spawn(command).expect("spawn nats-server");
+        let mut process = Owned::spawn(command, dir.path()).expect("spawn nats-server");
         let deadline = Instant::now() + Duration::from_secs(20);
         while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
             if process.exited() || Instant::now() > deadline {

@@ -26,7 +26,10 @@ pub(crate) struct Owned {
 }
 
 impl Owned {
-    pub(crate) fn spawn(mut command: Command) -> std::io::Result<Owned> {
+    /// Start `command`. `dir`: the server's temporary folder, which the
+    /// watchdog removes once the server is stopped (a server shared
+    /// through a `static` never drops its `TempDir`).
+    pub(crate) fn spawn(mut command: Command, dir: &std::path::Path) -> std::io::Result<Owned> {
         ATEXIT.call_once(|| {
             // SAFETY: registers a plain extern "C" fn with no captured state.
             unsafe { libc::atexit(kill_live) };
@@ -35,14 +38,17 @@ impl Owned {
         let pid = child.id();
         LIVE.lock().map(|mut l| l.push(pid)).ok();
         // The watchdog polls our pid; when we are gone (even by SIGKILL) it
-        // ends the server. It runs in its own session so a Ctrl-C on the
-        // test run reaches it only through us.
+        // ends the server and removes its folder. It runs in its own
+        // session so a Ctrl-C on the test run reaches it only through us.
         let script = format!(
-            "while kill -0 {me} 2>/dev/null; do sleep 0.5; done; kill -TERM {pid} 2>/dev/null; sleep 5; kill -KILL {pid} 2>/dev/null",
+            "while kill -0 {me} 2>/dev/null; do sleep 0.5; done; kill -TERM {pid} 2>/dev/null; \
+             i=0; while kill -0 {pid} 2>/dev/null && [ $i -lt 50 ]; do sleep 0.1; i=$((i+1)); done; \
+             kill -KILL {pid} 2>/dev/null; sleep 0.2; rm -rf -- \"$1\"",
             me = std::process::id()
         );
         let watchdog = Command::new("setsid")
-            .args(["sh", "-c", &script])
+            .args(["sh", "-c", &script, "watchdog"])
+            .arg(dir)
             .stdin(Stdio::null())
             .stdout(Stdio::null())
             .stderr(Stdio::null())
