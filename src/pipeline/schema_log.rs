@@ -69,10 +69,13 @@ impl SchemaLog {
                 }
             }
             None => {
-                tracing::warn!(
-                    file = %self.path.display(),
-                    "schema record list missing or damaged: scanning the whole log for schema records"
-                );
+                // An empty log has nothing to scan: a new source, not damage.
+                if end > start {
+                    tracing::warn!(
+                        file = %self.path.display(),
+                        "schema record list missing or damaged: scanning the whole log for schema records"
+                    );
+                }
                 let mut reader = log.read_from(start)?;
                 let mut found = Vec::new();
                 while let Some(record) = reader.next()? {
