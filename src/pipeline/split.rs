@@ -63,6 +63,39 @@ pub fn split(mut record: Record, max_bytes: usize) -> Vec<Record> {
     parts
 }
 
+/// Consecutive row ranges of `change` of about `max_bytes` encoded each (a
+/// single larger row gets a range of its own); one empty range for a change
+/// without rows. Consumers cut a large change (one bulk statement can hold
+/// a whole part's rows) into messages or entries of a size their protocol
+/// carries.
+pub fn row_chunks(change: &TableChange, max_bytes: usize) -> Vec<std::ops::Range<usize>> {
+    let mut out = Vec::new();
+    let (mut start, mut bytes) = (0usize, 0usize);
+    for (i, row) in change.rows.iter().enumerate() {
+        let n = row.encoded_len();
+        if bytes + n > max_bytes && i > start {
+            out.push(start..i);
+            (start, bytes) = (i, 0);
+        }
+        bytes += n;
+    }
+    out.push(start..change.rows.len());
+    out
+}
+
+/// `change` with only the rows of `rows`.
+pub fn with_rows(change: &TableChange, rows: std::ops::Range<usize>) -> TableChange {
+    TableChange {
+        schema: change.schema.clone(),
+        table: change.table.clone(),
+        kind: change.kind,
+        columns: change.columns.clone(),
+        names_known: change.names_known,
+        rows: change.rows.get(rows).unwrap_or_default().to_vec(),
+        query: change.query.clone(),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

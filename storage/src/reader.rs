@@ -48,7 +48,13 @@ impl Log {
                 start,
             });
         }
-        let end = self.last_record().next_offset.max(self.durable_end());
+        // A read-only log can read a moved start before it has scanned the
+        // segment holding it: the start is never past the writer's end.
+        let end = self
+            .last_record()
+            .next_offset
+            .max(self.durable_end())
+            .max(start);
         if offset > end {
             return Err(StorageError::BeyondEnd {
                 requested: offset,

@@ -29,8 +29,13 @@ use prost::Message as _;
 
 use super::filter::Filter;
 use super::value::{render, TimeZone};
+use crate::pipeline::split::{row_chunks, with_rows};
 use crate::proto::canal as c;
 use crate::proto::{ChangeKind, Column, Image, Record, TableChange};
+
+/// Rows per Canal entry: about the size of one binlog rows event, which
+/// is what one entry holds when Canal itself reads the binlog.
+const ENTRY_ROW_BYTES: usize = 8 << 10;
 
 /// Entries of one record, given whether a transaction is already open in
 /// this batch (`open`, updated) and whether this record ends its
@@ -113,8 +118,18 @@ pub fn record_entries(
             ));
             *open = true;
         }
-        out.push(row_entry(record, change, tz));
-        rows += 1;
+        // One entry per rows event in Canal; a change here may hold a
+        // bulk statement's rows, cut to entries of about that size.
+        let chunks = row_chunks(change, ENTRY_ROW_BYTES);
+        if chunks.len() == 1 {
+            out.push(row_entry(record, change, tz));
+            rows += 1;
+        } else {
+            for chunk in chunks {
+                out.push(row_entry(record, &with_rows(change, chunk), tz));
+                rows += 1;
+            }
+        }
     }
     if *open && is_final {
         let end = c::TransactionEnd::default();
@@ -446,6 +461,42 @@ mod tests {
         let ins = c::RowChange::decode(&out[2].store_value[..]).unwrap();
         assert!(ins.row_datas[0].before_columns.is_empty());
         assert!(ins.row_datas[0].after_columns.iter().all(|c| c.updated));
+    }
+
+    #[test]
+    fn a_bulk_change_becomes_entries_of_about_one_rows_event() {
+        let rows: Vec<Row> = (0..5000)
+            .map(|i| Row {
+                before: None,
+                after: Some(image(&[Some(i), Some(i * 2)])),
+            })
+            .collect();
+        let rec = record(vec![change("shop", "orders", ChangeKind::Insert, rows)]);
+        let mut out = Vec::new();
+        let mut open = false;
+        let n = record_entries(
+            &rec,
+            true,
+            &Filter::all(),
+            TimeZone::Utc,
+            &mut open,
+            &mut out,
+        );
+        assert!(n > 2, "{n} row entries");
+        assert_eq!(out.len(), n + 2, "begin, the row entries, end");
+        let mut ids = Vec::new();
+        for e in &out[1..out.len() - 1] {
+            assert!(
+                e.store_value.len() < 64 << 10,
+                "{} bytes",
+                e.store_value.len()
+            );
+            let rc = c::RowChange::decode(&e.store_value[..]).unwrap();
+            for r in &rc.row_datas {
+                ids.push(r.after_columns[0].value.parse::<i64>().unwrap());
+            }
+        }
+        assert_eq!(ids, (0..5000).collect::<Vec<i64>>());
     }
 
     #[test]
