@@ -54,19 +54,39 @@ pub struct Config {
 /// format = "canal-json"                 # json | canal-json | debezium-json
 /// include = 'shop\..*'
 /// start = "earliest"                    # earliest | latest (new groups)
+///
+/// [[sink]]
+/// name = "to-kafka"
+/// source = "shop"
+/// kind = "kafka"                        # needs a build with --features kafka
+/// url = "127.0.0.1:9092"                # bootstrap servers
+/// topic = "sluice.{source}.{db}.{table}"
+/// partition_hash = ['shop\.orders:id', '.*\..*:$pk$']   # default: $pk$
+/// properties = { "compression.type" = "zstd" }
 /// ```
 #[derive(Debug, Deserialize, Clone)]
 #[serde(deny_unknown_fields)]
 pub struct SinkConfig {
     pub name: String,
     pub source: String,
-    /// `nats` or `mysql` (a mirror: `url` is the target server).
+    /// `nats`, `kafka` (`url`: bootstrap servers) or `mysql` (a mirror:
+    /// `url` is the target server).
     pub kind: String,
     pub url: Secret,
     #[serde(default = "default_subject")]
     pub subject: String,
     #[serde(default = "default_stream")]
     pub stream: String,
+    /// kafka: topic template.
+    #[serde(default = "default_subject")]
+    pub topic: String,
+    /// kafka: message keys, Canal's `partitionHash` rules `REGEX:COLUMNS`
+    /// (COLUMNS `col1^col2` or `$pk$`); empty means `.*:$pk$`.
+    #[serde(default)]
+    pub partition_hash: Vec<String>,
+    /// kafka: further librdkafka producer properties.
+    #[serde(default)]
+    pub properties: std::collections::BTreeMap<String, String>,
     #[serde(default = "default_format")]
     pub format: String,
     #[serde(default)]
@@ -222,11 +242,24 @@ impl Config {
                     sink.name, sink.source
                 )));
             }
-            if sink.kind != "nats" && sink.kind != "mysql" {
-                return Err(ConfigError::Invalid(format!(
-                    "sink {:?}: kind {:?} is not supported (nats or mysql)",
-                    sink.name, sink.kind
-                )));
+            match sink.kind.as_str() {
+                "nats" | "mysql" => {}
+                "kafka" if cfg!(feature = "kafka") => {
+                    crate::sink::message::KeyRules::parse(&sink.partition_hash)
+                        .map_err(|e| ConfigError::Invalid(format!("sink {:?}: {e}", sink.name)))?;
+                }
+                "kafka" => {
+                    return Err(ConfigError::Invalid(format!(
+                        "sink {:?}: this sluice was built without Kafka support; rebuild it with `cargo build --release --features kafka`",
+                        sink.name
+                    )))
+                }
+                other => {
+                    return Err(ConfigError::Invalid(format!(
+                        "sink {:?}: kind {other:?} is not supported (nats, kafka or mysql)",
+                        sink.name
+                    )))
+                }
             }
             if !matches!(sink.start.as_str(), "earliest" | "latest") {
                 return Err(ConfigError::Invalid(format!(

@@ -179,6 +179,7 @@ fn options() -> SinkOptions {
         filter: TableFilter::all(),
         start: ResetPolicy::Earliest,
         commit_every: Duration::from_millis(0),
+        keys: sluice::sink::message::KeyRules::by_table(),
     }
 }
 

@@ -69,6 +69,7 @@ fn options() -> sink::SinkOptions {
         filter: TableFilter::all(),
         start: ResetPolicy::Earliest,
         commit_every: Duration::from_millis(10),
+        keys: sluice::sink::message::KeyRules::by_table(),
     }
 }
 

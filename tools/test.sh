@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
 # The test suite: every crate, every test, against private servers that the
-# tests start themselves (MariaDB, nats-server). Install them first with
+# tests start themselves (MariaDB, nats-server; Kafka through librdkafka's
+# in-process mock cluster, built with the `kafka` feature). Install them
+# first with
 #   apt-get install -y mariadb-server mariadb-client nats-server
 set -euo pipefail
 cd "$(dirname "$0")/.."
-exec cargo test --workspace --no-fail-fast "$@"
+exec cargo test --workspace --features kafka --no-fail-fast "$@"

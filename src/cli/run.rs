@@ -174,6 +174,7 @@ async fn run_sink(
             sluice_storage::ResetPolicy::Earliest
         },
         commit_every: std::time::Duration::from_millis(200),
+        keys: sink::message::KeyRules::by_table(),
     };
     let failed = |e: sink::SinkError| format!("sink {}: {e}", config.name);
     if config.kind == "mysql" {
@@ -185,6 +186,25 @@ async fn run_sink(
         })
         .map_err(failed)?;
         return sink::run(options, destination, mirror, stop)
+            .await
+            .map_err(failed);
+    }
+    #[cfg(feature = "kafka")]
+    if config.kind == "kafka" {
+        let keys = if config.partition_hash.is_empty() {
+            sink::message::KeyRules::by_primary_key()
+        } else {
+            sink::message::KeyRules::parse(&config.partition_hash)?
+        };
+        let kafka = sink::kafka::KafkaSink::new(sink::kafka::KafkaOptions {
+            brokers: config.url.expose().to_string(),
+            topic: config.topic.clone(),
+            source: config.source.clone(),
+            properties: config.properties.clone().into_iter().collect(),
+        })
+        .map_err(failed)?;
+        let options = sink::SinkOptions { keys, ..options };
+        return sink::run(options, destination, kafka, stop)
             .await
             .map_err(failed);
     }

@@ -24,17 +24,19 @@ pub struct Message {
     /// One or more JSON lines (canal-json and debezium-json give one object
     /// per row event or row; json one per table change).
     pub payload: Vec<u8>,
-    /// Primary-key values of the first row, for partitioning.
+    /// The partitioning key (see [`KeyRules`]).
     pub key: String,
 }
 
-/// The messages of `record` at `offset` that pass `filter`.
+/// The messages of `record` at `offset` that pass `filter`, keyed by
+/// `keys`.
 pub fn messages(
     source: &str,
     record: &Record,
     offset: u64,
     format: Format,
     filter: &TableFilter,
+    keys: &KeyRules,
 ) -> Vec<Message> {
     let mut out = Vec::new();
     if let Some(ddl) = &record.ddl {
@@ -55,12 +57,7 @@ pub fn messages(
         if !filter.matches(&change.schema, &change.table) {
             continue;
         }
-        for (chunk, rows) in row_chunks(change, MESSAGE_ROW_BYTES)
-            .into_iter()
-            .enumerate()
-        {
-            let piece = with_rows(change, rows);
-            let key = primary_key(&piece);
+        let render = |piece: TableChange| {
             let single = Record {
                 changes: vec![piece],
                 ddl: None,
@@ -70,6 +67,28 @@ pub fn messages(
             };
             let mut payload = Vec::new();
             format.write(&single, offset, &mut payload);
+            payload
+        };
+        let row_key = keys.row_key_columns(change);
+        if let Some(columns) = row_key.filter(|_| !change.rows.is_empty()) {
+            // Keyed by row: one message per row, so that every change of a
+            // row goes to the partition of its key, in order.
+            for i in 0..change.rows.len() {
+                let piece = with_rows(change, i..i + 1);
+                out.push(Message {
+                    schema: change.schema.clone(),
+                    table: change.table.clone(),
+                    id: format!("{source}-{offset}-{}-{index}.{i}", record.part),
+                    key: row_values(&piece, &columns),
+                    payload: render(piece),
+                });
+            }
+            continue;
+        }
+        for (chunk, rows) in row_chunks(change, MESSAGE_ROW_BYTES)
+            .into_iter()
+            .enumerate()
+        {
             // Chunk 0 keeps the id a change that fits in one message had
             // before changes were chunked.
             let id = if chunk == 0 {
@@ -81,29 +100,108 @@ pub fn messages(
                 schema: change.schema.clone(),
                 table: change.table.clone(),
                 id,
-                payload,
-                key,
+                key: format!("{}.{}", change.schema, change.table),
+                payload: render(with_rows(change, rows)),
             });
         }
     }
     out
 }
 
-/// The primary-key columns' values of the change's first row, joined by
-/// `^` (Canal's `partitionHash` style), or empty without a primary key.
-fn primary_key(change: &TableChange) -> String {
+/// How messages are keyed, after Canal's `partitionHash`: rules
+/// `REGEX:COLUMNS`, tried in order against `db.table` (the whole name must
+/// match); COLUMNS is `col1^col2` or `$pk$` (the primary key). A table a
+/// rule keys by row gets one message per row, keyed by those columns'
+/// values joined by `^`; any other table (no rule, or no primary key for
+/// `$pk$`) gets messages keyed `db.table`.
+#[derive(Clone, Debug)]
+pub struct KeyRules(Vec<(regex::Regex, KeyColumns)>);
+
+#[derive(Clone, Debug)]
+enum KeyColumns {
+    PrimaryKey,
+    Named(Vec<String>),
+}
+
+impl KeyRules {
+    /// Every table by table name (one key per table: its order is kept).
+    pub fn by_table() -> KeyRules {
+        KeyRules(Vec::new())
+    }
+
+    /// Every table with a primary key by its rows' primary keys.
+    pub fn by_primary_key() -> KeyRules {
+        KeyRules(vec![(
+            regex::Regex::new(".*").expect("a valid regex"),
+            KeyColumns::PrimaryKey,
+        )])
+    }
+
+    /// Parse rules such as `shop\.orders:id^region` or `.*\..*:$pk$`.
+    pub fn parse(rules: &[String]) -> Result<KeyRules, String> {
+        let mut out = Vec::new();
+        for rule in rules {
+            let (pattern, columns) = rule.rsplit_once(':').ok_or_else(|| {
+                format!(
+                    "partition rule {rule:?}: expected REGEX:COLUMNS (COLUMNS col1^col2 or $pk$)"
+                )
+            })?;
+            let re = regex::Regex::new(&format!("^(?:{pattern})$"))
+                .map_err(|e| format!("partition rule {rule:?}: {e}"))?;
+            let columns = if columns == "$pk$" {
+                KeyColumns::PrimaryKey
+            } else {
+                let names: Vec<String> = columns.split('^').map(str::to_string).collect();
+                if names.iter().any(String::is_empty) {
+                    return Err(format!("partition rule {rule:?}: an empty column name"));
+                }
+                KeyColumns::Named(names)
+            };
+            out.push((re, columns));
+        }
+        Ok(KeyRules(out))
+    }
+
+    /// The column indexes that key `change` by row, or `None` to key it by
+    /// table.
+    fn row_key_columns(&self, change: &TableChange) -> Option<Vec<usize>> {
+        let name = format!("{}.{}", change.schema, change.table);
+        let (_, columns) = self.0.iter().find(|(re, _)| re.is_match(&name))?;
+        let idx: Vec<usize> = match columns {
+            KeyColumns::PrimaryKey => change
+                .columns
+                .iter()
+                .enumerate()
+                .filter(|(_, c)| c.primary_key)
+                .map(|(i, _)| i)
+                .collect(),
+            KeyColumns::Named(names) => names
+                .iter()
+                .filter_map(|n| change.columns.iter().position(|c| &c.name == n))
+                .collect(),
+        };
+        (!idx.is_empty()).then_some(idx)
+    }
+}
+
+/// The values of `columns` in the change's first row (after image, or
+/// before for a delete), joined by `^`.
+fn row_values(change: &TableChange, columns: &[usize]) -> String {
     let Some(row) = change.rows.first() else {
         return String::new();
     };
     let Some(image) = row.after.as_ref().or(row.before.as_ref()) else {
         return String::new();
     };
-    change
-        .columns
+    columns
         .iter()
-        .zip(&image.values)
-        .filter(|(c, _)| c.primary_key)
-        .map(|(_, v)| crate::format::value::canal_text(v).unwrap_or_default())
+        .map(|&i| {
+            image
+                .values
+                .get(i)
+                .and_then(crate::format::value::canal_text)
+                .unwrap_or_default()
+        })
         .collect::<Vec<_>>()
         .join("^")
 }
@@ -183,7 +281,14 @@ mod tests {
             last_part: true,
             ..Default::default()
         };
-        let msgs = messages("m", &record, 7, Format::CanalJson, &TableFilter::all());
+        let msgs = messages(
+            "m",
+            &record,
+            7,
+            Format::CanalJson,
+            &TableFilter::all(),
+            &KeyRules::by_table(),
+        );
         assert!(msgs.len() > 10, "{} messages", msgs.len());
         assert!(msgs.iter().all(|m| m.payload.len() < 1 << 20));
         let mut ids: Vec<&str> = msgs.iter().map(|m| m.id.as_str()).collect();
@@ -204,13 +309,45 @@ mod tests {
             }
         }
         assert_eq!(seen, (0..10_000).collect::<Vec<_>>());
-        // Each message's key is its own first row's primary key.
-        for m in &msgs[..msgs.len() - 1] {
-            let first = m.payload.split(|&b| b == b'\n').next().unwrap();
-            let v: serde_json::Value = serde_json::from_slice(first).unwrap();
-            assert_eq!(m.key, v["data"][0]["id"].as_str().unwrap());
+        assert!(msgs.iter().all(|m| m.key == "shop.t"), "keyed by table");
+    }
+
+    #[test]
+    fn rows_keyed_by_primary_key_or_named_columns_get_a_message_each() {
+        let record = Record {
+            changes: vec![change(3, 4)],
+            last_part: true,
+            ..Default::default()
+        };
+        let by = |keys: &KeyRules| {
+            messages(
+                "m",
+                &record,
+                9,
+                Format::CanalJson,
+                &TableFilter::all(),
+                keys,
+            )
+        };
+        let pk = by(&KeyRules::by_primary_key());
+        let keys: Vec<&str> = pk.iter().map(|m| m.key.as_str()).collect();
+        assert_eq!(keys, ["0", "1", "2"]);
+        let ids: Vec<&str> = pk.iter().map(|m| m.id.as_str()).collect();
+        assert_eq!(ids, ["m-9-0-0.0", "m-9-0-0.1", "m-9-0-0.2"]);
+        for (i, m) in pk.iter().enumerate() {
+            let v: serde_json::Value = serde_json::from_slice(&m.payload).unwrap();
+            assert_eq!(v["data"].as_array().unwrap().len(), 1);
+            assert_eq!(v["data"][0]["id"], i.to_string());
         }
-        assert_ne!(msgs[0].key, msgs[1].key);
+        let named = by(&KeyRules::parse(&[r"shop\.t:v^id".into()]).unwrap());
+        assert_eq!(named[2].key, "xxxx^2");
+        // A rule for another table leaves this one keyed by table.
+        let other = by(&KeyRules::parse(&[r"shop\.other:$pk$".into()]).unwrap());
+        assert_eq!(other.len(), 1);
+        assert_eq!(other[0].key, "shop.t");
+        assert!(KeyRules::parse(&["no-colon".into()]).is_err());
+        assert!(KeyRules::parse(&["(:id".into()]).is_err());
+        assert!(KeyRules::parse(&["a:x^".into()]).is_err());
     }
 
     #[test]

@@ -10,6 +10,8 @@
 //! - [`mysql`]: the MySQL mirror, transactions applied idempotently.
 //! - [`message`]: a record cut into per-table messages in a format.
 
+#[cfg(feature = "kafka")]
+pub mod kafka;
 pub mod message;
 pub mod mysql;
 pub mod mysql_literal;

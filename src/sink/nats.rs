@@ -1,4 +1,4 @@
-//! NATS JetStream sink: one message per row event (per table) on a subject
+//! NATS JetStream sink: one message per table change (see `message`) on a subject
 //! made from a template (`sluice.{source}.{db}.{table}`), with
 //! `Nats-Msg-Id` = `SOURCE-OFFSET-PART-INDEX` so JetStream drops what a
 //! restarted sink sends again (within the stream's duplicate window).

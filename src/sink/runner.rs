@@ -8,7 +8,7 @@
 //! `commit_every` or 1,000 records), so a crash redelivers at most that
 //! much.
 
-use super::message::{messages, Message};
+use super::message::{messages, KeyRules, Message};
 use crate::filter::TableFilter;
 use crate::format::Format;
 use crate::proto::Record;
@@ -69,6 +69,8 @@ pub struct SinkOptions {
     /// Where a new group starts.
     pub start: ResetPolicy,
     pub commit_every: Duration,
+    /// How messages are keyed (partitioned), for sinks that use keys.
+    pub keys: KeyRules,
 }
 
 impl SinkOptions {
@@ -139,6 +141,7 @@ pub async fn run<S: Sink>(
                     record.offset,
                     options.format,
                     &options.filter,
+                    &options.keys,
                 ));
             }
         }
