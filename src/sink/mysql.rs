@@ -16,7 +16,9 @@
 //! Tables without a primary key are refused (error naming the table)
 //! unless `allow_no_pk` is set; then every before-image column goes into
 //! the `WHERE` with `LIMIT 1`. DDL is replayed as its text after
-//! `USE target_db`; errors a replayed DDL gives because it already ran
+//! `USE target_db`, except database DDL, which becomes `CREATE DATABASE IF
+//! NOT EXISTS` (+ `ALTER DATABASE … CHARACTER SET`) or `DROP DATABASE IF
+//! EXISTS` of the target's name; errors a replayed DDL gives because it already ran
 //! (table exists, duplicate column, ...) are ignored. Schemas are renamed
 //! by a map (`source_db → target_db`); qualified names inside DDL text are
 //! rewritten by a simple token rule (see [`rename_in_ddl`]).
@@ -110,6 +112,18 @@ impl MysqlSink {
         let mut out = Vec::new();
         if let Some(ddl) = &record.ddl {
             if !self.options.ddl {
+                return Ok(out);
+            }
+            if !ddl.databases.is_empty() {
+                // CREATE / ALTER / DROP DATABASE: the statement names a
+                // source database, and `USE` of it may fail on the target
+                // before it exists; state it for the target's name instead.
+                for db in &ddl.databases {
+                    let Some(target) = self.target(&db.name) else {
+                        continue;
+                    };
+                    out.extend(database_sql(&target, &db.charset, db.dropped));
+                }
                 return Ok(out);
             }
             let touched = ddl
@@ -253,6 +267,28 @@ fn clip(sql: &str) -> String {
 /// `name` as a quoted identifier.
 pub fn ident(name: &str) -> String {
     format!("`{}`", name.replace('`', "``"))
+}
+
+/// Statements bringing database `name` to the state a database DDL left
+/// it in: dropped, or present with its default character set. Idempotent,
+/// so a redelivered DDL is harmless.
+fn database_sql(name: &str, charset: &str, dropped: bool) -> Vec<(String, bool)> {
+    let name = ident(name);
+    if dropped {
+        return vec![(format!("DROP DATABASE IF EXISTS {name}"), true)];
+    }
+    let mut out = vec![(format!("CREATE DATABASE IF NOT EXISTS {name}"), true)];
+    if !charset.is_empty()
+        && charset
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b == b'_')
+    {
+        out.push((
+            format!("ALTER DATABASE {name} CHARACTER SET {charset}"),
+            true,
+        ));
+    }
+    out
 }
 
 /// Rewrite schema qualifiers `from.` / `` `from`. `` in a DDL statement to
@@ -690,5 +726,46 @@ mod tests {
             rename_in_ddl("CREATE TABLE srcx.t (a int)", "src", "dst"),
             "CREATE TABLE srcx.t (a int)"
         );
+    }
+
+    #[test]
+    fn database_ddl_targets_the_mapped_database_without_use() {
+        let db = |name: &str, dropped| crate::proto::Database {
+            name: name.into(),
+            charset: "latin1".into(),
+            dropped,
+        };
+        let rec = |statement: &str, database| Record {
+            ddl: Some(crate::proto::Ddl {
+                schema: "src".into(),
+                statement: statement.into(),
+                databases: vec![database],
+                ..Default::default()
+            }),
+            ..Default::default()
+        };
+        let s = sink(&[("src", "dst")], false);
+        let created = s
+            .plan(1, &rec("CREATE DATABASE src", db("src", false)))
+            .unwrap();
+        assert_eq!(
+            created,
+            vec![
+                ("CREATE DATABASE IF NOT EXISTS `dst`".to_string(), true),
+                (
+                    "ALTER DATABASE `dst` CHARACTER SET latin1".to_string(),
+                    true
+                ),
+            ]
+        );
+        let dropped = s
+            .plan(2, &rec("DROP DATABASE src", db("src", true)))
+            .unwrap();
+        assert_eq!(
+            dropped,
+            vec![("DROP DATABASE IF EXISTS `dst`".to_string(), true)]
+        );
+        let other = s.plan(3, &rec("CREATE DATABASE elsewhere", db("elsewhere", false)));
+        assert!(other.unwrap().is_empty());
     }
 }
