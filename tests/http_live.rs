@@ -164,6 +164,17 @@ async fn group_offset_survives_a_restart_of_run() {
     );
     assert_eq!(read_ids(&base, "http_restart", 2).await, ["1", "2"]);
     drop(child);
+    let (child, base) = start_run(db, data.path(), 4712, "http_restart").await;
+    // Before anything new arrives, the status shows where capture resumed.
+    let s = get_json(&format!("{base}/status")).await.unwrap();
+    let capture = &s["sources"][0]["capture"];
+    assert_eq!(capture["transactions"], 0, "{s}");
+    assert!(
+        capture["file"].as_str().unwrap().starts_with("mysql-bin."),
+        "{s}"
+    );
+    assert!(capture["position"].as_u64().unwrap() > 4, "{s}");
+    drop(child);
     db.sql("INSERT INTO http_restart.t VALUES (3);");
     let (_child, base) = start_run(db, data.path(), 4712, "http_restart").await;
     db.sql("INSERT INTO http_restart.t VALUES (4);");

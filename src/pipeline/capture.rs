@@ -157,9 +157,12 @@ pub async fn run(
     };
     let mut from = match resume {
         Some(Resume {
-            from, skip_parts, ..
+            from,
+            skip_parts,
+            last,
         }) => {
             capture.skip_parts = skip_parts;
+            status.resumed_after(&last);
             tracing::info!(source = %name, from = %describe(&from), "resuming from the log's last record");
             from
         }

@@ -103,6 +103,20 @@ impl StatusHandle {
         metrics::gauge!("sluice_capture_lag_seconds", "source" => source).set(lag);
     }
 
+    /// Capture resumes after `last`, the log's last record: the status
+    /// shows where it stands before anything new arrives.
+    pub fn resumed_after(&self, last: &crate::proto::Record) {
+        let mut s = self.0.lock();
+        if let Some(p) = &last.position {
+            s.file = p.file.clone();
+            s.position = p.next;
+        }
+        if !last.gtid.is_empty() {
+            s.gtid = last.gtid.clone();
+        }
+        s.last_commit_ms = last.commit_time_ms;
+    }
+
     pub fn server_end(&self, file: &str, position: u64) {
         let mut s = self.0.lock();
         s.server_file = file.to_string();

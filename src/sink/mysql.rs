@@ -172,45 +172,106 @@ impl MysqlSink {
     }
 
     async fn apply(&mut self, records: &[(u64, Record)]) -> Result<(), SinkError> {
+        // Statements travel as multi-statement queries of up to
+        // ROUND_TRIP_BYTES: a round trip per statement made the mirror
+        // wait on the network, not on the target. Each record keeps its own
+        // BEGIN … COMMIT inside them.
+        let mut pending = Pending::default();
         for (offset, record) in records {
             let plan = self.plan(*offset, record)?;
             if plan.is_empty() {
                 continue;
             }
-            let ddl = record.ddl.is_some();
-            let conn = self.connection().await?;
-            if ddl {
-                for (sql, is_ddl) in &plan {
-                    match conn.exec(sql).await {
-                        Ok(_) => {}
-                        Err(SourceError::Server { code, message, .. })
-                            if *is_ddl && ALREADY_APPLIED.contains(&code) =>
-                        {
-                            tracing::info!(offset, code, %message, "replayed DDL already applied on the target");
-                        }
-                        Err(e) => {
-                            return Err(classify(
-                                e,
-                                &format!("replaying DDL of log record {offset}"),
-                            ))
-                        }
-                    }
-                }
+            if record.ddl.is_some() {
+                self.send(&mut pending).await?;
+                self.replay_ddl(*offset, &plan).await?;
                 continue;
             }
-            conn.exec("BEGIN")
-                .await
-                .map_err(|e| classify(e, "starting a transaction"))?;
+            pending.push("BEGIN", *offset);
             for (sql, _) in &plan {
-                conn.exec(sql).await.map_err(|e| {
-                    classify(e, &format!("applying log record {offset}: {}", clip(sql)))
-                })?;
+                pending.push(sql, *offset);
+                if pending.sql.len() >= ROUND_TRIP_BYTES {
+                    self.send(&mut pending).await?;
+                }
             }
-            conn.exec("COMMIT")
-                .await
-                .map_err(|e| classify(e, &format!("committing log record {offset}")))?;
+            pending.push("COMMIT", *offset);
+            if pending.sql.len() >= ROUND_TRIP_BYTES {
+                self.send(&mut pending).await?;
+            }
+        }
+        self.send(&mut pending).await
+    }
+
+    /// Runs the pending statements in one round trip.
+    async fn send(&mut self, pending: &mut Pending) -> Result<(), SinkError> {
+        if pending.sql.is_empty() {
+            return Ok(());
+        }
+        let conn = self.connection().await?;
+        let result = conn.exec(&pending.sql).await;
+        let (first, last) = pending.offsets;
+        let sql = std::mem::take(&mut pending.sql);
+        result.map(|_| ()).map_err(|e| {
+            let records = if first == last {
+                format!("log record {first}")
+            } else {
+                format!("log records {first}..={last}")
+            };
+            classify(e, &format!("applying {records}: {}", clip(&sql)))
+        })
+    }
+
+    /// Replays a DDL's statements one by one, accepting the errors of a
+    /// DDL that already ran on the target.
+    async fn replay_ddl(&mut self, offset: u64, plan: &[(String, bool)]) -> Result<(), SinkError> {
+        let conn = self.connection().await?;
+        for (sql, is_ddl) in plan {
+            match conn.exec(sql).await {
+                Ok(_) => {}
+                Err(SourceError::Server { code, message, .. })
+                    if *is_ddl && ALREADY_APPLIED.contains(&code) =>
+                {
+                    tracing::info!(offset, code, %message, "replayed DDL already applied on the target");
+                }
+                Err(e) => {
+                    return Err(classify(
+                        e,
+                        &format!("replaying DDL of log record {offset}"),
+                    ))
+                }
+            }
         }
         Ok(())
+    }
+}
+
+/// Bytes of SQL sent per round trip (well under the 16 MB default
+/// `max_allowed_packet` of MariaDB and MySQL 8).
+const ROUND_TRIP_BYTES: usize = 1 << 20;
+
+/// A multi-row REPLACE grows up to about this many bytes.
+const MAX_STATEMENT_BYTES: usize = 256 << 10;
+
+/// Statements waiting for the next round trip, and the log records they
+/// come from.
+#[derive(Default)]
+struct Pending {
+    sql: String,
+    offsets: (u64, u64),
+}
+
+impl Pending {
+    fn push(&mut self, statement: &str, offset: u64) {
+        if self.sql.is_empty() {
+            self.offsets = (offset, offset);
+        } else {
+            // The newline ends a `--` or `#` comment a replayed statement
+            // may end with, so the `;` is not swallowed by it.
+            self.sql.push_str("\n;");
+        }
+        self.offsets.1 = offset;
+        self.sql
+            .push_str(statement.trim_end().trim_end_matches(';').trim_end());
     }
 }
 
@@ -388,12 +449,28 @@ fn change_sql(
         ));
     }
     let kind = ChangeKind::try_from(change.kind).unwrap_or(ChangeKind::Unspecified);
+    // Whether `out`'s last statement is a REPLACE of this change.
+    let mut merging = false;
     for (index, row) in change.rows.iter().enumerate() {
+        merging &= kind == ChangeKind::Insert;
         let missing = |what: &str| format!("table {name} row {index}: no {what} image");
         match kind {
             ChangeKind::Insert => {
                 let after = row.after.as_ref().ok_or_else(|| missing("after"))?;
-                out.push((replace_sql(&table, &change.columns, after, &name)?, false));
+                let (head, tuple) = replace_parts(&table, &change.columns, after, &name)?;
+                // Consecutive inserts with the same column list share one
+                // multi-row REPLACE (rows apply in order, as one by one).
+                match out.last_mut() {
+                    Some((sql, false))
+                        if merging && sql.len() < MAX_STATEMENT_BYTES && sql.starts_with(&head) =>
+                    {
+                        sql.push_str(", ");
+                        sql.push_str(&tuple);
+                    }
+                    _ => out.push((format!("{head}{tuple}"), false)),
+                }
+                merging = true;
+                continue;
             }
             ChangeKind::Update => {
                 let before = row.before.as_ref().ok_or_else(|| missing("before"))?;
@@ -417,7 +494,8 @@ fn change_sql(
                         delete_sql(&table, &change.columns, before, has_pk, &name)?,
                         false,
                     ));
-                    out.push((replace_sql(&table, &change.columns, after, &name)?, false));
+                    let (head, tuple) = replace_parts(&table, &change.columns, after, &name)?;
+                    out.push((format!("{head}{tuple}"), false));
                 } else {
                     out.push((
                         update_sql(&table, &change.columns, before, after, has_pk, &name)?,
@@ -471,25 +549,27 @@ fn present<'a>(
     Ok(out)
 }
 
-fn replace_sql(
+/// `REPLACE INTO t (cols) VALUES ` and `(values)` of one after image.
+fn replace_parts(
     table: &str,
     columns: &[Column],
     after: &Image,
     name: &str,
-) -> Result<String, String> {
+) -> Result<(String, String), String> {
     let values = present(columns, after, name)?;
-    let mut sql = format!("REPLACE INTO {table} (");
-    let mut list = String::new();
+    let mut head = format!("REPLACE INTO {table} (");
+    let mut tuple = String::from("(");
     for (i, (c, v)) in values.iter().enumerate() {
         if i > 0 {
-            sql.push_str(", ");
-            list.push_str(", ");
+            head.push_str(", ");
+            tuple.push_str(", ");
         }
-        sql.push_str(&ident(&c.name));
-        list.push_str(v.as_deref().unwrap_or("NULL"));
+        head.push_str(&ident(&c.name));
+        tuple.push_str(v.as_deref().unwrap_or("NULL"));
     }
-    let _ = write!(sql, ") VALUES ({list})");
-    Ok(sql)
+    head.push_str(") VALUES ");
+    tuple.push(')');
+    Ok((head, tuple))
 }
 
 /// `WHERE` over the primary key (or, without one, every present column).
@@ -656,6 +736,60 @@ mod tests {
                 "DELETE FROM `dst`.`t` WHERE `id` = 2",
             ]
         );
+    }
+
+    #[test]
+    fn consecutive_inserts_share_one_replace() {
+        let cols = vec![col("id", true), col("a", false)];
+        let row = |id, a: Kind| Row {
+            before: None,
+            after: image(vec![v(Kind::Int(id)), v(a)]),
+        };
+        let rec = Record {
+            changes: vec![
+                change(
+                    ChangeKind::Insert,
+                    cols.clone(),
+                    vec![
+                        row(1, Kind::Text("x".into())),
+                        row(2, Kind::Null(true)),
+                        // A minimal image with another column list.
+                        row(3, Kind::Absent(true)),
+                        row(4, Kind::Absent(true)),
+                    ],
+                ),
+                change(
+                    ChangeKind::Insert,
+                    cols,
+                    vec![row(5, Kind::Text("y".into()))],
+                ),
+            ],
+            ..Default::default()
+        };
+        let plan: Vec<String> = sink(&[], false)
+            .plan(1, &rec)
+            .unwrap()
+            .into_iter()
+            .map(|p| p.0)
+            .collect();
+        assert_eq!(
+            plan,
+            vec![
+                "REPLACE INTO `src`.`t` (`id`, `a`) VALUES (1, 'x'), (2, NULL)",
+                "REPLACE INTO `src`.`t` (`id`) VALUES (3), (4)",
+                "REPLACE INTO `src`.`t` (`id`, `a`) VALUES (5, 'y')",
+            ]
+        );
+    }
+
+    #[test]
+    fn pending_statements_are_separated_safely() {
+        let mut p = Pending::default();
+        p.push("BEGIN", 7);
+        p.push("UPDATE t SET a = 1 -- note;  ", 7);
+        p.push("COMMIT", 8);
+        assert_eq!(p.sql, "BEGIN\n;UPDATE t SET a = 1 -- note\n;COMMIT");
+        assert_eq!(p.offsets, (7, 8));
     }
 
     #[test]

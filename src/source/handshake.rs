@@ -42,6 +42,8 @@ pub mod caps {
     pub const SSL: u32 = 0x800;
     pub const TRANSACTIONS: u32 = 0x2000;
     pub const SECURE_CONNECTION: u32 = 0x8000;
+    /// `;`-separated statements in one COM_QUERY (the mirror's batches).
+    pub const MULTI_STATEMENTS: u32 = 0x1_0000;
     pub const MULTI_RESULTS: u32 = 0x2_0000;
     pub const PLUGIN_AUTH: u32 = 0x8_0000;
     pub const PLUGIN_AUTH_LENENC_CLIENT_DATA: u32 = 0x20_0000;
@@ -173,6 +175,7 @@ pub fn client_capabilities(server: u32, tls: bool) -> u32 {
         | caps::PROTOCOL_41
         | caps::TRANSACTIONS
         | caps::SECURE_CONNECTION
+        | caps::MULTI_STATEMENTS
         | caps::MULTI_RESULTS
         | caps::PLUGIN_AUTH
         | caps::PLUGIN_AUTH_LENENC_CLIENT_DATA
