@@ -36,7 +36,6 @@ use crate::proto::Value;
 use crate::proto::{value::Kind, ChangeKind, Column, Image, Record, TableChange};
 use crate::source::{Connection, SourceConfig, SourceError};
 use std::collections::BTreeMap;
-use std::fmt::Write as _;
 
 #[derive(Clone, Debug)]
 pub struct MysqlOptions {
