@@ -53,6 +53,7 @@ struct Setup {
 /// returns the process and its HTTP base URL.
 fn start_sluice(s: &Setup, prefix: &str, target_schema: &str) -> (Killed, String) {
     let addr = format!("127.0.0.1:{}", sluice_testkit::free_port());
+    let stream = format!("{}BENCH", prefix.to_uppercase());
     let config = format!(
         r#"data = "{data}"
 http_addr = "{addr}"
@@ -83,7 +84,6 @@ schemas = {{ sbtest = "{target_schema}" }}
         data = s.data.path().join("logs").display(),
         source = s.source.url(),
         nats = s.nats.url(),
-        stream = format!("{}BENCH", prefix.to_uppercase()),
         target = s.target.url(),
     );
     let path = s.data.path().join(format!("{prefix}sluice.toml"));
