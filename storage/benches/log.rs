@@ -10,7 +10,9 @@
 //! Sections: append (200 B and 2 KiB records × fsync always / interval /
 //! never, vs. write()+fdatasync or write() alone), replay (reader vs.
 //! read() from the page cache), lookup p99 (time / position / GTID), and
-//! reopen after `kill -9` in the middle of appending.
+//! reopen after `kill -9` in the middle of appending (a child process
+//! fills the active segment to 64 MB, then appends a batch per millisecond
+//! until killed; fsync `never` and `always`).
 
 use std::fs::File;
 use std::io::{Read, Write};
@@ -260,15 +262,40 @@ fn bench_lookup(label: &str, bytes: u64) {
     );
 }
 
-/// Child mode: append forever (until killed).
-fn child_writer(dir: &Path) {
-    let log = Log::open(dir, cfg(FsyncPolicy::Never)).unwrap();
+fn policy_named(name: &str) -> FsyncPolicy {
+    match name {
+        "always" => FsyncPolicy::Always,
+        _ => FsyncPolicy::Never,
+    }
+}
+
+/// Fill of the active segment at which the child says it is ready.
+const ACTIVE_FILL: u64 = 64 << 20;
+
+/// Child mode: append at full speed until the active segment holds
+/// `ACTIVE_FILL` bytes (rolling over first if it already holds more), so
+/// every trial recovers the same amount of active segment; then keep
+/// appending a batch every millisecond until killed.
+fn child_writer(dir: &Path, policy: &str) {
+    let log = Log::open(dir, cfg(policy_named(policy))).unwrap();
     let payload = vec![0x3Cu8; 2048];
     let mut i = log.durable_end();
+    let fill = |log: &Log| log.segments().last().map_or(0, |s| s.data_bytes());
+    let mut before = fill(&log);
+    loop {
+        log.append(&records(i, BATCH, &payload)).unwrap();
+        i += BATCH as u64;
+        let now = fill(&log);
+        if before < ACTIVE_FILL && now >= ACTIVE_FILL {
+            break;
+        }
+        before = now;
+    }
     println!("ready");
     loop {
         log.append(&records(i, BATCH, &payload)).unwrap();
         i += BATCH as u64;
+        std::thread::sleep(Duration::from_millis(1));
     }
 }
 
@@ -277,11 +304,13 @@ fn child_writer(dir: &Path) {
 /// starts, so the time is recovery's own work. Without it, recovery's
 /// fsync after cutting the torn tail also pays that writeback (up to one
 /// segment of data the writer never fsynced).
-fn reopen_once(dir: &Path, settle: bool) -> (usize, u64, Duration, Duration) {
+/// Returns (segments, records, active segment MB, open time, second open time).
+fn reopen_once(dir: &Path, policy: &str, settle: bool) -> (usize, u64, u64, Duration, Duration) {
     let exe = std::env::current_exe().unwrap();
     let mut child = Command::new(exe)
         .arg("__child_writer")
         .arg(dir)
+        .arg(policy)
         .stdout(Stdio::piped())
         .spawn()
         .unwrap();
@@ -294,42 +323,53 @@ fn reopen_once(dir: &Path, settle: bool) -> (usize, u64, Duration, Duration) {
         Command::new("sync").status().unwrap();
     }
     let t = Instant::now();
-    let log = Log::open(dir, cfg(FsyncPolicy::Never)).unwrap();
+    let log = Log::open(dir, cfg(policy_named(policy))).unwrap();
     let took = t.elapsed();
-    let (segments, records) = (log.segments().len(), log.durable_end());
+    let segs = log.segments();
+    let active_mb = segs.last().map_or(0, |s| s.data_bytes() >> 20);
+    let (segments, records) = (segs.len(), log.durable_end());
     drop(log);
     // Again, now that the files touched by recovery are in the page cache.
     let t = Instant::now();
-    let log = Log::open(dir, cfg(FsyncPolicy::Never)).unwrap();
+    let log = Log::open(dir, cfg(policy_named(policy))).unwrap();
     let again = t.elapsed();
     drop(log);
-    (segments, records, took, again)
+    (segments, records, active_mb, took, again)
 }
 
 fn bench_reopen(label: &str, bytes: u64) {
     let d = tempfile::tempdir_in(bench_dir()).unwrap();
     build(d.path(), bytes, 2048);
+    // The log was written long before the crash: on disk, not gigabytes of
+    // dirty pages that recovery's fsync would queue behind.
+    Command::new("sync").status().unwrap();
     const TRIALS: usize = 3;
     let median = |mut v: Vec<Duration>| {
         v.sort();
         v[v.len() / 2]
     };
-    let (mut with_wb, mut settled, mut again) = (Vec::new(), Vec::new(), Vec::new());
-    let (mut segments, mut records) = (0, 0);
-    for _ in 0..TRIALS {
-        let (s, r, took, a) = reopen_once(d.path(), false);
-        with_wb.push(took);
-        again.push(a);
-        let (s2, r2, took, _) = reopen_once(d.path(), true);
-        settled.push(took);
-        (segments, records) = (s.max(s2), r.max(r2));
+    for policy in ["never", "always"] {
+        let (mut with_wb, mut settled, mut again) = (Vec::new(), Vec::new(), Vec::new());
+        let (mut segments, mut records, mut active) = (0, 0, Vec::new());
+        for _ in 0..TRIALS {
+            let (s, r, mb, took, a) = reopen_once(d.path(), policy, false);
+            with_wb.push(took);
+            again.push(a);
+            let (s2, r2, mb2, took, _) = reopen_once(d.path(), policy, true);
+            settled.push(took);
+            (segments, records) = (s.max(s2), r.max(r2));
+            active.extend([mb, mb2]);
+        }
+        active.sort_unstable();
+        println!(
+            "| {label} | {policy} | {segments} | {records} | {}–{} MB | {:?} | {:?} | {:?} |",
+            active[0],
+            active[active.len() - 1],
+            median(with_wb),
+            median(settled),
+            median(again)
+        );
     }
-    println!(
-        "| {label} | {segments} | {records} | {:?} | {:?} | {:?} |",
-        median(with_wb),
-        median(settled),
-        median(again)
-    );
 }
 
 fn bench_dir() -> std::path::PathBuf {
@@ -341,7 +381,7 @@ fn bench_dir() -> std::path::PathBuf {
 fn main() {
     let args: Vec<String> = std::env::args().collect();
     if args.get(1).map(String::as_str) == Some("__child_writer") {
-        child_writer(Path::new(&args[2]));
+        child_writer(Path::new(&args[2]), &args[3]);
         return;
     }
     let big = std::env::var_os("SLUICE_BENCH_BIG").is_some();
@@ -384,8 +424,8 @@ fn main() {
             })
             .collect();
         println!("\n## reopen after kill -9 mid-append (median of 3 kills each)");
-        println!("| log | segments | records | open after kill -9 | open after kill -9 and sync | open again |");
-        println!("|---|---|---|---|---|---|");
+        println!("| log | fsync | segments | records | active segment | open after kill -9 | open after kill -9 and sync | open again |");
+        println!("|---|---|---|---|---|---|---|---|");
         for (l, b) in &reopen_sizes {
             bench_reopen(l, *b);
         }

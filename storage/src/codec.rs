@@ -132,15 +132,3 @@ pub(crate) fn first_nonzero(b: &[u8]) -> Option<usize> {
     }
     None
 }
-
-/// Index of the last non-zero byte.
-pub(crate) fn last_nonzero(b: &[u8]) -> Option<usize> {
-    let mut end = b.len();
-    for chunk in b.rchunks(ZERO_PAGE.len()) {
-        end -= chunk.len();
-        if chunk != &ZERO_PAGE[..chunk.len()] {
-            return chunk.iter().rposition(|&x| x != 0).map(|i| end + i);
-        }
-    }
-    None
-}

@@ -1,5 +1,6 @@
-//! The only module with `unsafe`: read-only memory maps of segment files
-//! and the advisory lock that keeps a second writer out of a directory.
+//! The only module with `unsafe`: read-only memory maps of segment files,
+//! the advisory lock that keeps a second writer out of a directory, and
+//! the data/hole map of a sparse file.
 //!
 //! A memory map is dangerous: if the file shrinks below a mapped page, the
 //! next access to that page raises SIGBUS and kills the process. The log
@@ -87,4 +88,45 @@ pub(crate) fn try_lock_exclusive(file: &File) -> std::io::Result<bool> {
     } else {
         Err(err)
     }
+}
+
+/// The ranges of `file` within `from..to` that hold data, by `SEEK_DATA` /
+/// `SEEK_HOLE`: the holes of a sparse (preallocated) segment read as zeros
+/// and need no scanning. Where the file system cannot tell, the whole range.
+pub(crate) fn data_ranges(file: &File, from: u64, to: u64) -> std::io::Result<Vec<(u64, u64)>> {
+    let fd = file.as_raw_fd();
+    let offset = |at: u64| libc::off_t::try_from(at).unwrap_or(libc::off_t::MAX);
+    let mut out = Vec::new();
+    let mut at = from;
+    while at < to {
+        // SAFETY: lseek only reads the descriptor number, which is valid for
+        // the lifetime of the borrowed `File`. It moves the file's cursor,
+        // which the log never uses (all its I/O is positional).
+        let data = unsafe { libc::lseek(fd, offset(at), libc::SEEK_DATA) };
+        if data < 0 {
+            let err = std::io::Error::last_os_error();
+            return match err.raw_os_error() {
+                // No data at or after `at`.
+                Some(libc::ENXIO) => Ok(out),
+                Some(libc::EINVAL) | Some(libc::EOPNOTSUPP) => {
+                    out.push((at, to));
+                    Ok(out)
+                }
+                _ => Err(err),
+            };
+        }
+        let data = data as u64;
+        if data >= to {
+            break;
+        }
+        // SAFETY: as above.
+        let hole = unsafe { libc::lseek(fd, offset(data), libc::SEEK_HOLE) };
+        if hole < 0 {
+            return Err(std::io::Error::last_os_error());
+        }
+        let end = (hole as u64).clamp(data + 1, to);
+        out.push((data, end));
+        at = end;
+    }
+    Ok(out)
 }

@@ -6,7 +6,9 @@
 //! one, so restart time does not grow with the size of the log. In the last
 //! segment, the first batch that is not complete and checksummed ends the
 //! log: everything after it is overwritten with zeros (never truncated, see
-//! `os.rs`) and the discarded range is logged at WARN. Damage anywhere else
+//! `os.rs`) and the discarded range is logged at WARN; unless the fsync
+//! policy is `never`, the recovered tail is fsynced before it is served.
+//! Damage anywhere else
 //! (a non-last segment without a footer that does not scan cleanly, a gap
 //! between segments) is not silently repaired: opening fails with a
 //! `Corrupt` error naming the file and byte, for an operator to inspect.
@@ -19,10 +21,11 @@ use std::sync::atomic::Ordering;
 use std::sync::Arc;
 
 use crate::batch::{self, HeaderProblem};
-use crate::config::LogConfig;
+use crate::config::{FsyncPolicy, LogConfig};
 use crate::gtid::GtidSet;
 use crate::live::{Seg, Tail};
 use crate::log::{read_start, Log, State};
+use crate::os;
 use crate::record::RecordKeys;
 use crate::segment::{self, At};
 use crate::writer::{initial_capacity, seal, Writer};
@@ -143,6 +146,21 @@ pub(crate) fn open_dir(
                         cut_tail(&seg, pos, &what, tail.next_offset)?;
                     }
                 }
+                // The tail was written, perhaps not fsynced, before the
+                // crash. Readers see only durable records: under a policy
+                // that fsyncs, make it (and the cut) durable now. The work
+                // is what the policy left unsynced: one batch under
+                // `always`, one interval under `interval`. Under `never`
+                // nothing is promised, and the fsync could cost up to a
+                // segment of the crashed writer's dirty pages.
+                if last && !read_only && config.fsync != FsyncPolicy::Never {
+                    seg.file
+                        .sync_data()
+                        .map_err(|e| StorageError::FsyncFailed {
+                            path: seg.path.clone(),
+                            source: e,
+                        })?;
+                }
                 if !last && !read_only {
                     let mut cap = seg.file.metadata().map(|m| m.len()).unwrap_or(0);
                     seal(&seg, &mut cap)?;
@@ -225,7 +243,6 @@ fn is_blank(dir: &Path, base: u64) -> bool {
 fn cut_tail(seg: &Seg, pos: u64, what: &str, next_offset: u64) -> Result<(), StorageError> {
     let map = seg.map();
     let bytes = map.get(pos as usize..).unwrap_or_default();
-    let dirty_end = crate::codec::last_nonzero(bytes).map_or(0, |i| i + 1);
     let lost = match batch::parse_header(bytes) {
         Ok(h) => format!(
             "offsets {}..{} and anything after",
@@ -236,27 +253,34 @@ fn cut_tail(seg: &Seg, pos: u64, what: &str, next_offset: u64) -> Result<(), Sto
             format!("anything from offset {next_offset} on")
         }
     };
+    // Zero every non-zero byte after `pos`. Only the file's data ranges
+    // are read: scanning the rest of a preallocated segment through the
+    // map would fault in (and the time would grow with) its empty pages.
+    let ranges = os::data_ranges(&seg.file, pos, map.len() as u64)
+        .map_err(|e| StorageError::io("find the data ranges of", &seg.path, e))?;
+    const CHUNK: u64 = 1 << 20;
+    let zeros = vec![0u8; CHUNK as usize];
+    let mut discarded = 0u64;
+    for (from, to) in ranges {
+        let mut at = from;
+        while at < to {
+            let n = CHUNK.min(to - at);
+            let chunk = map.get(at as usize..(at + n) as usize).unwrap_or_default();
+            if crate::codec::first_nonzero(chunk).is_some() {
+                segment::write_at(&seg.file, &seg.path, at, &zeros[..n as usize])?;
+                discarded += n;
+            }
+            at += n;
+        }
+    }
     tracing::warn!(
         segment = %seg.path.display(),
         byte = pos,
-        discarded_bytes = dirty_end,
+        discarded_bytes = discarded,
         next_offset,
         "torn tail truncated: {what}; lost {lost}"
     );
-    const CHUNK: usize = 1 << 20;
-    let zeros = vec![0u8; CHUNK];
-    let mut at = 0usize;
-    while at < dirty_end {
-        let n = CHUNK.min(dirty_end - at);
-        if crate::codec::first_nonzero(&bytes[at..at + n]).is_some() {
-            segment::write_at(&seg.file, &seg.path, pos + at as u64, &zeros[..n])?;
-        }
-        at += n;
-    }
-    seg.file.sync_data().map_err(|e| StorageError::FsyncFailed {
-        path: seg.path.clone(),
-        source: e,
-    })
+    Ok(())
 }
 
 /// The keys of the last record of the log (looking back past an empty

@@ -152,6 +152,37 @@ fn torn_tail_at_every_byte_of_the_last_batches() {
     }
 }
 
+/// Bytes far beyond a torn tail (pages a real crash wrote out of order,
+/// past unwritten ones) are zeroed too, so they never turn into data later.
+#[test]
+fn stray_bytes_beyond_a_torn_tail_are_zeroed() {
+    let template = tmp();
+    let batches = build(template.path(), Compression::None);
+    let &(pos, _, base) = batches.last().unwrap();
+    let d = tmp();
+    copy_dir(template.path(), d.path());
+    let path = active_path(d.path());
+    let f = OpenOptions::new()
+        .read(true)
+        .write(true)
+        .open(&path)
+        .unwrap();
+    // As if preallocated in a bigger step (sparse).
+    let len = f.metadata().unwrap().len().max(1 << 20);
+    f.set_len(len).unwrap();
+    let stray = len - 3 * 4096 - 100;
+    assert!(stray > pos + (1 << 16), "the stray bytes lie past a hole");
+    f.write_all_at(&[0xAB; 5000], stray).unwrap();
+    // Tear the last batch: cut its body short.
+    f.write_all_at(&[0u8; 8], pos + 40).unwrap();
+    drop(f);
+    reopen_and_check(d.path(), base);
+    let f = std::fs::File::open(&path).unwrap();
+    let mut back = vec![1u8; 5000];
+    f.read_exact_at(&mut back, stray).unwrap();
+    assert!(back.iter().all(|&b| b == 0), "stray bytes left in place");
+}
+
 #[test]
 fn flipped_bits_in_the_active_segment_cut_at_the_damaged_batch() {
     let template = tmp();
