@@ -137,12 +137,20 @@ impl Log {
         let (state, writer) = crate::recovery::open_dir(dir, &config, false)?;
         let log = Log::assemble(dir, config, false, state, writer, Some(lock));
         if let FsyncPolicy::Interval(every) = log.inner.config.fsync {
-            let weak = Arc::downgrade(&log.inner);
-            let stop = log.inner.stop.clone();
-            std::thread::Builder::new()
-                .name("sluice-log-fsync".into())
-                .spawn(move || fsync_loop(weak, stop, every))
-                .map_err(|e| StorageError::io("spawn fsync thread for", dir, e))?;
+            log.spawn_every("sluice-log-fsync", every, |log| {
+                if let Err(e) = log.flush() {
+                    tracing::error!(error = %e, "periodic fsync of the log failed");
+                }
+            })?;
+        }
+        if let Some(every) = age_check_period(&log.inner.config) {
+            // Rolling by age and retention by age must happen on an idle
+            // log too, not only when an append comes.
+            log.spawn_every("sluice-log-age", every, |log| {
+                if let Err(e) = log.apply_age() {
+                    tracing::warn!(error = %e, "rolling or retention by age failed");
+                }
+            })?;
         }
         Ok(log)
     }
@@ -393,13 +401,58 @@ impl std::fmt::Debug for Log {
     }
 }
 
-fn fsync_loop(weak: Weak<Inner>, stop: Arc<(Mutex<bool>, Condvar)>, every: Duration) {
+impl Log {
+    /// Runs `work` every `period` on a thread of its own until the log is
+    /// closed.
+    fn spawn_every(
+        &self,
+        name: &str,
+        period: Duration,
+        work: fn(&Log),
+    ) -> Result<(), StorageError> {
+        let weak = Arc::downgrade(&self.inner);
+        let stop = self.inner.stop.clone();
+        std::thread::Builder::new()
+            .name(name.into())
+            .spawn(move || every(weak, stop, period, work))
+            .map(|_| ())
+            .map_err(|e| StorageError::io("spawn a background thread for", &self.inner.dir, e))
+    }
+
+    /// Rolls the active segment when it is older than `segment_age` and
+    /// holds records, then applies retention.
+    fn apply_age(&self) -> Result<(), StorageError> {
+        let cfg = &self.inner.config;
+        let aged = cfg
+            .segment_age
+            .is_some_and(|a| self.inner.writer.lock().opened_at.elapsed() >= a);
+        if aged {
+            self.roll()?;
+        }
+        if cfg.retention_bytes.is_some() || cfg.retention_age.is_some() {
+            self.apply_retention()?;
+        }
+        Ok(())
+    }
+}
+
+/// How often the age thread looks: a tenth of the shortest age, between
+/// 10 ms and a minute; `None` when no age is configured.
+fn age_check_period(cfg: &LogConfig) -> Option<Duration> {
+    let shortest = [cfg.segment_age, cfg.retention_age]
+        .into_iter()
+        .flatten()
+        .min()?;
+    Some((shortest / 10).clamp(Duration::from_millis(10), Duration::from_secs(60)))
+}
+
+fn every(weak: Weak<Inner>, stop: Arc<(Mutex<bool>, Condvar)>, period: Duration, work: fn(&Log)) {
     loop {
         {
             let (flag, cv) = &*stop;
             let mut stopped = flag.lock();
             if !*stopped {
-                let _ = cv.wait_for(&mut stopped, every);
+                let _ = cv.wait_for(&mut stopped, period);
             }
             if *stopped {
                 return;
@@ -408,10 +461,7 @@ fn fsync_loop(weak: Weak<Inner>, stop: Arc<(Mutex<bool>, Condvar)>, every: Durat
         // Only a weak reference is held while sleeping, so the log closes
         // (and releases its lock) as soon as the last user handle is gone.
         let Some(inner) = weak.upgrade() else { return };
-        let log = Log { inner };
-        if let Err(e) = log.flush() {
-            tracing::error!(error = %e, "periodic fsync of the log failed");
-        }
+        work(&Log { inner });
     }
 }
 

@@ -22,8 +22,9 @@ pub struct RetentionReport {
 
 impl Log {
     /// Applies the configured retention (`retention_bytes`,
-    /// `retention_age`). Runs automatically after each segment roll; call it
-    /// periodically for age-based retention of an idle log.
+    /// `retention_age`). Runs automatically after each segment roll, and,
+    /// when an age is configured, from the log's age thread (so an idle log
+    /// ages out too).
     pub fn apply_retention(&self) -> Result<RetentionReport, StorageError> {
         if self.is_read_only() {
             return Err(StorageError::ReadOnly(self.dir().to_path_buf()));
