@@ -31,7 +31,7 @@
 
 use bytes::Bytes;
 
-use crate::codec::{crc, le_u32, le_u64, put_i64, put_u32, put_u64, Cursor, Short};
+use crate::codec::{crc, le_u32, le_u64, Cursor, Short};
 use crate::record::{check_gtid, NewRecord, Record, SourcePos};
 use crate::StorageError;
 
@@ -174,39 +174,36 @@ pub(crate) fn encode(
 ) -> Result<(), StorageError> {
     let start = out.len();
     out.resize(start + HEADER_LEN, 0);
-    let mut raw_len = 0usize;
+    let body_at = out.len();
+    // One pass: each record's fixed fields are written once its GTID and
+    // payload are in place (walking a GTID set twice, for its length and
+    // then its bytes, was a visible share of appending small records).
+    let payload_bytes: usize = records.iter().map(|r| r.payload.len()).sum();
+    out.reserve(payload_bytes.min(MAX_BATCH_BYTES) + records.len() * (4 + REC_FIXED + 64));
     for r in records {
-        let g = if r.gtid.is_empty() {
-            4
-        } else {
-            r.gtid.encoded_len()
-        };
-        let rec = 4 + REC_FIXED + g + r.payload.len();
-        raw_len += rec;
-        if raw_len > MAX_BATCH_BYTES {
+        let at = out.len();
+        out.resize(at + 4 + REC_FIXED, 0);
+        r.gtid.encode(out);
+        let glen = out.len() - at - 4 - REC_FIXED;
+        out.extend_from_slice(r.payload);
+        let rec_len = out.len() - at - 4;
+        if out.len() - body_at > MAX_BATCH_BYTES {
+            let size = (out.len() - body_at) as u64;
+            out.truncate(start);
             return Err(StorageError::TooLarge {
                 what: "batch",
-                size: raw_len as u64,
+                size,
                 max: MAX_BATCH_BYTES as u64,
             });
         }
+        let f = &mut out[at..at + 4 + REC_FIXED];
+        f[0..4].copy_from_slice(&(rec_len as u32).to_le_bytes());
+        f[4..12].copy_from_slice(&r.commit_time_ms.to_le_bytes());
+        f[12..16].copy_from_slice(&r.position.file_no.to_le_bytes());
+        f[16..24].copy_from_slice(&r.position.pos.to_le_bytes());
+        f[24..28].copy_from_slice(&(glen as u32).to_le_bytes());
     }
-    let body_at = out.len();
-    out.reserve(raw_len);
-    for r in records {
-        let glen = if r.gtid.is_empty() {
-            4
-        } else {
-            r.gtid.encoded_len()
-        };
-        put_u32(out, (REC_FIXED + glen + r.payload.len()) as u32);
-        put_i64(out, r.commit_time_ms);
-        put_u32(out, r.position.file_no);
-        put_u64(out, r.position.pos);
-        put_u32(out, glen as u32);
-        r.gtid.encode(out);
-        out.extend_from_slice(r.payload);
-    }
+    let raw_len = out.len() - body_at;
     let mut flags = 0;
     if let Compression::Zstd(level) = compression {
         if raw_len >= MIN_COMPRESS {
