@@ -16,7 +16,6 @@
 //! Streams are in ascending byte order of their id; intervals ascending,
 //! `first <= last`, and separated by at least one missing number.
 
-use std::collections::BTreeMap;
 use std::fmt;
 
 use crate::codec::{put_u16, put_u32, put_u64, Cursor, Short};
@@ -24,7 +23,9 @@ use crate::codec::{put_u16, put_u32, put_u64, Cursor, Short};
 /// A set of (stream id, sequence number) pairs, stored as intervals.
 #[derive(Clone, Debug, Default, PartialEq, Eq, Hash)]
 pub struct GtidSet {
-    streams: BTreeMap<Vec<u8>, Vec<(u64, u64)>>,
+    /// Sorted by stream id. A vector, not a map: sets hold one to a few
+    /// streams, and one is encoded, merged and dropped per appended record.
+    streams: Vec<(Vec<u8>, Vec<(u64, u64)>)>,
 }
 
 impl GtidSet {
@@ -57,12 +58,14 @@ impl GtidSet {
         }
         // Look up by slice first: allocating the key for every insert
         // would dominate the append path.
-        if !self.streams.contains_key(stream) {
-            self.streams.insert(stream.to_vec(), Vec::new());
-        }
-        let Some(ivs) = self.streams.get_mut(stream) else {
-            return;
+        let i = match self.find(stream) {
+            Ok(i) => i,
+            Err(i) => {
+                self.streams.insert(i, (stream.to_vec(), Vec::new()));
+                i
+            }
         };
+        let ivs = &mut self.streams[i].1;
         // Fast path: appending at or just after the end (the common case).
         if let Some(tail) = ivs.last_mut() {
             if first >= tail.0 && first <= tail.1.saturating_add(1) {
@@ -79,6 +82,16 @@ impl GtidSet {
         }
         ivs.push((first, last));
         normalize(ivs);
+    }
+
+    /// Index of `stream` in `streams`, or where it would go.
+    fn find(&self, stream: &[u8]) -> Result<usize, usize> {
+        self.streams
+            .binary_search_by(|(id, _)| id.as_slice().cmp(stream))
+    }
+
+    fn intervals(&self, stream: &[u8]) -> Option<&[(u64, u64)]> {
+        self.find(stream).ok().map(|i| self.streams[i].1.as_slice())
     }
 
     /// Adds every number of `other`.
@@ -114,7 +127,7 @@ impl GtidSet {
 
     /// Whether `seq` of `stream` is in the set.
     pub fn contains(&self, stream: &[u8], seq: u64) -> bool {
-        let Some(ivs) = self.streams.get(stream) else {
+        let Some(ivs) = self.intervals(stream) else {
             return false;
         };
         let i = ivs.partition_point(|&(_, last)| last < seq);
@@ -125,7 +138,7 @@ impl GtidSet {
     /// subset of every set).
     pub fn is_subset(&self, other: &GtidSet) -> bool {
         self.streams.iter().all(|(id, ivs)| {
-            let Some(theirs) = other.streams.get(id) else {
+            let Some(theirs) = other.intervals(id) else {
                 return false;
             };
             ivs.iter().all(|&(a, b)| {
@@ -195,7 +208,7 @@ impl GtidSet {
                 ivs.push((a, b));
             }
             prev = Some(id.clone());
-            set.streams.insert(id, ivs);
+            set.streams.push((id, ivs));
         }
         Ok(set)
     }
