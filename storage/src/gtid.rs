@@ -20,12 +20,15 @@ use std::fmt;
 
 use crate::codec::{put_u16, put_u32, put_u64, Cursor, Short};
 
+/// One stream's id and its intervals.
+type Stream = (Vec<u8>, Vec<(u64, u64)>);
+
 /// A set of (stream id, sequence number) pairs, stored as intervals.
 #[derive(Clone, Debug, Default, PartialEq, Eq, Hash)]
 pub struct GtidSet {
     /// Sorted by stream id. A vector, not a map: sets hold one to a few
     /// streams, and one is encoded, merged and dropped per appended record.
-    streams: Vec<(Vec<u8>, Vec<(u64, u64)>)>,
+    streams: Vec<Stream>,
 }
 
 impl GtidSet {
