@@ -26,21 +26,36 @@ pub(crate) struct Writer {
     pub tail: Tail,
     /// Current length of the active segment's file.
     pub cap: u64,
-    /// When the active segment was created or opened (for `segment_age`).
+    /// When the active segment was created (for `segment_age`).
     pub opened_at: Instant,
     buf: Vec<u8>,
 }
 
 impl Writer {
     pub fn new(active: Option<Arc<Seg>>, tail: Tail, cap: u64) -> Writer {
+        let opened_at = active
+            .as_ref()
+            .map_or_else(Instant::now, |s| created(&s.file));
         Writer {
             active,
             tail,
             cap,
-            opened_at: Instant::now(),
+            opened_at,
             buf: Vec::new(),
         }
     }
+}
+
+/// When `file` was created, as an `Instant`, so that a restart does not
+/// reset a segment's age; now where the file system keeps no birth time.
+fn created(file: &std::fs::File) -> Instant {
+    let now = Instant::now();
+    let age = file
+        .metadata()
+        .and_then(|m| m.created())
+        .ok()
+        .and_then(|t| SystemTime::now().duration_since(t).ok());
+    age.and_then(|a| now.checked_sub(a)).unwrap_or(now)
 }
 
 /// Wall-clock milliseconds since the Unix epoch.

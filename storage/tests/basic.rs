@@ -300,3 +300,25 @@ fn roll_and_retention_by_age_happen_on_an_idle_log() {
     let log = Log::open(dir.path(), c).unwrap();
     assert_eq!(log.start_offset(), 10);
 }
+
+/// A segment's age counts from its creation, not from the last open: a
+/// log restarted more often than `segment_age` still rolls.
+#[test]
+fn segment_age_survives_a_restart() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut c = cfg(FsyncPolicy::Never);
+    c.segment_bytes = 1 << 20;
+    c.segment_age = Some(Duration::from_secs(2));
+    let log = Log::open(dir.path(), c.clone()).unwrap();
+    append_n(&log, 0, 10, 5);
+    drop(log);
+    std::thread::sleep(Duration::from_millis(2100));
+    let log = Log::open(dir.path(), c).unwrap();
+    append_n(&log, 10, 1, 1);
+    assert_eq!(
+        log.segments().len(),
+        2,
+        "the aged segment rolled at the append"
+    );
+    check_all(&log, 0, 11);
+}
