@@ -425,7 +425,7 @@ impl Log {
         let cfg = &self.inner.config;
         let aged = cfg
             .segment_age
-            .is_some_and(|a| self.inner.writer.lock().opened_at.elapsed() >= a);
+            .is_some_and(|a| self.inner.writer.lock().aged(a));
         if aged {
             self.roll()?;
         }

@@ -9,7 +9,7 @@
 use std::ops::Range;
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
-use std::time::{Instant, SystemTime, UNIX_EPOCH};
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use crate::batch;
 use crate::config::FsyncPolicy;
@@ -26,36 +26,34 @@ pub(crate) struct Writer {
     pub tail: Tail,
     /// Current length of the active segment's file.
     pub cap: u64,
-    /// When the active segment was created (for `segment_age`).
-    pub opened_at: Instant,
+    /// When the active segment was created (for `segment_age`): wall
+    /// clock, so that neither a restart nor a reboot resets its age.
+    pub created_at: SystemTime,
     buf: Vec<u8>,
 }
 
 impl Writer {
     pub fn new(active: Option<Arc<Seg>>, tail: Tail, cap: u64) -> Writer {
-        let opened_at = active
+        // The file's birth time where the file system keeps one.
+        let created_at = active
             .as_ref()
-            .map_or_else(Instant::now, |s| created(&s.file));
+            .and_then(|s| s.file.metadata().and_then(|m| m.created()).ok())
+            .unwrap_or_else(SystemTime::now);
         Writer {
             active,
             tail,
             cap,
-            opened_at,
+            created_at,
             buf: Vec::new(),
         }
     }
-}
 
-/// When `file` was created, as an `Instant`, so that a restart does not
-/// reset a segment's age; now where the file system keeps no birth time.
-fn created(file: &std::fs::File) -> Instant {
-    let now = Instant::now();
-    let age = file
-        .metadata()
-        .and_then(|m| m.created())
-        .ok()
-        .and_then(|t| SystemTime::now().duration_since(t).ok());
-    age.and_then(|a| now.checked_sub(a)).unwrap_or(now)
+    /// Whether the active segment is `age` old or older.
+    pub fn aged(&self, age: Duration) -> bool {
+        SystemTime::now()
+            .duration_since(self.created_at)
+            .is_ok_and(|d| d >= age)
+    }
 }
 
 /// Wall-clock milliseconds since the Unix epoch.
@@ -93,7 +91,7 @@ pub(crate) fn append(log: &Log, records: &[NewRecord<'_>]) -> Result<Range<u64>,
             .ok_or_else(|| StorageError::ReadOnly(inner.dir.clone()))?;
         let info = active.info.read();
         let full = info.data_bytes() >= cfg.segment_bytes;
-        let old = cfg.segment_age.is_some_and(|a| w.opened_at.elapsed() >= a);
+        let old = cfg.segment_age.is_some_and(|a| w.aged(a));
         let nonempty = info.records() > 0;
         drop(info);
         if nonempty && (full || old) {
@@ -215,7 +213,7 @@ pub(crate) fn roll(log: &Log, w: &mut Writer) -> Result<(), StorageError> {
     )?;
     let seg = Arc::new(seg);
     w.cap = seg.file.metadata().map(|m| m.len()).unwrap_or(0);
-    w.opened_at = Instant::now();
+    w.created_at = SystemTime::now();
     w.active = Some(seg.clone());
     inner.state.write().segments.push(seg);
     tracing::debug!(base = w.tail.next_offset, "rolled to a new segment");
