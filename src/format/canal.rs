@@ -20,12 +20,19 @@
 //! `ts` the time of rendering. DDL messages have `isDdl: true`, the
 //! statement in `sql` and a `type` of CREATE, ALTER, ERASE (drop), RENAME,
 //! TRUNCATE, CINDEX or DINDEX; other statements come as type QUERY.
+//!
+//! One statement's rows are one table change in the log (a bulk insert
+//! can hold a part's worth of rows); such a change comes as several
+//! messages of about [`MESSAGE_ROW_BYTES`] of rows each, as a binlog cuts a
+//! statement into rows events, so no single line grows without bound.
 
 use super::value::{canal_text, is_absent};
 use super::{column_name, write_line};
 use crate::decode::events::query::leading_words;
+use crate::pipeline::split::{row_chunks, with_rows};
 use crate::proto;
 use serde::ser::{Serialize, SerializeMap, Serializer};
+use std::borrow::Cow;
 
 /// java.sql.Types code for a column, as Canal maps MySQL types.
 pub fn sql_type(col: &proto::Column) -> i32 {
@@ -165,8 +172,12 @@ struct Message<'a> {
     body: Body<'a>,
 }
 
+/// Rows (in their log encoding) per message, at most: a row larger than
+/// this gets a message of its own.
+pub const MESSAGE_ROW_BYTES: usize = 128 << 10;
+
 enum Body<'a> {
-    Rows(&'a proto::TableChange),
+    Rows(Cow<'a, proto::TableChange>),
     Ddl(&'a proto::Ddl),
     Statement(&'a proto::Statement),
 }
@@ -359,7 +370,14 @@ fn messages(record: &proto::Record, offset: u64, now_ms: i64) -> Vec<Message<'_>
         out.push(msg(Body::Ddl(d)));
     }
     for c in &record.changes {
-        out.push(msg(Body::Rows(c)));
+        let chunks = row_chunks(c, MESSAGE_ROW_BYTES);
+        if chunks.len() == 1 {
+            out.push(msg(Body::Rows(Cow::Borrowed(c))));
+            continue;
+        }
+        for rows in chunks {
+            out.push(msg(Body::Rows(Cow::Owned(with_rows(c, rows)))));
+        }
     }
     out
 }
@@ -382,6 +400,49 @@ pub fn write(record: &proto::Record, offset: u64, now_ms: i64, out: &mut Vec<u8>
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_large_change_comes_as_several_messages_in_row_order() {
+        let text = |s: String| proto::Value {
+            kind: Some(proto::value::Kind::Text(s)),
+        };
+        let rows: Vec<proto::Row> = (0..3000)
+            .map(|i| proto::Row {
+                before: None,
+                after: Some(proto::Image {
+                    values: vec![text(i.to_string()), text("x".repeat(100))],
+                }),
+            })
+            .collect();
+        let column = |name: &str| proto::Column {
+            name: name.into(),
+            ..Default::default()
+        };
+        let record = proto::Record {
+            changes: vec![proto::TableChange {
+                schema: "db".into(),
+                table: "t".into(),
+                kind: proto::ChangeKind::Insert as i32,
+                columns: vec![column("id"), column("v")],
+                names_known: true,
+                rows,
+                query: String::new(),
+            }],
+            ..Default::default()
+        };
+        let messages = values(&record, 7, 0);
+        assert!(messages.len() >= 3, "{} messages", messages.len());
+        let mut ids = Vec::new();
+        for m in &messages {
+            assert_eq!(m["type"], "INSERT");
+            assert_eq!(m["id"], 7);
+            let data = m["data"].as_array().unwrap();
+            assert!(serde_json::to_vec(data).unwrap().len() < 2 * MESSAGE_ROW_BYTES);
+            ids.extend(data.iter().map(|r| r["id"].as_str().unwrap().to_string()));
+        }
+        let expected: Vec<String> = (0..3000).map(|i: i32| i.to_string()).collect();
+        assert_eq!(ids, expected);
+    }
 
     #[test]
     fn ddl_kinds_and_tables() {
