@@ -57,6 +57,11 @@ pub fn split(mut record: Record, max_bytes: usize) -> Vec<Record> {
     }
     let count = parts.len();
     for (i, part) in parts.iter_mut().enumerate() {
+        if i > 0 {
+            // The transaction's non-row statements go with its first part
+            // only: a consumer (the mirror runs them) must see them once.
+            part.statements.clear();
+        }
         part.part = i as u32;
         part.last_part = i + 1 == count;
     }
@@ -169,6 +174,19 @@ mod tests {
             );
         }
         assert_eq!(rows(&parts), rows(&[original]));
+    }
+
+    #[test]
+    fn statements_go_with_the_first_part_only() {
+        let mut original = record(&[(1000, 100)]);
+        original.statements = vec![crate::proto::Statement {
+            schema: "db".into(),
+            text: "INSERT INTO t2 SELECT * FROM t1".into(),
+        }];
+        let parts = split(original, 16 * 1024);
+        assert!(parts.len() > 1);
+        assert_eq!(parts[0].statements.len(), 1);
+        assert!(parts[1..].iter().all(|p| p.statements.is_empty()));
     }
 
     proptest! {
