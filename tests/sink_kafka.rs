@@ -3,8 +3,10 @@
 //! template, keys and partitions as configured, every change delivered
 //! after a stop mid-stream and a restart from the committed offset.
 #![cfg(feature = "kafka")]
+mod common;
 
-use prost::Message as _;
+use common::sink::{append_record, wait_committed};
+
 use rdkafka::consumer::{BaseConsumer, Consumer};
 use rdkafka::message::{Headers, Message as _};
 use rdkafka::mocking::MockCluster;
@@ -15,7 +17,7 @@ use sluice::proto::{value, ChangeKind, Column, Image, Record, Row, TableChange, 
 use sluice::serve::storage::StorageDestination;
 use sluice::sink::message::KeyRules;
 use sluice::sink::{self, kafka};
-use sluice_storage::{GtidSet, Log, LogConfig, NewRecord, ResetPolicy, SourcePos};
+use sluice_storage::{Log, LogConfig, ResetPolicy};
 use std::collections::{BTreeMap, BTreeSet};
 use std::time::{Duration, Instant};
 
@@ -76,14 +78,7 @@ fn fill(log: &Log) {
             last_part: true,
             ..Default::default()
         };
-        let payload = record.encode_to_vec();
-        log.append(&[NewRecord {
-            payload: &payload,
-            commit_time_ms: record.commit_time_ms,
-            position: SourcePos::new(1, 100 + i),
-            gtid: GtidSet::new(),
-        }])
-        .unwrap();
+        append_record(log, &record, 100 + i);
     }
     log.flush().unwrap();
 }
@@ -105,23 +100,6 @@ fn kafka_options(brokers: &str, topic: &str) -> kafka::KafkaOptions {
         topic: topic.to_string(),
         source: "main".into(),
         properties: vec![("linger.ms".into(), "1".into())],
-    }
-}
-
-async fn wait_committed(log: &Log, offset: u64) {
-    let deadline = Instant::now() + Duration::from_secs(60);
-    loop {
-        let at = log
-            .groups()
-            .get("sink-k")
-            .unwrap()
-            .map(|g| g.offset)
-            .unwrap_or(0);
-        if at >= offset {
-            return;
-        }
-        assert!(Instant::now() < deadline, "sink stuck at offset {at}");
-        tokio::time::sleep(Duration::from_millis(20)).await;
     }
 }
 
@@ -230,7 +208,7 @@ async fn rows_keyed_by_primary_key_keep_their_partition_and_order_across_a_resta
         stop_rx,
     );
     let task = tokio::spawn(run);
-    wait_committed(&log, 1).await;
+    wait_committed(&log, "k", 1).await;
     task.abort();
     let _ = task.await;
     drop(stop);
@@ -245,7 +223,7 @@ async fn rows_keyed_by_primary_key_keep_their_partition_and_order_across_a_resta
         stop_rx,
     );
     let task = tokio::spawn(run);
-    wait_committed(&log, RECORDS).await;
+    wait_committed(&log, "k", RECORDS).await;
     stop.send(true).unwrap();
     task.await.unwrap().unwrap();
 
@@ -311,7 +289,7 @@ async fn one_topic_keyed_by_table() {
         sink,
         stop_rx,
     ));
-    wait_committed(&log, RECORDS).await;
+    wait_committed(&log, "k", RECORDS).await;
     stop.send(true).unwrap();
     task.await.unwrap().unwrap();
 

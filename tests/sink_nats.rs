@@ -3,15 +3,17 @@
 //! order — also when the sink is stopped mid-stream and restarted, and
 //! when its group is rewound (JetStream drops the repeated message ids).
 
-use prost::Message as _;
+mod common;
+
+use common::sink::{append_record, wait_committed};
 use sluice::filter::TableFilter;
 use sluice::format::Format;
 use sluice::proto::{value, ChangeKind, Column, Image, Record, Row, TableChange, Value};
 use sluice::serve::storage::StorageDestination;
 use sluice::sink::{self, nats};
-use sluice_storage::{GtidSet, Log, LogConfig, NewRecord, ResetPolicy, SourcePos};
+use sluice_storage::{Log, LogConfig, ResetPolicy};
 use sluice_testkit::NatsServer;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 const RECORDS: u64 = 60;
 
@@ -50,14 +52,7 @@ fn fill(log: &Log) {
             last_part: true,
             ..Default::default()
         };
-        let payload = record.encode_to_vec();
-        log.append(&[NewRecord {
-            payload: &payload,
-            commit_time_ms: record.commit_time_ms,
-            position: SourcePos::new(1, 100 + i),
-            gtid: GtidSet::new(),
-        }])
-        .unwrap();
+        append_record(log, &record, 100 + i);
     }
     log.flush().unwrap();
 }
@@ -107,23 +102,6 @@ async fn stream_messages(url: &str) -> Vec<(String, String, serde_json::Value)> 
     out
 }
 
-async fn wait_committed(log: &Log, offset: u64) {
-    let deadline = Instant::now() + Duration::from_secs(60);
-    loop {
-        let at = log
-            .groups()
-            .get("sink-events")
-            .unwrap()
-            .map(|g| g.offset)
-            .unwrap_or(0);
-        if at >= offset {
-            return;
-        }
-        assert!(Instant::now() < deadline, "sink stuck at offset {at}");
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
-}
-
 fn check(messages: &[(String, String, serde_json::Value)]) {
     assert_eq!(
         messages.len() as u64,
@@ -165,7 +143,7 @@ async fn every_row_event_arrives_once_in_order_across_restarts() {
         .await
         .unwrap();
     let task = tokio::spawn(sink::run(options(), destination.clone(), sink, stop_rx));
-    wait_committed(&log, 1).await;
+    wait_committed(&log, "events", 1).await;
     task.abort();
     let _ = task.await;
     drop(stop);
@@ -179,7 +157,7 @@ async fn every_row_event_arrives_once_in_order_across_restarts() {
         .await
         .unwrap();
     let task = tokio::spawn(sink::run(options(), destination.clone(), sink, stop_rx));
-    wait_committed(&log, RECORDS).await;
+    wait_committed(&log, "events", RECORDS).await;
     stop.send(true).unwrap();
     task.await.unwrap().unwrap();
     check(&stream_messages(&server.url()).await);
@@ -191,7 +169,7 @@ async fn every_row_event_arrives_once_in_order_across_restarts() {
         .await
         .unwrap();
     let task = tokio::spawn(sink::run(options(), destination, sink, stop_rx));
-    wait_committed(&log, RECORDS).await;
+    wait_committed(&log, "events", RECORDS).await;
     stop.send(true).unwrap();
     task.await.unwrap().unwrap();
     check(&stream_messages(&server.url()).await);

@@ -2,4 +2,5 @@
 #![allow(dead_code)]
 
 pub mod canal;
+pub mod sink;
 pub mod walker;
