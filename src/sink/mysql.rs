@@ -54,6 +54,31 @@ pub struct MysqlSink {
     options: MysqlOptions,
     config: SourceConfig,
     conn: Option<Connection>,
+    limits: Limits,
+}
+
+/// How much SQL goes into one round trip and into one multi-row REPLACE:
+/// at most 1 MB and 256 KB, less when the target's `max_allowed_packet`
+/// is small (half and a quarter of it).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+struct Limits {
+    round_trip: usize,
+    statement: usize,
+}
+
+impl Limits {
+    const DEFAULT: Limits = Limits {
+        round_trip: 1 << 20,
+        statement: 256 << 10,
+    };
+
+    fn for_max_packet(max_allowed_packet: u64) -> Limits {
+        let max = usize::try_from(max_allowed_packet).unwrap_or(usize::MAX);
+        Limits {
+            round_trip: Self::DEFAULT.round_trip.min(max / 2),
+            statement: Self::DEFAULT.statement.min(max / 4),
+        }
+    }
 }
 
 /// Error codes a replayed DDL gives when it already ran on the target.
@@ -79,6 +104,7 @@ impl MysqlSink {
             options,
             config,
             conn: None,
+            limits: Limits::DEFAULT,
         })
     }
 
@@ -90,6 +116,13 @@ impl MysqlSink {
             conn.exec(SESSION_SETUP)
                 .await
                 .map_err(|e| classify(e, "setting up the target session"))?;
+            let max_packet = conn
+                .query_value("SELECT @@max_allowed_packet")
+                .await
+                .map_err(|e| classify(e, "reading the target's max_allowed_packet"))?;
+            self.limits = max_packet
+                .and_then(|v| v.parse::<u64>().ok())
+                .map_or(Limits::DEFAULT, Limits::for_max_packet);
             self.conn = Some(conn);
         }
         self.conn
@@ -164,17 +197,24 @@ impl MysqlSink {
             let Some(target) = self.target(&change.schema) else {
                 continue;
             };
-            change_sql(change, &target, self.options.allow_no_pk, &mut out)
-                .map_err(|e| SinkError::Fatal(format!("mysql sink: log record {offset}: {e}")))?;
+            change_sql(
+                change,
+                &target,
+                self.options.allow_no_pk,
+                self.limits.statement,
+                &mut out,
+            )
+            .map_err(|e| SinkError::Fatal(format!("mysql sink: log record {offset}: {e}")))?;
         }
         Ok(out)
     }
 
     async fn apply(&mut self, records: &[(u64, Record)]) -> Result<(), SinkError> {
         // Statements travel as multi-statement queries of up to
-        // ROUND_TRIP_BYTES: a round trip per statement made the mirror
+        // `limits.round_trip`: a round trip per statement made the mirror
         // wait on the network, not on the target. Each record keeps its own
-        // BEGIN … COMMIT inside them.
+        // BEGIN … COMMIT inside them. Connecting first learns the limits.
+        self.connection().await?;
         let mut pending = Pending::default();
         for (offset, record) in records {
             let plan = self.plan(*offset, record)?;
@@ -189,12 +229,12 @@ impl MysqlSink {
             pending.push("BEGIN", *offset);
             for (sql, _) in &plan {
                 pending.push(sql, *offset);
-                if pending.sql.len() >= ROUND_TRIP_BYTES {
+                if pending.sql.len() >= self.limits.round_trip {
                     self.send(&mut pending).await?;
                 }
             }
             pending.push("COMMIT", *offset);
-            if pending.sql.len() >= ROUND_TRIP_BYTES {
+            if pending.sql.len() >= self.limits.round_trip {
                 self.send(&mut pending).await?;
             }
         }
@@ -243,13 +283,6 @@ impl MysqlSink {
         Ok(())
     }
 }
-
-/// Bytes of SQL sent per round trip (well under the 16 MB default
-/// `max_allowed_packet` of MariaDB and MySQL 8).
-const ROUND_TRIP_BYTES: usize = 1 << 20;
-
-/// A multi-row REPLACE grows up to about this many bytes.
-const MAX_STATEMENT_BYTES: usize = 256 << 10;
 
 /// Statements waiting for the next round trip, and the log records they
 /// come from.
@@ -432,6 +465,7 @@ fn change_sql(
     change: &TableChange,
     target: &str,
     allow_no_pk: bool,
+    max_statement: usize,
     out: &mut Vec<(String, bool)>,
 ) -> Result<(), String> {
     let table = format!("{}.{}", ident(target), ident(&change.table));
@@ -461,7 +495,7 @@ fn change_sql(
                 // multi-row REPLACE (rows apply in order, as one by one).
                 match out.last_mut() {
                     Some((sql, false))
-                        if merging && sql.len() < MAX_STATEMENT_BYTES && sql.starts_with(&head) =>
+                        if merging && sql.len() < max_statement && sql.starts_with(&head) =>
                     {
                         sql.push_str(", ");
                         sql.push_str(&tuple);
@@ -778,6 +812,18 @@ mod tests {
                 "REPLACE INTO `src`.`t` (`id`) VALUES (3), (4)",
                 "REPLACE INTO `src`.`t` (`id`, `a`) VALUES (5, 'y')",
             ]
+        );
+    }
+
+    #[test]
+    fn limits_follow_a_small_max_allowed_packet() {
+        assert_eq!(Limits::for_max_packet(64 << 20), Limits::DEFAULT);
+        assert_eq!(
+            Limits::for_max_packet(16 << 10),
+            Limits {
+                round_trip: 8 << 10,
+                statement: 4 << 10
+            }
         );
     }
 
