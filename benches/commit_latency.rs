@@ -15,30 +15,17 @@
 //!
 //! Run: `cargo bench --bench commit_latency`
 
-use std::process::{Child, Command, Stdio};
+mod support;
+
+use std::process::{Command, Stdio};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
+use support::{env_u64, Killed};
 
 use futures::StreamExt;
 use mysql_async::prelude::Queryable;
 use sluice_testkit::{MariaDb, MariaDbOptions};
-
-fn env_u64(name: &str, default: u64) -> u64 {
-    std::env::var(name)
-        .ok()
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(default)
-}
-
-struct Killed(Child);
-
-impl Drop for Killed {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
 
 /// Nanoseconds since `base`, 0 meaning "not yet".
 fn stamp(base: Instant) -> u64 {

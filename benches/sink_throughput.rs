@@ -20,27 +20,14 @@
 //!
 //! Run: `cargo bench --bench sink_throughput`
 
-use std::process::{Child, Command, Stdio};
+mod support;
+
+use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
+use support::{env_u64, Killed};
 
 use mysql_async::prelude::Queryable;
 use sluice_testkit::{MariaDb, MariaDbOptions, NatsServer};
-
-fn env_u64(name: &str, default: u64) -> u64 {
-    std::env::var(name)
-        .ok()
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(default)
-}
-
-struct Killed(Child);
-
-impl Drop for Killed {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
 
 struct Setup {
     source: MariaDb,

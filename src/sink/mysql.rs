@@ -711,6 +711,15 @@ mod tests {
         }
     }
 
+    /// The SQL text of the statements applying `rec`.
+    fn statements(sink: &MysqlSink, rec: &Record) -> Vec<String> {
+        sink.plan(1, rec)
+            .unwrap()
+            .into_iter()
+            .map(|p| p.0)
+            .collect()
+    }
+
     fn image(values: Vec<Value>) -> Option<Image> {
         Some(Image { values })
     }
@@ -753,12 +762,7 @@ mod tests {
             ],
             ..Default::default()
         };
-        let plan: Vec<String> = sink(&[("src", "dst")], false)
-            .plan(9, &rec)
-            .unwrap()
-            .into_iter()
-            .map(|p| p.0)
-            .collect();
+        let plan = statements(&sink(&[("src", "dst")], false), &rec);
         assert_eq!(
             plan,
             vec![
@@ -799,12 +803,7 @@ mod tests {
             ],
             ..Default::default()
         };
-        let plan: Vec<String> = sink(&[], false)
-            .plan(1, &rec)
-            .unwrap()
-            .into_iter()
-            .map(|p| p.0)
-            .collect();
+        let plan = statements(&sink(&[], false), &rec);
         assert_eq!(
             plan,
             vec![

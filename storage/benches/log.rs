@@ -195,6 +195,12 @@ fn bench_replay() {
     );
 }
 
+fn median(v: &[Duration]) -> Duration {
+    let mut v = v.to_vec();
+    v.sort();
+    v[v.len() / 2]
+}
+
 fn p99(mut v: Vec<Duration>) -> Duration {
     v.sort();
     v[(v.len() * 99 / 100).min(v.len() - 1)]
@@ -247,11 +253,6 @@ fn bench_lookup(label: &str, bytes: u64) {
         assert_eq!(o, i);
     }
     if std::env::var_os("SLUICE_BENCH_DEBUG").is_some() {
-        let median = |v: &[Duration]| {
-            let mut v = v.to_vec();
-            v.sort();
-            v[v.len() / 2]
-        };
         eprintln!(
             "medians: time {:?} position {:?} gtid {:?}",
             median(&time),
@@ -369,10 +370,6 @@ fn bench_reopen(label: &str, bytes: u64) {
     // dirty pages that recovery's fsync would queue behind.
     Command::new("sync").status().unwrap();
     const TRIALS: usize = 3;
-    let median = |mut v: Vec<Duration>| {
-        v.sort();
-        v[v.len() / 2]
-    };
     for policy in ["never", "always"] {
         let (mut with_wb, mut settled, mut again) = (Vec::new(), Vec::new(), Vec::new());
         let (mut segments, mut records, mut active) = (0, 0, Vec::new());
@@ -390,9 +387,9 @@ fn bench_reopen(label: &str, bytes: u64) {
             "| {label} | {policy} | {segments} | {records} | {}–{} MB | {:?} | {:?} | {:?} |",
             active[0],
             active[active.len() - 1],
-            median(with_wb),
-            median(settled),
-            median(again)
+            median(&with_wb),
+            median(&settled),
+            median(&again)
         );
     }
 }

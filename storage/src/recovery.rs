@@ -8,10 +8,10 @@
 //! log: everything after it is overwritten with zeros (never truncated, see
 //! `os.rs`) and the discarded range is logged at WARN; unless the fsync
 //! policy is `never`, the recovered tail is fsynced before it is served.
-//! Damage anywhere else
-//! (a non-last segment without a footer that does not scan cleanly, a gap
-//! between segments) is not silently repaired: opening fails with a
-//! `Corrupt` error naming the file and byte, for an operator to inspect.
+//! Damage anywhere else (a non-last segment without a footer that does not
+//! scan cleanly, a gap between segments) is not silently repaired: opening
+//! fails with a `Corrupt` error naming the file and byte, for an operator
+//! to inspect.
 //!
 //! A read-only open never writes: it ignores an incomplete tail (the writer
 //! may be in the middle of it) and re-reads the directory on `refresh`.
