@@ -91,6 +91,7 @@ fn options(keys: KeyRules) -> sink::SinkOptions {
         start: ResetPolicy::Earliest,
         commit_every: Duration::from_millis(10),
         keys,
+        status: Default::default(),
     }
 }
 

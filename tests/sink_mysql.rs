@@ -180,6 +180,7 @@ fn options() -> SinkOptions {
         start: ResetPolicy::Earliest,
         commit_every: Duration::from_millis(0),
         keys: sluice::sink::message::KeyRules::by_table(),
+        status: Default::default(),
     }
 }
 

@@ -65,6 +65,7 @@ fn options() -> sink::SinkOptions {
         start: ResetPolicy::Earliest,
         commit_every: Duration::from_millis(10),
         keys: sluice::sink::message::KeyRules::by_table(),
+        status: Default::default(),
     }
 }
 

@@ -86,18 +86,39 @@ pub async fn main(args: RunArgs) -> anyhow::Result<()> {
         let capture = pipeline::run(planned.options, log, status, stop);
         tasks.spawn(async move { capture.await.map_err(|e| e.to_string()) });
     }
-    for sink in sinks {
-        let Some(log) = logs.get(&sink.source) else {
+    // Sinks run apart from capture: their errors end up in their own
+    // state (`/status`), never in `failed` below.
+    let mut sink_tasks = tokio::task::JoinSet::new();
+    let mut sink_handles = Vec::new();
+    for config in sinks {
+        let Some(log) = logs.get(&config.source) else {
             bail!(
                 "sink {} reads source {}, which is not configured",
-                sink.name,
-                sink.source
+                config.name,
+                config.source
             );
         };
-        let destination = crate::serve::storage::StorageDestination::new(&sink.source, log.clone());
+        let handle = crate::sink::SinkHandle::new(&config.name, &config.kind, &config.source);
+        let options = sink_options(&config, handle.clone())
+            .with_context(|| format!("sink {}", config.name))?;
+        let destination =
+            crate::serve::storage::StorageDestination::new(&config.source, log.clone());
         let stop = stop_rx.clone();
-        tasks.spawn(run_sink(sink, destination, stop));
+        sink_handles.push((handle.clone(), log.clone()));
+        sink_tasks.spawn(crate::sink::supervisor::supervise(
+            handle,
+            stop_rx.clone(),
+            move || {
+                run_sink(
+                    config.clone(),
+                    options.clone(),
+                    destination.clone(),
+                    stop.clone(),
+                )
+            },
+        ));
     }
+    let sinks = crate::sink::Sinks::new(sink_handles.iter().map(|(h, _)| h.clone()).collect());
     let file = args.config.as_deref().map(Config::load).transpose()?;
     let mut listeners = tokio::task::JoinSet::new();
     // The token flag (or SLUICE_HTTP_TOKEN) wins over the config file's.
@@ -113,6 +134,7 @@ pub async fn main(args: RunArgs) -> anyhow::Result<()> {
         file.as_ref().and_then(|f| f.canal_addr.as_deref()),
         file.as_ref().and_then(|f| f.http_addr.as_deref()),
         served,
+        sinks,
         stop_rx.clone(),
         &mut listeners,
     )
@@ -139,7 +161,12 @@ pub async fn main(args: RunArgs) -> anyhow::Result<()> {
             }
         }
     }
+    if failed.is_none() && args.until.is_some() {
+        // `--until current`: the sinks deliver what was captured, then stop.
+        drain(&sink_handles, stop_rx.clone()).await;
+    }
     let _ = stop_tx.send(true);
+    while sink_tasks.join_next().await.is_some() {}
     while let Some(done) = listeners.join_next().await {
         match done {
             Ok(Err(e)) => {
@@ -157,56 +184,84 @@ pub async fn main(args: RunArgs) -> anyhow::Result<()> {
     }
 }
 
-/// One configured sink until shutdown or a fatal error.
-async fn run_sink(
-    config: config::SinkConfig,
-    destination: std::sync::Arc<crate::serve::storage::StorageDestination>,
-    stop: watch::Receiver<bool>,
-) -> Result<(), String> {
-    use crate::sink::{self, nats};
-    let options = sink::SinkOptions {
+/// Waits until every sink delivered up to its log's end (or failed), or
+/// until `stop`.
+async fn drain(sinks: &[(crate::sink::SinkHandle, Log)], mut stop: watch::Receiver<bool>) {
+    use crate::sink::SinkState;
+    loop {
+        let done = sinks.iter().all(|(h, log)| {
+            let r = h.report();
+            r.state == SinkState::Failed || r.offset.is_some_and(|o| o >= log.durable_end())
+        });
+        if done || *stop.borrow() {
+            return;
+        }
+        tokio::select! {
+            _ = tokio::time::sleep(std::time::Duration::from_millis(100)) => {}
+            _ = shutdown_signal() => return,
+            _ = stop.changed() => return,
+        }
+    }
+}
+
+/// The options of one configured sink; errors here are configuration
+/// errors and stop `sluice run` at start.
+fn sink_options(
+    config: &config::SinkConfig,
+    status: crate::sink::SinkHandle,
+) -> anyhow::Result<crate::sink::SinkOptions> {
+    use crate::sink::message::KeyRules;
+    let keys = match config.kind.as_str() {
+        "kafka" if config.partition_hash.is_empty() => KeyRules::by_primary_key(),
+        "kafka" => KeyRules::parse(&config.partition_hash).map_err(anyhow::Error::msg)?,
+        _ => KeyRules::by_table(),
+    };
+    if config.kind == "mysql" {
+        source::SourceConfig::from_url(config.url.expose())
+            .map_err(|e| anyhow::anyhow!("bad target url: {e}"))?;
+    }
+    Ok(crate::sink::SinkOptions {
         name: config.name.clone(),
-        format: config.format.parse().map_err(|e: String| e)?,
-        filter: TableFilter::new(&config.include, &config.exclude).map_err(|e| e.to_string())?,
+        format: config.format.parse().map_err(anyhow::Error::msg)?,
+        filter: TableFilter::new(&config.include, &config.exclude)?,
         start: if config.start == "latest" {
             sluice_storage::ResetPolicy::Latest
         } else {
             sluice_storage::ResetPolicy::Earliest
         },
         commit_every: std::time::Duration::from_millis(200),
-        keys: sink::message::KeyRules::by_table(),
-    };
-    let failed = |e: sink::SinkError| format!("sink {}: {e}", config.name);
+        keys,
+        status,
+    })
+}
+
+/// One start of a configured sink: connect to its target, then deliver
+/// until shutdown or an error (which the supervisor handles).
+async fn run_sink(
+    config: config::SinkConfig,
+    options: crate::sink::SinkOptions,
+    destination: std::sync::Arc<crate::serve::storage::StorageDestination>,
+    stop: watch::Receiver<bool>,
+) -> Result<(), crate::sink::SinkError> {
+    use crate::sink::{self, nats};
     if config.kind == "mysql" {
         let mirror = sink::mysql::MysqlSink::new(sink::mysql::MysqlOptions {
             url: config.url.expose().to_string(),
             schemas: config.schemas.clone(),
             allow_no_pk: config.allow_no_pk,
             ddl: config.ddl,
-        })
-        .map_err(failed)?;
-        return sink::run(options, destination, mirror, stop)
-            .await
-            .map_err(failed);
+        })?;
+        return sink::run(options, destination, mirror, stop).await;
     }
     #[cfg(feature = "kafka")]
     if config.kind == "kafka" {
-        let keys = if config.partition_hash.is_empty() {
-            sink::message::KeyRules::by_primary_key()
-        } else {
-            sink::message::KeyRules::parse(&config.partition_hash)?
-        };
         let kafka = sink::kafka::KafkaSink::new(sink::kafka::KafkaOptions {
             brokers: config.url.expose().to_string(),
             topic: config.topic.clone(),
             source: config.source.clone(),
             properties: config.properties.clone().into_iter().collect(),
-        })
-        .map_err(failed)?;
-        let options = sink::SinkOptions { keys, ..options };
-        return sink::run(options, destination, kafka, stop)
-            .await
-            .map_err(failed);
+        })?;
+        return sink::run(options, destination, kafka, stop).await;
     }
     let prefix = config.subject.split('{').next().unwrap_or("sluice.");
     let nats = nats::NatsSink::connect(nats::NatsOptions {
@@ -217,11 +272,8 @@ async fn run_sink(
         source: config.source.clone(),
         duplicate_window: std::time::Duration::from_secs(600),
     })
-    .await
-    .map_err(failed)?;
-    sink::run(options, destination, nats, stop)
-        .await
-        .map_err(failed)
+    .await?;
+    sink::run(options, destination, nats, stop).await
 }
 
 async fn shutdown_signal() {

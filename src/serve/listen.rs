@@ -48,6 +48,7 @@ pub async fn start(
     canal_addr: Option<&str>,
     http_addr: Option<&str>,
     sources: Vec<Served>,
+    sinks: crate::sink::Sinks,
     stop: watch::Receiver<bool>,
     tasks: &mut JoinSet<anyhow::Result<()>>,
 ) -> anyhow::Result<()> {
@@ -100,7 +101,7 @@ pub async fn start(
             token: args.http_token.clone(),
         };
         let metrics = super::http::metrics::install();
-        let server = HttpServer::bind(config, http_sources, metrics)
+        let server = HttpServer::bind(config, http_sources, sinks, metrics)
             .await
             .with_context(|| format!("cannot listen for HTTP on {addr}"))?;
         tracing::info!(addr = %server.local_addr()?, "HTTP API listening");

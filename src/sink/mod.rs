@@ -9,6 +9,8 @@
 //! - [`nats`]: NATS JetStream, a subject per table, `Nats-Msg-Id` dedup.
 //! - [`mysql`]: the MySQL mirror, transactions applied idempotently.
 //! - [`message`]: a record cut into per-table messages in a format.
+//! - [`supervisor`]: keeps a sink's failure to itself (retry, `failed`
+//!   state, restart on request) and reports its state for `/status`.
 
 #[cfg(feature = "kafka")]
 pub mod kafka;
@@ -17,5 +19,7 @@ pub mod mysql;
 pub mod mysql_literal;
 pub mod nats;
 pub mod runner;
+pub mod supervisor;
 
 pub use runner::{run, Sink, SinkError, SinkOptions};
+pub use supervisor::{SinkHandle, SinkReport, SinkState, Sinks};

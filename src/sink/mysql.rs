@@ -335,13 +335,19 @@ impl Sink for MysqlSink {
 const SESSION_SETUP: &str = "SET NAMES utf8mb4, time_zone = '+00:00', \
     sql_mode = 'NO_AUTO_VALUE_ON_ZERO,NO_ENGINE_SUBSTITUTION', foreign_key_checks = 0";
 
+/// Server errors that a retry can get past: too many connections (1040),
+/// shutdown in progress (1053), lock wait timeout (1205), deadlock (1213),
+/// query interrupted (1317), connection killed (1927, MariaDB), client
+/// idle disconnect (4031, MySQL 8). Any other server error is the
+/// target's definite answer.
+const TRANSIENT_CODES: &[u16] = &[1040, 1053, 1205, 1213, 1317, 1927, 4031];
+
 fn classify(e: SourceError, what: &str) -> SinkError {
     let text = format!("mysql sink: {what}: {e}");
     match &e {
-        // Deadlock, lock wait timeout: worth a retry.
-        SourceError::Server {
-            code: 1205 | 1213, ..
-        } => SinkError::Transient(text),
+        SourceError::Server { code, .. } if TRANSIENT_CODES.contains(code) => {
+            SinkError::Transient(text)
+        }
         SourceError::Server { .. } | SourceError::Config(_) | SourceError::Auth { .. } => {
             SinkError::Fatal(text)
         }

@@ -9,6 +9,7 @@
 //! much.
 
 use super::message::{messages, KeyRules, Message};
+use super::supervisor::SinkHandle;
 use crate::filter::TableFilter;
 use crate::format::Format;
 use crate::proto::Record;
@@ -71,6 +72,8 @@ pub struct SinkOptions {
     pub commit_every: Duration,
     /// How messages are keyed (partitioned), for sinks that use keys.
     pub keys: KeyRules,
+    /// Where the runner reports its offset and errors (`/status`).
+    pub status: SinkHandle,
 }
 
 impl SinkOptions {
@@ -90,6 +93,7 @@ pub async fn run<S: Sink>(
     let source = log.name().to_string();
     let fatal = |e: DestinationError| SinkError::Fatal(format!("sink {}: {e}", options.name));
     let mut offset = log.resume(&group, options.start).map_err(fatal)?;
+    options.status.running(offset);
     let mut committed = offset;
     let mut last_commit = Instant::now();
     let mut end = log.watch_end();
@@ -159,6 +163,7 @@ pub async fn run<S: Sink>(
                 }
                 Err(SinkError::Transient(e)) => {
                     errors.increment(1);
+                    options.status.retrying(&e);
                     let delay = backoff.next_delay().unwrap_or(Duration::from_secs(10));
                     tracing::warn!(sink = %options.name, error = %e, retry_in = ?delay, "delivery failed");
                     tokio::select! {
@@ -174,6 +179,7 @@ pub async fn run<S: Sink>(
         }
         delivered.increment(count);
         offset = last + 1;
+        options.status.running(offset);
         lag.set(log.end_offset().saturating_sub(offset) as f64);
         if last_commit.elapsed() >= options.commit_every {
             log.commit(&group, offset).map_err(fatal)?;

@@ -137,7 +137,7 @@ impl Server {
             addr: "127.0.0.1:0".parse().unwrap(),
             token: token.map(str::to_string),
         };
-        let server = HttpServer::bind(config, sources, metrics::install())
+        let server = HttpServer::bind(config, sources, Default::default(), metrics::install())
             .await
             .unwrap();
         let addr = server.local_addr().unwrap();

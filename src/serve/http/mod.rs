@@ -12,6 +12,7 @@
 //! POST   /v1/sources/{name}/groups/{group}/seek       {"to"|"offset"|"time"|"position"|"gtid"}
 //! POST   /v1/sources/{name}/groups/{group}/commit     {"offset"}
 //! DELETE /v1/sources/{name}/groups/{group}
+//! POST   /v1/sinks/{name}/restart                     restart a failed sink
 //! ```
 //!
 //! Errors are JSON `{"error": CODE, "detail": TEXT}` ([`error`]). With a
@@ -22,12 +23,14 @@
 //! - [`changes`]: the NDJSON stream and commits.
 //! - [`groups`]: group management. [`seek`]: start points as text.
 //! - [`status`], [`metrics`]: health, status and Prometheus.
+//! - [`sinks`]: restarting a failed sink.
 
 pub mod changes;
 pub mod error;
 pub mod groups;
 pub mod metrics;
 pub mod seek;
+pub mod sinks;
 pub mod source;
 pub mod status;
 
@@ -84,6 +87,7 @@ pub fn parse_listen_addr(text: &str) -> Result<SocketAddr, String> {
 
 pub(crate) struct Shared {
     pub sources: Sources,
+    pub sinks: crate::sink::Sinks,
     pub token: Option<String>,
     pub metrics: Option<PrometheusHandle>,
 }
@@ -113,14 +117,17 @@ pub struct HttpServer {
 impl HttpServer {
     /// Binds the listener. `metrics` is the process's Prometheus handle
     /// ([`metrics::install`]); without one `/metrics` answers 503.
+    /// `sinks` are the process's sinks, shown in `/status`.
     pub async fn bind(
         config: HttpConfig,
         sources: Sources,
+        sinks: crate::sink::Sinks,
         metrics: Option<PrometheusHandle>,
     ) -> std::io::Result<HttpServer> {
         let listener = TcpListener::bind(config.addr).await?;
         let state = Arc::new(Shared {
             sources,
+            sinks,
             token: config.token.filter(|t| !t.is_empty()),
             metrics,
         });
@@ -173,6 +180,7 @@ fn router(state: AppState) -> Router {
             "/v1/sources/{name}/groups/{group}/commit",
             post(changes::commit),
         )
+        .route("/v1/sinks/{name}/restart", post(sinks::restart))
         .route_layer(axum::middleware::from_fn_with_state(state.clone(), auth));
     Router::new()
         .route("/health", get(status::health))

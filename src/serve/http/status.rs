@@ -11,6 +11,10 @@
 //!                 "lag_records", "lag_bytes" } ] }
 //! ```
 //!
+//! and `"sinks": [ { "name", "kind", "source", "state", "error", "offset",
+//! "restarts" } ]`, state one of `starting`, `running`, `retrying`,
+//! `failed` (stopped by a definite error until restarted) or `stopped`.
+//!
 //! `lag_bytes` of the capture is the server's binlog end minus the
 //! captured position when both are in the same binlog file, `null` when
 //! unknown (no poll yet, or capture is in an older file).
@@ -43,6 +47,7 @@ pub fn bytes_behind(s: &CaptureStatus) -> Option<u64> {
 
 pub(crate) async fn status(State(state): State<AppState>) -> Result<Response, ApiError> {
     let sources = state.sources.clone();
+    let sinks: Vec<_> = state.sinks.iter().map(|h| h.report()).collect();
     let body = blocking(move || -> Result<serde_json::Value, ApiError> {
         let mut out = Vec::new();
         for src in sources.iter() {
@@ -86,7 +91,7 @@ pub(crate) async fn status(State(state): State<AppState>) -> Result<Response, Ap
                 "groups": groups,
             }));
         }
-        Ok(json!({ "sources": out }))
+        Ok(json!({ "sources": out, "sinks": sinks }))
     })
     .await??;
     Ok(Json(body).into_response())
