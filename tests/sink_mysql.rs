@@ -51,6 +51,7 @@ async fn capture(src: &MariaDb, data: &Path, start: StartPoint) {
         filter: TableFilter::new(r"src\..*", "").unwrap(),
         until_current: true,
         resume_by_gtid: false,
+        accept_errant: false,
         dir: data.join("src"),
     };
     let dir = pipeline::log_dir(data, "src");
@@ -357,6 +358,7 @@ async fn mirror_survives_kills_during_the_load() {
         filter: TableFilter::new(r"src\..*", "").unwrap(),
         until_current: false,
         resume_by_gtid: false,
+        accept_errant: false,
         dir: data.path().join("src"),
     };
     let capturing = tokio::spawn(pipeline::run(live, log, StatusHandle::new("src"), stop));

@@ -50,6 +50,10 @@ pub struct RunArgs {
     /// Resume by `position` (file and offset, the default) or by `gtid`.
     #[arg(long, default_value = "position", value_parser = ["position", "gtid"])]
     pub resume: String,
+    /// After a failover to a server that lacks transactions the log holds,
+    /// resume from what that server has (with a warning) instead of waiting.
+    #[arg(long)]
+    pub accept_errant: bool,
     /// Canal and HTTP listeners.
     #[command(flatten)]
     pub serve: crate::serve::listen::ServeArgs,
@@ -383,6 +387,7 @@ fn plan(args: &RunArgs) -> anyhow::Result<Plan> {
                     .with_context(|| format!("source {}", s.name))?,
                 until_current: args.until.is_some(),
                 resume_by_gtid: args.resume == "gtid",
+                accept_errant: args.accept_errant,
                 dir: data.join(&s.name),
             },
             log_config,

@@ -20,7 +20,8 @@ use crate::filter::TableFilter;
 use crate::proto::{self, Record, TableChange};
 use crate::schema::{catalog, Catalog, Dialect, SchemaError, SchemaHistory};
 use crate::source::{
-    Backoff, Connection, DumpFrom, DumpOptions, Flavour, SourceConfig, SourceError, StartPoint,
+    failover, Backoff, Connection, DumpFrom, DumpOptions, Flavour, SourceConfig, SourceError,
+    StartPoint,
 };
 use bytes::Bytes;
 use prost::Message;
@@ -52,6 +53,9 @@ pub struct CaptureOptions {
     pub until_current: bool,
     /// Resume by GTID set instead of file and position.
     pub resume_by_gtid: bool,
+    /// On a server that lacks transactions the log holds, resume from what
+    /// it has instead of waiting for one that has them.
+    pub accept_errant: bool,
     /// `DATA/NAME`: holds the log (`log/`) and the schema record list.
     pub dir: PathBuf,
 }
@@ -73,13 +77,21 @@ pub enum CaptureError {
         name: String,
         source: sluice_storage::StorageError,
     },
+    /// The server reached lacks transactions the log holds; another
+    /// server (or this one, caught up) may have them: retried.
+    #[error("source {name}: {message}")]
+    Errant { name: String, message: String },
     #[error("source {name}: {message}")]
     Other { name: String, message: String },
 }
 
 impl CaptureError {
     fn retryable(&self) -> bool {
-        matches!(self, CaptureError::Source { source, .. } if source.is_retryable())
+        match self {
+            CaptureError::Source { source, .. } => source.is_retryable(),
+            CaptureError::Errant { .. } => true,
+            _ => false,
+        }
     }
 }
 
@@ -230,7 +242,7 @@ async fn connect_with_retry(
     let mut backoff = Backoff::new(Duration::from_millis(200), Duration::from_secs(30));
     loop {
         status.set_state(ConnectionState::Connecting);
-        match Connection::connect(&opts.source).await {
+        match failover::connect_first(&opts.source).await {
             Ok(conn) => return Ok(Some(conn)),
             // A first connection that fails for a reason a retry cannot fix
             // (bad password, refused TLS) is reported at once; so is an
@@ -401,9 +413,15 @@ impl Capture {
             }
         }
         self.status.set_state(ConnectionState::Connecting);
-        let conn = Connection::connect(&self.opts.source)
-            .await
-            .map_err(|e| self.source_err(e))?;
+        let (conn, from) = super::failover::connect(
+            &self.opts,
+            &self.log,
+            &self.status,
+            from,
+            self.skip_parts.is_some(),
+        )
+        .await?;
+        let from = &from;
         let checksum = if conn.server_info().has_checksum() {
             ChecksumAlg::Crc32
         } else {
@@ -820,7 +838,7 @@ impl Catalog for ServerCatalog<'_> {
         let rows = tokio::task::block_in_place(|| {
             handle.block_on(async {
                 if self.conn.is_none() {
-                    *self.conn = Some(Connection::connect(self.config).await?);
+                    *self.conn = Some(failover::connect_first(self.config).await?);
                 }
                 match self.conn.as_mut() {
                     Some(conn) => conn.query(&sql).await,

@@ -2,6 +2,9 @@
 //! kept whole and resume from the log's tail.
 //!
 //! - [`capture`]: one source's loop (connect, dump, decode, append).
+//! - [`failover`]: connects a streaming session and decides how to resume
+//!   on the server reached (by position, or by GTID on another server).
+//! - [`origin`]: which server the log's newest records came from.
 //! - [`resume`]: the resume point, read from the log's last record.
 //! - [`schema_log`]: where the schema records are, to rebuild the history.
 //! - [`server_end`]: polls the server's binlog end for the lag in bytes.
@@ -9,6 +12,8 @@
 //! - [`status`]: what a capture is doing, for `/status` and the progress line.
 
 pub mod capture;
+pub mod failover;
+pub mod origin;
 pub mod resume;
 pub mod schema_log;
 pub mod server_end;

@@ -15,7 +15,7 @@ pub async fn poll(source: SourceConfig, status: StatusHandle, every: Duration) {
     let mut conn: Option<Connection> = None;
     loop {
         if conn.is_none() {
-            match Connection::connect(&source).await {
+            match crate::source::failover::connect_first(&source).await {
                 Ok(c) => conn = Some(c),
                 Err(e) => tracing::debug!(error = %e, "server end poll: cannot connect"),
             }

@@ -37,6 +37,10 @@ pub struct CaptureStatus {
     /// The server's binlog end when last asked (file, position).
     pub server_file: String,
     pub server_position: u64,
+    /// `HOST:PORT` of the server capture streams from (one of the URL's).
+    pub host: String,
+    /// Times capture moved to another server (resumed there by GTID).
+    pub failovers: u64,
 }
 
 /// A shared, cheaply cloned handle on one capture's status.
@@ -115,6 +119,18 @@ impl StatusHandle {
             s.gtid = last.gtid.clone();
         }
         s.last_commit_ms = last.commit_time_ms;
+    }
+
+    /// Capture streams from `host`; `failover`: a different server than
+    /// the log's last records came from.
+    pub fn connected_to(&self, host: &str, failover: bool) {
+        let mut s = self.0.lock();
+        s.host = host.to_string();
+        if failover {
+            s.failovers += 1;
+            metrics::counter!("sluice_source_failovers_total", "source" => s.source.clone())
+                .increment(1);
+        }
     }
 
     pub fn server_end(&self, file: &str, position: u64) {

@@ -1,7 +1,13 @@
 //! Where and how to connect: parsed from a URL
-//! `mysql://USER[:PASS]@HOST[:PORT][?param=value&…]`.
+//! `mysql://USER[:PASS]@HOST[:PORT][,HOST[:PORT]…][?param=value&…]`.
+//!
+//! Several hosts (as libpq and Connector/J take them) are tried in order
+//! on every connect; see [`Role`] for which one is taken.
 //!
 //! Parameters:
+//! - `role=primary|any`: with several hosts the default is `primary`, the
+//!   first that answers with `read_only = 0`; `any` takes the first that
+//!   answers (a replica with `log_slave_updates`). One host: `any`.
 //! - `tls=disabled|preferred|required|verify|skip-verify` (default
 //!   `preferred`). `preferred` uses TLS when the server offers it and
 //!   plain TCP otherwise; `required` refuses a server without TLS. Both
@@ -89,11 +95,25 @@ impl fmt::Debug for Password {
     }
 }
 
+/// Which of several hosts to capture from.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Role {
+    /// The first that answers and is writable (`read_only = 0`).
+    Primary,
+    /// The first that answers.
+    Any,
+}
+
 /// Everything needed to reach one source server.
 #[derive(Clone, Debug)]
 pub struct SourceConfig {
+    /// The host to connect to; a connection's own config names the host it
+    /// reached.
     pub host: String,
     pub port: u16,
+    /// Every host of the URL, in order (`host:port` is one of them).
+    pub hosts: Vec<(String, u16)>,
+    pub role: Role,
     pub user: String,
     pub password: Password,
     pub tls: TlsMode,
@@ -133,10 +153,21 @@ impl SourceConfig {
             Some(p) => Some(percent_decode(p).ok_or_else(|| bad("bad %-escape in the password"))?),
             None => None,
         };
-        let (host, port) = split_host_port(hostport).ok_or_else(|| bad("bad HOST:PORT"))?;
+        let hosts = hostport
+            .split(',')
+            .map(split_host_port)
+            .collect::<Option<Vec<_>>>()
+            .ok_or_else(|| bad("bad HOST:PORT"))?;
+        let (host, port) = hosts[0].clone();
         let mut config = SourceConfig {
             host,
             port,
+            role: if hosts.len() > 1 {
+                Role::Primary
+            } else {
+                Role::Any
+            },
+            hosts,
             user,
             password: Password::new(password.unwrap_or_default()),
             tls: TlsMode::Preferred,
@@ -150,6 +181,13 @@ impl SourceConfig {
             let value = percent_decode(value).ok_or_else(|| bad("bad %-escape in a parameter"))?;
             match key {
                 "tls" | "ssl-mode" | "ssl_mode" => config.tls = TlsMode::parse(&value)?,
+                "role" => {
+                    config.role = match value.as_str() {
+                        "primary" => Role::Primary,
+                        "any" => Role::Any,
+                        _ => return Err(bad("role must be primary or any")),
+                    }
+                }
                 "ca" | "ssl-ca" => config.ca = Some(PathBuf::from(value)),
                 "password_env" => {
                     let v = std::env::var(&value).map_err(|_| {
@@ -197,6 +235,15 @@ impl SourceConfig {
     /// The URL without the password, for logs.
     pub fn display_url(&self) -> String {
         format!("mysql://{}@{}", self.user, self.addr())
+    }
+
+    /// This configuration aimed at each host of the URL, in order.
+    pub fn each_host(&self) -> impl Iterator<Item = SourceConfig> + '_ {
+        self.hosts.iter().map(|(host, port)| SourceConfig {
+            host: host.clone(),
+            port: *port,
+            ..self.clone()
+        })
     }
 
     /// How long the binlog stream may stay silent before the connection
@@ -341,6 +388,20 @@ mod tests {
     }
 
     #[test]
+    fn several_hosts_in_order() {
+        let c = SourceConfig::from_url("mysql://u:pw@db1:3307,[::1],db3?role=any").unwrap();
+        let hosts: Vec<String> = c.each_host().map(|h| h.addr()).collect();
+        assert_eq!(hosts, ["db1:3307", "[::1]:3306", "db3:3306"]);
+        assert_eq!((c.host.as_str(), c.port), ("db1", 3307));
+        assert_eq!(c.role, Role::Any);
+        assert!(c.each_host().all(|h| h.password.expose() == "pw"));
+        let c = SourceConfig::from_url("mysql://u@db1,db2").unwrap();
+        assert_eq!(c.role, Role::Primary, "several hosts: the writable one");
+        let c = SourceConfig::from_url("mysql://u@db1").unwrap();
+        assert_eq!(c.role, Role::Any, "one host: whatever it is");
+    }
+
+    #[test]
     fn rejects_bad_urls() {
         for url in [
             "postgres://u@h",
@@ -350,6 +411,9 @@ mod tests {
             "mysql://u@h?bogus=1",
             "mysql://u@h?server_id=0",
             "mysql://u%zz@h",
+            "mysql://u@h1,",
+            "mysql://u@h1,:3306",
+            "mysql://u@h1?role=master",
         ] {
             let e = SourceConfig::from_url(url).unwrap_err();
             assert!(matches!(e, SourceError::Config(_)), "{url}: {e}");

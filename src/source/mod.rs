@@ -7,7 +7,8 @@
 //! [`scramble`] + [`tls`] (connection phase), [`conn`] (text queries),
 //! [`preflight`] (binlog settings checked before streaming), [`dump`]
 //! (replication set-up and the event stream), [`start`] (start
-//! positions), [`backoff`] (reconnecting). Errors are typed in [`error`]
+//! positions), [`backoff`] (reconnecting), [`failover`] (several hosts:
+//! which to use, is it the log's server, does it hold the log's GTIDs). Errors are typed in [`error`]
 //! and classified retryable or fatal.
 //!
 //! ```no_run
@@ -29,6 +30,7 @@ pub mod config;
 pub mod conn;
 pub mod dump;
 pub mod error;
+pub mod failover;
 pub mod gtid;
 pub mod handshake;
 pub mod packet;
@@ -40,7 +42,7 @@ pub mod tls;
 pub mod wire;
 
 pub use backoff::{open_stream, open_stream_with_retry, retry, Backoff};
-pub use config::{Password, SourceConfig, TlsMode};
+pub use config::{Password, Role, SourceConfig, TlsMode};
 pub use conn::{Connection, ResultSet, ServerInfo};
 pub use dump::{BinlogFile, BinlogStream, DumpFrom, DumpOptions, EventHeader};
 pub use error::{ErrorClass, SourceError};

@@ -5,7 +5,8 @@
 //! ```text
 //! { "name", "capture": null | { "state", "file", "position", "gtid",
 //!     "server_file", "server_position", "lag_seconds", "lag_bytes",
-//!     "transactions", "rows", "connection_errors", "last_error" },
+//!     "transactions", "rows", "connection_errors", "last_error",
+//!     "host", "failovers" },
 //!   "log": { "dir", "start_offset", "end_offset", "segments", "bytes" },
 //!   "groups": [ { "name", "offset", "reset", "committed_at_ms",
 //!                 "lag_records", "lag_bytes" } ] }
@@ -70,6 +71,8 @@ pub(crate) async fn status(State(state): State<AppState>) -> Result<Response, Ap
                     "rows": s.rows,
                     "connection_errors": s.connection_errors,
                     "last_error": s.last_error,
+                    "host": s.host,
+                    "failovers": s.failovers,
                 })
             });
             let groups: Vec<GroupView> = log
