@@ -3,7 +3,9 @@
 //! and by GTID); the MariaDB server restarted and crashed mid-stream; the
 //! replica connection cut with `KILL`. At the end the log equals the
 //! server's own binlog decoded offline: no duplicate, no gap, no partial
-//! transaction, and the column names stay right across DDL. Also: the
+//! transaction, and the column names stay right across DDL; it also has
+//! what MariaDB's own `mariadb-binlog` reads in the binlog (each GTID once,
+//! the same row changes) and replays to the tables' final contents. Also: the
 //! start positions of a new log (earliest, current, FILE:POS, gtid:, time:).
 
 mod capture_support;
@@ -44,8 +46,11 @@ fn spec(db: &MariaDb, schema: &str, stop: &Arc<AtomicBool>) -> Spec {
     }
 }
 
-/// The log equals the offline decode from the start position on, and the
-/// DDL table's column names are right everywhere.
+/// The log equals the offline decode from the start position on; it has
+/// the transactions (by GTID) and row changes that MariaDB's own
+/// `mariadb-binlog` finds in the server's binlog, each once; replayed, it
+/// gives the tables' final contents; and the DDL table's column names are
+/// right everywhere.
 fn check_exactly_once(db: &MariaDb, runner: &Runner, schema: &str, start: &(String, u64)) {
     let keep = |s: &str, _: &str| s == schema;
     let keep_ddl = |q: &str| q.contains(schema);
@@ -58,6 +63,46 @@ fn check_exactly_once(db: &MariaDb, runner: &Runner, schema: &str, start: &(Stri
     );
     assert_same(&log, &offline, schema);
     assert_eq!(load::check_ddl_names(&log), load::expected_ddl_names());
+
+    let by_server = mariadb_binlog::changes(db, schema, start);
+    let in_log = mariadb_binlog::of_log(&log);
+    assert!(
+        by_server.gtids.len() > 50,
+        "mariadb-binlog found only {} transactions",
+        by_server.gtids.len()
+    );
+    let mut unique = in_log.gtids.clone();
+    unique.sort();
+    unique.dedup();
+    assert_eq!(unique.len(), in_log.gtids.len(), "a GTID twice in the log");
+    if in_log.gtids != by_server.gtids {
+        let at = in_log
+            .gtids
+            .iter()
+            .zip(&by_server.gtids)
+            .position(|(a, b)| a != b)
+            .unwrap_or(in_log.gtids.len().min(by_server.gtids.len()));
+        panic!(
+            "the log's transactions differ from mariadb-binlog's at #{at}: log {:?}, binlog {:?} \
+             ({} vs {} transactions)",
+            in_log.gtids.get(at),
+            by_server.gtids.get(at),
+            in_log.gtids.len(),
+            by_server.gtids.len()
+        );
+    }
+    assert_eq!(
+        in_log.rows, by_server.rows,
+        "the log's row changes differ from mariadb-binlog's"
+    );
+    for table in ["load_a", "load_b", "big", "ddl_t2"] {
+        let from_db = load::final_from_db(db, schema, table);
+        assert!(!from_db.is_empty(), "{schema}.{table} is empty");
+        assert!(
+            load::final_from_log(&log, schema, table) == from_db,
+            "{schema}.{table}: the log's final rows differ from the table's"
+        );
+    }
 }
 
 async fn kill_loop(db: &MariaDb, schema: &str, kills: usize, extra: &[&str]) {

@@ -7,6 +7,7 @@
 #![allow(dead_code)]
 
 pub mod load;
+pub mod mariadb_binlog;
 
 use serde_json::Value as Json;
 use sluice_testkit::MariaDb;
