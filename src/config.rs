@@ -105,6 +105,10 @@ pub struct SinkConfig {
     /// mysql: replay DDL statements (default true).
     #[serde(default = "default_true")]
     pub ddl: bool,
+    /// mysql: also replay account and privilege statements (`GRANT`,
+    /// `CREATE USER`, …) and writes to the system schemas (default false).
+    #[serde(default)]
+    pub replay_accounts: bool,
 }
 
 fn default_true() -> bool {

@@ -1,6 +1,7 @@
 //! Sinks fail alone: `sluice run` (the real binary) captures a private
 //! MariaDB and feeds two sinks, a MySQL mirror into a second MariaDB and a
-//! NATS JetStream stream. The mirror's target restarts (the sink retries
+//! NATS JetStream stream. Account statements on the source are not
+//! replayed on the target. The mirror's target restarts (the sink retries
 //! and catches up), then loses a column the source still writes: the
 //! mirror is `failed` in `/status` with the error and its offset, while
 //! capture, the HTTP API and the NATS sink carry on. After the column is
@@ -171,11 +172,25 @@ format = "canal-json"
         "CREATE DATABASE iso;
          CREATE TABLE iso.t (id INT PRIMARY KEY, v VARCHAR(20), n INT);",
     );
-    insert(&src, 1..=40, false);
+    insert(&src, 1..=30, false);
+    // Account statements mid-stream: the mirror applies the rows around
+    // them and leaves the target's accounts alone.
+    src.sql(
+        "CREATE USER 'app'@'%' IDENTIFIED BY 'app-pw';
+         GRANT SELECT ON iso.* TO 'app'@'%';
+         FLUSH PRIVILEGES;",
+    );
+    insert(&src, 31..=40, false);
     wait_for("the mirror to copy rows 1..=40", async || {
         (count(&dst) == Some(40)).then_some(())
     })
     .await;
+    assert_eq!(
+        dst.sql("SELECT COUNT(*) FROM mysql.user WHERE User = 'app'")
+            .trim(),
+        "0",
+        "the mirror created the source's account on the target"
+    );
 
     // A target restart is transient: the mirror retries and catches up.
     dst.restart();

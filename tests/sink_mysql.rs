@@ -191,6 +191,7 @@ fn mirror(dst: &MariaDb) -> MysqlSink {
         schemas: [("src".to_string(), "dst".to_string())].into(),
         allow_no_pk: false,
         ddl: true,
+        replay_accounts: false,
     })
     .unwrap()
 }
@@ -315,6 +316,7 @@ async fn tables_without_primary_key_are_refused_by_name() {
         schemas: [("src".to_string(), "dst".to_string())].into(),
         allow_no_pk: true,
         ddl: true,
+        replay_accounts: false,
     })
     .unwrap();
     let (stop_tx, stop) = watch::channel(false);

@@ -254,6 +254,7 @@ async fn run_sink(
             schemas: config.schemas.clone(),
             allow_no_pk: config.allow_no_pk,
             ddl: config.ddl,
+            replay_accounts: config.replay_accounts,
         })?;
         return sink::run(options, destination, mirror, stop).await;
     }

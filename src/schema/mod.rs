@@ -23,7 +23,7 @@ mod alter;
 pub mod catalog;
 mod column;
 mod ddl;
-mod lex;
+pub(crate) mod lex;
 mod record;
 mod scan;
 mod table_map;

@@ -17,6 +17,7 @@ pub mod kafka;
 pub mod message;
 pub mod mysql;
 pub mod mysql_literal;
+pub mod mysql_skip;
 pub mod nats;
 pub mod runner;
 pub mod supervisor;

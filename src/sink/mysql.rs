@@ -23,6 +23,11 @@
 //! by a map (`source_db → target_db`); qualified names inside DDL text are
 //! rewritten by a simple token rule (see [`rename_in_ddl`]).
 //!
+//! Account and privilege statements (`GRANT`, `CREATE USER`, …) and
+//! writes to the system schemas are not replayed unless `replay_accounts`
+//! ([`super::mysql_skip`]): a target has its own accounts, and refusing
+//! them would stop the mirror.
+//!
 //! Values are rendered as SQL literals: strings quoted with `\` and `'`
 //! escaped (the session runs without `NO_BACKSLASH_ESCAPES`), bytes as
 //! `X'..'`, decimals and temporal values as quoted text, timestamps in
@@ -30,6 +35,7 @@
 //! row images) left out.
 
 use super::mysql_literal::{literal, unsigned_of, Literal};
+use super::mysql_skip;
 use super::runner::{Sink, SinkError};
 #[cfg(test)]
 use crate::proto::Value;
@@ -48,6 +54,9 @@ pub struct MysqlOptions {
     pub allow_no_pk: bool,
     /// Replay DDL statements.
     pub ddl: bool,
+    /// Also replay account and privilege statements and changes to the
+    /// system schemas ([`super::mysql_skip`]); off by default.
+    pub replay_accounts: bool,
 }
 
 pub struct MysqlSink {
@@ -146,6 +155,10 @@ impl MysqlSink {
             if !self.options.ddl {
                 return Ok(out);
             }
+            if !self.options.replay_accounts && mysql_skip::ddl(ddl) {
+                tracing::info!(offset, statement = %clip(&ddl.statement), "mirror: not replaying an account statement or system-schema DDL (replay_accounts = false)");
+                return Ok(out);
+            }
             if !ddl.databases.is_empty() {
                 // CREATE / ALTER / DROP DATABASE: the statement names a
                 // source database, and `USE` of it may fail on the target
@@ -185,6 +198,9 @@ impl MysqlSink {
             return Ok(out);
         }
         for statement in &record.statements {
+            if !self.options.replay_accounts && mysql_skip::statement(statement) {
+                continue;
+            }
             let Some(target) = self.target(&statement.schema) else {
                 continue;
             };
@@ -194,6 +210,9 @@ impl MysqlSink {
             out.push((statement.text.clone(), false));
         }
         for change in &record.changes {
+            if !self.options.replay_accounts && mysql_skip::is_system_schema(&change.schema) {
+                continue;
+            }
             let Some(target) = self.target(&change.schema) else {
                 continue;
             };
@@ -701,6 +720,7 @@ mod tests {
                 .collect(),
             allow_no_pk,
             ddl: true,
+            replay_accounts: false,
         })
         .unwrap()
     }
