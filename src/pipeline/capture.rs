@@ -413,7 +413,7 @@ impl Capture {
             }
         }
         self.status.set_state(ConnectionState::Connecting);
-        let (conn, from) = super::failover::connect(
+        let (conn, from, moved) = super::failover::connect(
             &self.opts,
             &self.log,
             &self.status,
@@ -431,10 +431,22 @@ impl Capture {
             non_blocking: self.until.is_some(),
             annotate_rows: true,
         };
-        let mut stream = conn
-            .start_dump_with(from, options)
-            .await
-            .map_err(|e| self.source_err(e))?;
+        let mut stream =
+            conn.start_dump_with(from, options)
+                .await
+                .map_err(|e| match e.server_code() {
+                    // Another server refusing the log's GTID state: it lacks
+                    // transactions the log holds (`failover::missing` could
+                    // not tell from its variables). Another host may have them.
+                    Some(1236) if moved => CaptureError::Errant {
+                        name: self.opts.name.clone(),
+                        message: format!(
+                        "{e}: the server lacks transactions the log holds; nothing is appended \
+                         until a server has them (retrying), or restart with --accept-errant"
+                    ),
+                    },
+                    _ => self.source_err(e),
+                })?;
         self.status.set_state(ConnectionState::Streaming);
         tracing::info!(source = %self.opts.name, from = %describe(from), "streaming binlog");
 

@@ -11,7 +11,8 @@ use super::status::StatusHandle;
 use crate::source::{failover, Connection, DumpFrom};
 use sluice_storage::Log;
 
-/// The connection to stream from and where to start on it. `from` is the
+/// The connection to stream from, where to start on it, and whether that
+/// is another server than the log's (resumed by GTID). `from` is the
 /// resume point the log gives for the server it came from; `split`: the
 /// log ends inside a split transaction.
 pub async fn connect(
@@ -20,7 +21,7 @@ pub async fn connect(
     status: &StatusHandle,
     from: &DumpFrom,
     split: bool,
-) -> Result<(Connection, DumpFrom), CaptureError> {
+) -> Result<(Connection, DumpFrom, bool), CaptureError> {
     let name = &opts.name;
     let source = |e| CaptureError::Source {
         name: name.clone(),
@@ -50,7 +51,7 @@ pub async fn connect(
             .map_err(other)?;
         }
         status.connected_to(&conn.addr(), false);
-        return Ok((conn, from.clone()));
+        return Ok((conn, from.clone(), false));
     }
     let old = origin.map(|o| o.server).unwrap_or_default();
     let addr = conn.addr();
@@ -103,5 +104,5 @@ pub async fn connect(
     .map_err(other)?;
     tracing::warn!(source = %name, from = %old, to = %server, server = %addr, gtid = %set, "the source server changed: resuming by GTID");
     status.connected_to(&addr, true);
-    Ok((conn, DumpFrom::gtid(set)))
+    Ok((conn, DumpFrom::gtid(set), true))
 }

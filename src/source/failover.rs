@@ -157,13 +157,16 @@ fn mariadb_domains(text: &str) -> std::result::Result<BTreeMap<u32, (u32, u64)>,
     Ok(out)
 }
 
-/// Under MariaDB's sequence numbers (increasing within a domain, as
-/// `gtid_strict_mode` enforces), the server has the log's last
-/// transaction of a domain when its own binlog's last one there
-/// (`binlog`, `gtid_binlog_pos`) is as far or further. Where it is not,
-/// the server's history left the log's at what it last replicated
-/// (`replicated`, `gtid_slave_pos`, kept by a promoted replica) — if that
-/// point is one the log passed.
+/// Whether the server holds the log's last transaction of each domain,
+/// `D-S-N`. Sequence numbers alone cannot tell: a replica promoted before
+/// it caught up writes `D-S'-M` with M > N without ever having had
+/// `D-S-N`. So the server has it when its binlog's last GTID there
+/// (`binlog`, `gtid_binlog_pos`) is from S and as far or further, or when
+/// it replicated from S at least that far (`replicated`,
+/// `gtid_slave_pos`, which a promoted replica keeps). When neither says,
+/// a server that went further from another origin is given the benefit of
+/// the doubt: it refuses a dump from a GTID not in its binlog (1236), and
+/// capture reports that as the same errant tail.
 fn mariadb_missing(
     log: &str,
     binlog: &str,
@@ -175,19 +178,26 @@ fn mariadb_missing(
     let mut lacks = Vec::new();
     let mut without = Some(Vec::new());
     for (domain, (s, n)) in &ours {
-        let keep = match theirs.get(domain) {
-            Some((_, tn)) if tn >= n => Some((*s, *n)),
-            other => {
-                lacks.push(match other {
-                    Some((ts, tn)) => format!(
-                        "domain {domain}: the log holds up to {domain}-{s}-{n}, the server only up to {domain}-{ts}-{tn}"
-                    ),
-                    None => format!(
-                        "domain {domain}: the log holds up to {domain}-{s}-{n}, the server none of it"
-                    ),
-                });
-                from_old.get(domain).copied().filter(|(_, rn)| rn <= n)
-            }
+        let wrote = theirs.get(domain).copied();
+        let copied = from_old.get(domain).copied();
+        let has = wrote.is_some_and(|(ts, tn)| ts == *s && tn >= *n)
+            || copied.is_some_and(|(rs, rn)| rs == *s && rn >= *n)
+            || (copied.is_none() && wrote.is_some_and(|(_, tn)| tn > *n));
+        let keep = if has {
+            Some((*s, *n))
+        } else {
+            lacks.push(match wrote {
+                Some((ts, tn)) => format!(
+                    "domain {domain}: the log holds up to {domain}-{s}-{n}, the server's binlog ends at {domain}-{ts}-{tn}{}",
+                    copied.map_or(String::new(), |(rs, rn)| format!(
+                        " and it replicated up to {domain}-{rs}-{rn}"
+                    ))
+                ),
+                None => format!(
+                    "domain {domain}: the log holds up to {domain}-{s}-{n}, the server none of it"
+                ),
+            });
+            copied.filter(|(_, rn)| rn <= n)
         };
         match (keep, without.as_mut()) {
             (Some((s, n)), Some(w)) => w.push(format!("{domain}-{s}-{n}")),
@@ -206,26 +216,36 @@ mod tests {
 
     #[test]
     fn mariadb_positions_compare_per_domain() {
-        assert_eq!(mariadb_missing("0-1-105", "0-2-110", "").unwrap(), None);
+        // The same origin, as far or further.
+        assert_eq!(mariadb_missing("0-1-105", "0-1-110", "").unwrap(), None);
         assert_eq!(
             mariadb_missing("0-1-105", "0-1-105,1-3-9", "").unwrap(),
             None
         );
-        // Promoted at 0-1-100 (its slave position), then wrote 0-2-101…
-        let m = mariadb_missing("0-1-105,1-3-7", "0-2-103,1-3-7", "0-1-100")
+        // A promoted replica that had replicated everything.
+        assert_eq!(
+            mariadb_missing("0-1-105", "0-2-110", "0-1-105").unwrap(),
+            None
+        );
+        // No replication position: further from elsewhere is trusted
+        // (the dump itself refuses a GTID it lacks).
+        assert_eq!(mariadb_missing("0-1-105", "0-2-110", "").unwrap(), None);
+        // Promoted at 0-1-100, then wrote 0-2-101..110: past the log's
+        // sequence number, yet without 0-1-101..105.
+        let m = mariadb_missing("0-1-105,1-3-7", "0-2-110,1-3-7", "0-1-100")
             .unwrap()
             .unwrap();
         assert!(m.description.contains("0-1-105"), "{m:?}");
-        assert!(m.description.contains("0-2-103"), "{m:?}");
+        assert!(m.description.contains("0-2-110"), "{m:?}");
+        assert!(m.description.contains("0-1-100"), "{m:?}");
         assert_eq!(m.without.as_deref(), Some("0-1-100,1-3-7"));
-        // No replication position to tell where the histories parted.
+        // Behind, and nothing says where the histories parted.
         let m = mariadb_missing("0-1-5,2-1-3", "0-1-5", "")
             .unwrap()
             .unwrap();
         assert!(m.description.contains("domain 2"), "{m:?}");
         assert_eq!(m.without, None);
-        // A replication position beyond the log is no common point either.
-        let m = mariadb_missing("0-1-5", "0-2-4", "0-1-9").unwrap().unwrap();
+        let m = mariadb_missing("0-1-5", "0-2-4", "").unwrap().unwrap();
         assert_eq!(m.without, None);
         assert!(mariadb_missing("0-1", "0-1-1", "").is_err());
         assert!(mariadb_missing("0-1-1", "x", "").is_err());

@@ -1,13 +1,15 @@
 //! A private `nats-server -js` on a free loopback port.
 
 use crate::process::{find_binary, Owned};
+use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::time::{Duration, Instant};
 
 pub struct NatsServer {
     process: Owned,
+    binary: PathBuf,
     port: u16,
-    _dir: tempfile::TempDir,
+    dir: tempfile::TempDir,
 }
 
 impl NatsServer {
@@ -25,26 +27,20 @@ impl NatsServer {
             .tempdir()
             .expect("create temp dir for nats-server");
         let port = crate::free_port();
-        let mut command = Command::new(binary);
-        command
-            .args(["-js", "-a", "127.0.0.1", "-p", &port.to_string(), "-sd"])
-            .arg(dir.path().join("store"))
-            .arg("-l")
-            .arg(dir.path().join("nats.log"));
-        let mut process = Owned::spawn(command, dir.path()).expect("spawn nats-server");
-        let deadline = Instant::now() + Duration::from_secs(20);
-        while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
-            if process.exited() || Instant::now() > deadline {
-                let log = std::fs::read_to_string(dir.path().join("nats.log")).unwrap_or_default();
-                panic!("private nats-server did not start; its log:\n{log}");
-            }
-            std::thread::sleep(Duration::from_millis(20));
-        }
+        let process = spawn(&binary, dir.path(), port);
         Some(NatsServer {
             process,
+            binary,
             port,
-            _dir: dir,
+            dir,
         })
+    }
+
+    /// Stop the server (SIGTERM) and start it again on the same port and
+    /// JetStream store, as an operator's restart does.
+    pub fn restart(&mut self) {
+        self.process.stop(Duration::from_secs(20));
+        self.process = spawn(&self.binary, self.dir.path(), self.port);
     }
 
     pub fn port(&self) -> u16 {
@@ -59,4 +55,25 @@ impl NatsServer {
     pub fn pid(&self) -> u32 {
         self.process.pid()
     }
+}
+
+/// Starts `nats-server -js` with its store and log in `dir`, and waits
+/// until it accepts connections.
+fn spawn(binary: &Path, dir: &Path, port: u16) -> Owned {
+    let mut command = Command::new(binary);
+    command
+        .args(["-js", "-a", "127.0.0.1", "-p", &port.to_string(), "-sd"])
+        .arg(dir.join("store"))
+        .arg("-l")
+        .arg(dir.join("nats.log"));
+    let mut process = Owned::spawn(command, dir).expect("spawn nats-server");
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
+        if process.exited() || Instant::now() > deadline {
+            let log = std::fs::read_to_string(dir.join("nats.log")).unwrap_or_default();
+            panic!("private nats-server did not start; its log:\n{log}");
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    process
 }
