@@ -299,8 +299,7 @@ fn decode_binlogs(db: &MariaDb) -> Vec<Change> {
 /// making the values exact.
 fn decode_with_history(db: &MariaDb) -> Vec<Change> {
     let version = db.sql("SELECT VERSION()");
-    let mut history =
-        SchemaHistory::new(Dialect::from_server_version(version.trim(), "utf8mb4"));
+    let mut history = SchemaHistory::new(Dialect::from_server_version(version.trim(), "utf8mb4"));
     let mut decoder = Decoder::new("");
     let mut out = Vec::new();
     for f in db.binlog_files() {
