@@ -275,6 +275,15 @@ fn inserted(data: &std::path::Path, f: Format) -> Vec<(String, Json)> {
     rows
 }
 
+/// A live DDL step: the statement, the table's name after it, its
+/// columns (after `id`) and an insert under the new definition.
+type Step = (
+    &'static str,
+    &'static str,
+    &'static [(&'static str, Class)],
+    &'static str,
+);
+
 #[test]
 fn every_value_equals_the_servers_under_default_settings() {
     let Some(db) = MariaDb::start_default() else {
@@ -310,7 +319,7 @@ fn every_value_equals_the_servers_under_default_settings() {
     );
     let mut w: Vec<(&str, Class)> = vec![("a", Number), ("b", Text), ("e", Enum), ("u", Number)];
     expect(&db, "w", &w, &[1], &mut want);
-    let steps: &[(&str, &str, &[(&str, Class)], &str)] = &[
+    let steps: &[Step] = &[
         // Signed → unsigned, latin1 → gbk, new ENUM members.
         (
             "ALTER TABLE w MODIFY a TINYINT UNSIGNED, MODIFY b VARCHAR(10) CHARACTER SET gbk, \
