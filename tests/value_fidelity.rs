@@ -1,7 +1,8 @@
 //! Value fidelity under MariaDB's default settings
 //! (`binlog_row_metadata=NO_LOG`): `sluice run` captures edge values of
 //! every column type into its log, and every captured value, in the json,
-//! canal-json and debezium-json outputs of `sluice tail`, equals what the
+//! canal-json and debezium-json outputs of `sluice tail` and in the Canal
+//! TCP server's entries, equals what the
 //! server's own `SELECT` (`CAST`, `HEX`, `ST_AsBinary`) returns for the
 //! row. Then again after live DDL that changes signedness, charsets, ENUM
 //! members and column order (`MODIFY`, `CHANGE`, `ADD … FIRST/AFTER`,
@@ -106,12 +107,17 @@ fn sql_expr(col: &str, class: Class) -> String {
     }
 }
 
-/// Expected values by (table, id): column name → (class, server text).
-type Expected = HashMap<(String, i64), Vec<(String, Class, String)>>;
+/// Expected values by (table, id): (column name, class, server text,
+/// and for ENUM/SET the server's `col + 0`, what Canal entries carry).
+type Expected = HashMap<(String, i64), Vec<(String, Class, String, String)>>;
 
 /// What the server says about rows `ids` of `table` with `columns`.
 fn expect(db: &MariaDb, table: &str, columns: &[(&str, Class)], ids: &[i64], out: &mut Expected) {
-    let exprs: Vec<String> = columns.iter().map(|(n, c)| sql_expr(n, *c)).collect();
+    let mut exprs: Vec<String> = columns.iter().map(|(n, c)| sql_expr(n, *c)).collect();
+    exprs.extend(columns.iter().map(|(n, c)| match c {
+        Enum | Set => format!("`{n}` + 0"),
+        _ => "'-'".into(),
+    }));
     let list: Vec<String> = ids.iter().map(|i| i.to_string()).collect();
     let text = db.sql(&format!(
         "SELECT id, {} FROM fid.`{table}` WHERE id IN ({}) ORDER BY id",
@@ -120,12 +126,13 @@ fn expect(db: &MariaDb, table: &str, columns: &[(&str, Class)], ids: &[i64], out
     ));
     let mut seen = 0;
     for line in text.lines() {
-        let mut f = line.split('\t');
-        let id: i64 = f.next().unwrap().parse().unwrap();
+        let f: Vec<&str> = line.split('\t').collect();
+        let id: i64 = f[0].parse().unwrap();
+        let n = columns.len();
         let vals = columns
             .iter()
-            .zip(f)
-            .map(|((n, c), v)| (n.to_string(), *c, v.to_string()))
+            .enumerate()
+            .map(|(i, (name, c))| (name.to_string(), *c, f[1 + i].into(), f[1 + n + i].into()))
             .collect();
         out.insert((table.to_string(), id), vals);
         seen += 1;
@@ -408,7 +415,7 @@ fn every_value_equals_the_servers_under_default_settings() {
                 .unwrap_or_else(|| panic!("{f:?}: unexpected row {table} {id}"));
             let obj = row.as_object().unwrap();
             assert_eq!(obj.len(), expected.len() + 1, "{f:?} {table} {id}: {row}");
-            for (name, class, server) in expected {
+            for (name, class, server, _) in expected {
                 let v = obj
                     .get(name)
                     .unwrap_or_else(|| panic!("{f:?} {table} {id}: no column {name}: {row}"));
@@ -424,4 +431,74 @@ fn every_value_equals_the_servers_under_default_settings() {
         eprintln!("{f:?}: {compared} values equal to the server's");
         assert!(compared > 80, "{f:?}: only {compared} values compared");
     }
+    canal_entries(data.path(), &want);
+}
+
+/// The Canal TCP server's entries of the same log: each column's string
+/// as Canal renders it (ENUM index, SET bitmask, bytes as Latin-1
+/// characters), equal to the server's.
+fn canal_entries(data: &std::path::Path, want: &Expected) {
+    use prost::Message;
+    use sluice::proto::canal as c;
+    use sluice::serve::canal::entry::record_entries;
+    use sluice::serve::canal::filter::Filter;
+    use sluice::serve::canal::value::TimeZone;
+    let log = sluice_storage::Log::open_read_only(&sluice::pipeline::log_dir(data, "fid"))
+        .expect("open the log");
+    let mut reader = log.read_from(log.start_offset()).expect("read the log");
+    let mut entries = Vec::new();
+    while let Some(r) = reader.next().expect("read a record") {
+        let record = sluice::proto::Record::decode(r.payload().as_ref()).expect("a record");
+        let mut open = false;
+        record_entries(
+            &record,
+            true,
+            &Filter::all(),
+            TimeZone::Utc,
+            &mut open,
+            &mut entries,
+        );
+    }
+    let mut compared = 0;
+    let mut rows = 0;
+    for e in entries {
+        if e.entry_type != Some(c::EntryType::Rowdata as i32) {
+            continue;
+        }
+        let table = e.header.as_ref().unwrap().table_name.clone();
+        let rc = c::RowChange::decode(&e.store_value[..]).unwrap();
+        if rc.event_type != Some(c::EventType::Insert as i32) {
+            continue;
+        }
+        for row in rc.row_datas {
+            rows += 1;
+            let col = |n: &str| row.after_columns.iter().find(|c| c.name == n);
+            let id: i64 = col("id").unwrap().value.parse().unwrap();
+            let expected = &want[&(table.clone(), id)];
+            assert_eq!(row.after_columns.len(), expected.len() + 1, "{table} {id}");
+            for (name, class, server, number) in expected {
+                let c = col(name).unwrap_or_else(|| panic!("entry {table} {id}: no {name}"));
+                let got = if c.is_null == Some(true) {
+                    "NULL".to_string()
+                } else {
+                    match class {
+                        Number | Bits if name != "y" => c.value.clone(),
+                        Text => hex(c.value.as_bytes()),
+                        Bytes => hex(&c.value.chars().map(|x| x as u32 as u8).collect::<Vec<u8>>()),
+                        Enum | Set => {
+                            assert_eq!(&c.value, number, "entry {table} {id} {name}");
+                            compared += 1;
+                            continue;
+                        }
+                        _ => continue,
+                    }
+                };
+                assert_eq!(&got, server, "Canal entry {table} row {id} column {name}");
+                compared += 1;
+            }
+        }
+    }
+    assert_eq!(rows, want.len(), "Canal entries: inserted rows");
+    eprintln!("Canal entries: {compared} values equal to the server's");
+    assert!(compared > 80);
 }
