@@ -61,7 +61,7 @@ const COLUMNS: &[(&str, &str, Class)] = &[
     ("vb", "VARBINARY(8)", Bytes),
     ("bl", "BLOB", Bytes),
     // Row 1 writes '' (not a member): the empty error value, index 0.
-    ("e", "ENUM('a','b''q','ç')", Enum),
+    ("e", "ENUM('a','b''q','ç','x\\\\y')", Enum),
     ("s", "SET('x','y','z')", Set),
     ("b1", "BIT(1)", Bits),
     ("b9", "BIT(9)", Bits),
@@ -94,7 +94,9 @@ const ROWS: &[&str] = &[
      '0000-00-00','00:00:00.000001','0000-00-00 00:00:00.000','2024-02-29 12:34:56.000001',\
      ST_GeomFromText('LINESTRING(0 0,1.5 2.5)', 3857)",
     "NULL,NULL,NULL,NULL,NULL,NULL,NULL,NULL,NULL,NULL,NULL,NULL,NULL,NULL,NULL,NULL,NULL,\
-     NULL,NULL,NULL,NULL,NULL,NULL,NULL,NULL,NULL,NULL,NULL,NULL,NULL,NULL",
+     NULL,NULL,NULL,NULL,NULL,NULL,NULL,NULL,NULL,NULL,NULL,NULL,NULL,NULL",    // A member with a backslash (the server prints it doubled).
+    "NULL,NULL,NULL,NULL,NULL,NULL,NULL,NULL,NULL,NULL,NULL,NULL,NULL,NULL,NULL,NULL,NULL,\
+     NULL,NULL,NULL,'x\\\\y',NULL,NULL,NULL,NULL,NULL,NULL,NULL,NULL,NULL,NULL",
 ];
 
 fn sql_expr(col: &str, class: Class) -> String {

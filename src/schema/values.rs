@@ -298,7 +298,8 @@ fn blob_size(mysql_type: &str) -> &str {
 }
 
 /// The members of `enum('a','b''c')` / `set(…)` as the server prints them
-/// (quotes doubled); `None` when the text is not of that form.
+/// (quotes and backslashes doubled); `None` when the text is not of that
+/// form.
 pub(super) fn members(mysql_type: &str) -> Option<Vec<String>> {
     let open = mysql_type.find('(')?;
     let list = mysql_type.get(open + 1..)?.strip_suffix(')')?;
@@ -317,6 +318,10 @@ pub(super) fn members(mysql_type: &str) -> Option<Vec<String>> {
                 '\'' if chars.peek() == Some(&'\'') => {
                     chars.next();
                     m.push('\'');
+                }
+                '\\' if chars.peek() == Some(&'\\') => {
+                    chars.next();
+                    m.push('\\');
                 }
                 '\'' => break,
                 c => m.push(c),
@@ -354,8 +359,8 @@ mod tests {
     #[test]
     fn members_are_read_as_the_server_prints_them() {
         assert_eq!(
-            members("enum('a','it''s','','ç,d')").unwrap(),
-            ["a", "it's", "", "ç,d"]
+            members(r"enum('a','it''s','','ç,d','x\\y')").unwrap(),
+            ["a", "it's", "", "ç,d", r"x\y"]
         );
         assert_eq!(members("set('x')").unwrap(), ["x"]);
         assert!(members("enum('a'").is_none());
