@@ -100,6 +100,7 @@ fn txn(n: u64) -> Record {
             names_known: true,
             rows,
             query: String::new(),
+            ..Default::default()
         }],
         last_part: true,
         ..Default::default()

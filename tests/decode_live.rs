@@ -175,7 +175,7 @@ fn transactions_of_a_live_server_decode_with_its_gtids_and_positions() {
     // The rolled-back row never appears.
     assert!(!String::from_utf8_lossy(&out.stdout).contains("rolled back"));
     let update = &records[4]["changes"][0]["rows"][0];
-    // binlog_row_metadata=MINIMAL (MariaDB's default): no names.
+    // binlog_row_metadata=NO_LOG (MariaDB's default) and no history: no names.
     assert_eq!(update["before"]["@2"], "b");
     assert_eq!(update["after"]["@2"], "B");
 }

@@ -4,8 +4,15 @@
 //! with fractions, TIMESTAMP written under non-UTC session time zones
 //! (across a DST change), utf8mb4 emoji, latin1 and gbk text, binary with
 //! zero bytes, BIT(64), ENUM/SET, YEAR, GEOMETRY, JSON, NULLs. Inserts,
-//! updates and deletes, under binlog_row_metadata FULL and MINIMAL and
-//! binlog_row_image FULL and MINIMAL.
+//! updates and deletes, under binlog_row_metadata NO_LOG (MariaDB's
+//! default), MINIMAL and FULL and binlog_row_image FULL and MINIMAL.
+//!
+//! Each binlog is decoded twice: by the decoder alone (FULL and MINIMAL
+//! metadata: what the TABLE_MAP says), and as capture does it, through the
+//! `Decoder` and the schema history (`SchemaHistory::process_record`, the
+//! history built from the binlog's own DDL), which must give every value
+//! exactly under every metadata setting: unsigned integers, ENUM/SET
+//! names, text in its charset, padded BINARY.
 
 mod common;
 
@@ -13,10 +20,11 @@ use std::collections::HashMap;
 use std::fmt::Write;
 
 use common::walker;
-use sluice::decode::rows;
 use sluice::decode::table_map::TableMap;
+use sluice::decode::{decode_file, rows, BinlogFile, Decoder, Item};
 use sluice::proto;
 use sluice::proto::value::Kind;
+use sluice::schema::{Dialect, SchemaHistory};
 use sluice_testkit::{MariaDb, MariaDbOptions};
 
 /// How a column is compared: the SQL expression that renders it, and how
@@ -286,6 +294,45 @@ fn decode_binlogs(db: &MariaDb) -> Vec<Change> {
     out
 }
 
+/// The binlogs decoded as capture decodes them: the `Decoder`, then the
+/// schema history (built from the binlog's DDL) naming the columns and
+/// making the values exact.
+fn decode_with_history(db: &MariaDb) -> Vec<Change> {
+    let version = db.sql("SELECT VERSION()");
+    let mut history = SchemaHistory::new(Dialect::from_server_version(version.trim(), "utf8mb4"));
+    let mut decoder = Decoder::new("");
+    let mut out = Vec::new();
+    for f in db.binlog_files() {
+        let file = BinlogFile::open(&f).expect("open binlog");
+        decode_file(&file, &mut decoder, |item| {
+            match item {
+                Item::Record(mut r) => {
+                    history
+                        .process_record(&mut r, None)
+                        .expect("no catalog, no catalog error");
+                    for ch in r.changes {
+                        if TABLES.iter().any(|t| t.name == ch.table) {
+                            assert!(ch.names_known, "{}: columns not named", ch.table);
+                        }
+                        for row in ch.rows {
+                            out.push(Change {
+                                table: ch.table.clone(),
+                                kind: proto::ChangeKind::try_from(ch.kind).unwrap(),
+                                row,
+                            });
+                        }
+                    }
+                }
+                Item::Error(e) => panic!("{}: {e}", f.display()),
+                Item::Warning(_) => {}
+            }
+            Ok::<(), ()>(())
+        })
+        .expect("decode");
+    }
+    out
+}
+
 fn load_new_york(db: &MariaDb) -> bool {
     let Ok(out) = std::process::Command::new("mariadb-tzinfo-to-sql")
         .args(["/usr/share/zoneinfo/America/New_York", "America/New_York"])
@@ -322,7 +369,6 @@ fn run(row_metadata: &str, row_image: &str) {
     else {
         return;
     };
-    let full_meta = row_metadata == "FULL";
     let minimal_image = row_image == "MINIMAL";
     let new_york = load_new_york(&db);
     let mut setup = String::from(
@@ -358,7 +404,11 @@ fn run(row_metadata: &str, row_image: &str) {
              (11, '2021-11-07 03:00:00', '2021-03-14 03:00:00.001', '2021-11-07 00:59:59.5')",
         );
     }
-    let after_insert: Vec<_> = TABLES.iter().map(|t| snapshot(&db, t, full_meta)).collect();
+    // Expected values with ENUM/SET as names (what the binlog gives with
+    // FULL metadata, and what the schema history gives always) and as
+    // index/bitmask (the decoder alone without FULL metadata).
+    let after_insert: Vec<_> = TABLES.iter().map(|t| snapshot(&db, t, true)).collect();
+    let after_insert_raw: Vec<_> = TABLES.iter().map(|t| snapshot(&db, t, false)).collect();
     // Updates: every row takes the values of the next one (all columns
     // change), then every even row is deleted.
     for t in TABLES {
@@ -376,35 +426,79 @@ fn run(row_metadata: &str, row_image: &str) {
             sets.join(", ")
         ));
     }
-    let after_update: Vec<_> = TABLES
-        .iter()
-        .map(|t| {
-            // The deleted rows as they were just before the DELETE: the
-            // update moved row id%n+1 into id.
-            let a = &after_insert[TABLES.iter().position(|x| x.name == t.name).unwrap()];
-            let n = t.rows.len() as i64;
-            let mut m: HashMap<i64, Vec<String>> = a
-                .keys()
-                .map(|id| {
-                    let src = if *id <= n { id % n + 1 } else { *id };
-                    (*id, a[&src].clone())
-                })
-                .collect();
-            // Rows left after the DELETE must equal SELECT.
-            for (id, v) in snapshot(&db, t, full_meta) {
-                assert_eq!(
-                    m.get(&id),
-                    Some(&v),
-                    "{}: predicted state of row {id}",
-                    t.name
-                );
-                m.insert(id, v);
-            }
-            m
-        })
-        .collect();
+    let predict = |before: &[HashMap<i64, Vec<String>>], named: bool| -> Vec<_> {
+        TABLES
+            .iter()
+            .map(|t| {
+                // The deleted rows as they were just before the DELETE: the
+                // update moved row id%n+1 into id.
+                let a = &before[TABLES.iter().position(|x| x.name == t.name).unwrap()];
+                let n = t.rows.len() as i64;
+                let mut m: HashMap<i64, Vec<String>> = a
+                    .keys()
+                    .map(|id| {
+                        let src = if *id <= n { id % n + 1 } else { *id };
+                        (*id, a[&src].clone())
+                    })
+                    .collect();
+                // Rows left after the DELETE must equal SELECT.
+                for (id, v) in snapshot(&db, t, named) {
+                    assert_eq!(
+                        m.get(&id),
+                        Some(&v),
+                        "{}: predicted state of row {id}",
+                        t.name
+                    );
+                    m.insert(id, v);
+                }
+                m
+            })
+            .collect()
+    };
+    let after_update = predict(&after_insert, true);
+    let after_update_raw = predict(&after_insert_raw, false);
+    let what = format!("{row_metadata}/{row_image}");
+    let ctx = Expect {
+        minimal_image,
+        new_york,
+    };
+    if row_metadata != "NO_LOG" {
+        // The decoder alone: names only from FULL metadata.
+        let full_meta = row_metadata == "FULL";
+        let (ins, upd) = if full_meta {
+            (&after_insert, &after_update)
+        } else {
+            (&after_insert_raw, &after_update_raw)
+        };
+        let checked = compare(&decode_binlogs(&db), ins, upd, full_meta, &ctx);
+        eprintln!("{what}, decoder alone: {checked} values compared with SELECT");
+        assert!(checked > 200);
+    }
+    let checked = compare(
+        &decode_with_history(&db),
+        &after_insert,
+        &after_update,
+        true,
+        &ctx,
+    );
+    eprintln!("{what}, with the schema history: {checked} values compared with SELECT");
+    assert!(checked > 200);
+}
 
-    let changes = decode_binlogs(&db);
+struct Expect {
+    minimal_image: bool,
+    new_york: bool,
+}
+
+/// Compares every decoded value with the server's; returns how many.
+fn compare(
+    changes: &[Change],
+    after_insert: &[HashMap<i64, Vec<String>>],
+    after_update: &[HashMap<i64, Vec<String>>],
+    full_meta: bool,
+    ctx: &Expect,
+) -> usize {
+    let (minimal_image, new_york) = (ctx.minimal_image, ctx.new_york);
     let mut checked = 0usize;
     for (ti, t) in TABLES.iter().enumerate() {
         let cmps: Vec<Cmp> = t.columns.iter().map(|c| c.2).collect();
@@ -477,8 +571,17 @@ fn run(row_metadata: &str, row_image: &str) {
             t.name
         );
     }
-    eprintln!("{row_metadata}/{row_image}: {checked} values compared with SELECT");
-    assert!(checked > 200);
+    checked
+}
+
+#[test]
+fn default_metadata_full_image() {
+    run("NO_LOG", "FULL");
+}
+
+#[test]
+fn default_metadata_minimal_image() {
+    run("NO_LOG", "MINIMAL");
 }
 
 #[test]

@@ -9,6 +9,9 @@ fn private_mariadb_writes_row_events_to_its_binlog() {
         return;
     };
     let pid = db.pid();
+    // The server's own defaults, as users run it.
+    assert_eq!(db.sql("SELECT @@binlog_row_metadata").trim(), "NO_LOG");
+    assert_eq!(db.sql("SELECT @@binlog_row_image").trim(), "FULL");
     db.sql(
         "CREATE DATABASE smoke;
          CREATE TABLE smoke.t (id INT PRIMARY KEY, name VARCHAR(20));

@@ -120,7 +120,7 @@ const STEPS: &[&str] = &[
     "CREATE TABLE orders (
         id BIGINT UNSIGNED NOT NULL AUTO_INCREMENT,
         customer VARCHAR(64) CHARACTER SET latin1 COLLATE latin1_bin NOT NULL DEFAULT '',
-        status ENUM('new','paid','it''s shipped') NOT NULL DEFAULT 'new',
+        status ENUM('new','paid','it''s shipped','a\\\\b') NOT NULL DEFAULT 'new',
         total DECIMAL(12,2) NOT NULL,
         flags SET('a','b') DEFAULT NULL,
         created TIMESTAMP(3) NOT NULL DEFAULT CURRENT_TIMESTAMP(3) ON UPDATE CURRENT_TIMESTAMP(3),

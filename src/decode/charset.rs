@@ -102,6 +102,49 @@ impl Charset {
     }
 }
 
+/// The character set of a MySQL character set name (`utf8mb4`, `utf8`,
+/// `latin1`, `gbk`, ...), as the schema history holds it;
+/// [`Charset::Unknown`] for a set this table does not decode.
+pub fn charset_of_name(name: &str) -> Charset {
+    // Through each set's default collation, so the two tables never
+    // disagree.
+    let id = match name.to_ascii_lowercase().as_str() {
+        "binary" => 63,
+        "utf8" | "utf8mb3" => 33,
+        "utf8mb4" => 45,
+        "ascii" => 11,
+        "latin1" => 8,
+        "ucs2" => 35,
+        "utf16" => 54,
+        "utf16le" => 56,
+        "utf32" => 60,
+        "gbk" => 28,
+        "gb2312" => 24,
+        "gb18030" => 248,
+        "big5" => 1,
+        "sjis" => 13,
+        "cp932" => 95,
+        "ujis" => 12,
+        "eucjpms" => 97,
+        "euckr" => 19,
+        "latin2" => 9,
+        "cp1250" => 26,
+        "cp1251" => 51,
+        "cp1256" => 57,
+        "cp1257" => 59,
+        "greek" => 25,
+        "hebrew" => 16,
+        "latin5" => 30,
+        "latin7" => 41,
+        "koi8r" => 7,
+        "koi8u" => 22,
+        "cp866" => 36,
+        "tis620" => 18,
+        _ => return Charset::Unknown,
+    };
+    charset_of_collation(id)
+}
+
 /// The character set of a collation id.
 pub fn charset_of_collation(id: u32) -> Charset {
     use encoding_rs as e;
@@ -168,6 +211,18 @@ mod tests {
         assert_eq!(charset_of_collation(63), Charset::Binary);
         assert_eq!(charset_of_collation(28).name(), "gbk");
         assert_eq!(charset_of_collation(9999), Charset::Unknown);
+        for (name, cs) in [
+            ("utf8", Charset::Utf8mb3),
+            ("UTF8MB4", Charset::Utf8mb4),
+            ("latin1", Charset::Latin1),
+            ("binary", Charset::Binary),
+        ] {
+            assert_eq!(charset_of_name(name), cs, "{name}");
+        }
+        for name in ["gbk", "gb18030", "cp1251", "sjis", "euckr", "tis620"] {
+            assert_eq!(charset_of_name(name).name(), name);
+        }
+        assert_eq!(charset_of_name("swe7"), Charset::Unknown);
     }
 
     #[test]

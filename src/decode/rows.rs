@@ -131,6 +131,7 @@ pub fn decode_rows(
         names_known: table.names_known,
         rows: Vec::new(),
         query: String::new(),
+        signedness_known: table.signedness_known,
     };
     decode_rows_into(event_type, body, post_header_len, table, &mut change)?;
     Ok(change)

@@ -92,7 +92,8 @@ fn with_values(name: &str, values: Option<&[String]>) -> String {
                     s.push(',');
                 }
                 s.push('\'');
-                s.push_str(&x.replace('\'', "''"));
+                // Quotes and backslashes doubled, as the server prints them.
+                s.push_str(&x.replace('\\', "\\\\").replace('\'', "''"));
                 s.push('\'');
             }
             s.push(')');

@@ -427,6 +427,7 @@ mod tests {
                 names_known: true,
                 rows,
                 query: String::new(),
+                ..Default::default()
             }],
             ..Default::default()
         };

@@ -110,7 +110,9 @@ impl Serialize for Dbz<'_> {
             }
             Some(Kind::Json(j)) => s.serialize_str(j),
             Some(Kind::Enum(e)) => {
-                if e.name.is_empty() {
+                // Index 0 is the empty error value: `''`, as the server
+                // shows it, never "0".
+                if e.name.is_empty() && e.index != 0 {
                     s.serialize_str(&e.index.to_string())
                 } else {
                     s.serialize_str(&e.name)

@@ -81,6 +81,8 @@ pub enum CaptureError {
     /// server (or this one, caught up) may have them: retried.
     #[error("source {name}: {message}")]
     Errant { name: String, message: String },
+    #[error("source {name}: the schema history could not follow a DDL (capture stops before it and resumes from the log): {source}")]
+    Schema { name: String, source: SchemaError },
     #[error("source {name}: {message}")]
     Other { name: String, message: String },
 }
@@ -90,6 +92,9 @@ impl CaptureError {
         match self {
             CaptureError::Source { source, .. } => source.is_retryable(),
             CaptureError::Errant { .. } => true,
+            // A catalog query that failed (the history is unchanged): the
+            // statement is read again after the reconnect.
+            CaptureError::Schema { .. } => true,
             _ => false,
         }
     }
@@ -528,8 +533,16 @@ impl Capture {
                 }
                 for record in records {
                     let chunks = spill.take_for(&record, &self.opts.name);
-                    if let Some(r) = self.prepare(record, !chunks.is_empty()).await? {
-                        pending_bytes += self.stage(r, chunks, &mut pending);
+                    match self.prepare(record, !chunks.is_empty()).await {
+                        Ok(Some(r)) => pending_bytes += self.stage(r, chunks, &mut pending),
+                        Ok(None) => {}
+                        Err(e) => {
+                            // What the history already followed goes into
+                            // the log, so the history and the log's end
+                            // agree when capture resumes.
+                            self.append(std::mem::take(&mut pending), true)?;
+                            return Err(e);
+                        }
                     }
                 }
                 if decoder.open_rows_bytes() >= PART_BYTES {
@@ -594,17 +607,18 @@ impl Capture {
             config: &self.opts.source,
             dialect: self.history.dialect().clone(),
         };
-        match self.history.process_record(&mut record, Some(&mut catalog)) {
-            Ok(warnings) => {
-                for w in warnings {
-                    tracing::warn!(source = %self.opts.name, "{w}");
-                }
-            }
-            Err(e) => {
-                // The history stays as it was; the record is kept so a
-                // reader can see what happened.
-                tracing::warn!(source = %self.opts.name, error = %e, "schema history could not follow this record");
-            }
+        // On a failed catalog query the history stays as it was and the
+        // record is not captured: every later row event would otherwise
+        // be read with a definition the server no longer has.
+        let warnings = self
+            .history
+            .process_record(&mut record, Some(&mut catalog))
+            .map_err(|source| CaptureError::Schema {
+                name: self.opts.name.clone(),
+                source,
+            })?;
+        for w in warnings {
+            tracing::warn!(source = %self.opts.name, "{w}");
         }
         let filter = &self.opts.filter;
         record
@@ -624,8 +638,9 @@ impl Capture {
     /// transaction that starts at `owner` (file, position).
     fn spill(&mut self, spill: &mut Spill, owner: (String, u64), mut changes: Vec<TableChange>) {
         let mut warnings: Vec<String> = Vec::new();
+        let at = format!("{}:{}", owner.0, owner.1);
         for change in &mut changes {
-            if let Some(w) = self.history.enrich(change) {
+            if let Some(w) = self.history.enrich(change, &at) {
                 if !warnings.contains(&w) {
                     warnings.push(w);
                 }

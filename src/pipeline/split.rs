@@ -98,6 +98,7 @@ pub fn with_rows(change: &TableChange, rows: std::ops::Range<usize>) -> TableCha
         names_known: change.names_known,
         rows: change.rows.get(rows).unwrap_or_default().to_vec(),
         query: change.query.clone(),
+        signedness_known: change.signedness_known,
     }
 }
 

@@ -28,6 +28,7 @@ mod record;
 mod scan;
 mod table_map;
 pub mod types;
+mod values;
 
 use std::collections::BTreeMap;
 use std::fmt;
@@ -130,6 +131,9 @@ pub struct SchemaHistory {
     filter: Option<Filter>,
     /// `@@explicit_defaults_for_timestamp` when the server told us.
     explicit_ts: Option<bool>,
+    /// Tables whose row events the history did not fit, with the reason
+    /// last warned about (one warning per table and reason).
+    unfit: BTreeMap<TableKey, String>,
 }
 
 impl fmt::Debug for SchemaHistory {
@@ -151,6 +155,7 @@ impl SchemaHistory {
             databases: BTreeMap::new(),
             filter: None,
             explicit_ts: None,
+            unfit: BTreeMap::new(),
         }
     }
 
@@ -310,85 +315,100 @@ impl SchemaHistory {
 
     /// Re-reads `tables` from the server and puts them into the history. A
     /// table the server no longer has is removed and returned as dropped.
-    /// Returns the definitions to store in the `Ddl` record.
+    /// Returns the definitions to store in the `Ddl` record. All or
+    /// nothing: the tables are put only once every one was read.
     pub fn refresh(
         &mut self,
         catalog: &mut dyn Catalog,
         tables: &[TableKey],
     ) -> Result<Vec<TableSchema>, SchemaError> {
-        let mut out = Vec::new();
+        let mut read = Vec::new();
         for key in tables {
             if !self.captures(&key.schema, &key.table) {
                 continue;
             }
-            let t = catalog.table(&key.schema, &key.table)?;
-            out.push(self.put_refreshed(key, t));
+            read.push((key, catalog.table(&key.schema, &key.table)?));
         }
-        Ok(out)
+        Ok(read
+            .into_iter()
+            .map(|(key, t)| self.put_refreshed(key, t))
+            .collect())
     }
 
     /// Applies a statement and, when it was only partly understood,
     /// refreshes the tables it touched through `catalog`. Returns the `Ddl`
-    /// record to store and the warning, if any.
+    /// record to store and the warning, if any. All or nothing: when the
+    /// catalog fails, the history is exactly as it was before the call.
     pub fn apply_ddl_with(
         &mut self,
         catalog: &mut dyn Catalog,
         default_schema: &str,
         statement: &str,
     ) -> Result<(Option<Ddl>, Option<String>), SchemaError> {
-        let outcome = self.apply_ddl(default_schema, statement);
-        match &outcome {
-            DdlOutcome::Ignored => Ok((None, None)),
-            DdlOutcome::Applied(_) => Ok((
-                Some(outcome.to_record(default_schema, statement, &[])),
-                None,
-            )),
-            DdlOutcome::Refresh {
-                tables, warning, ..
-            } => {
-                let refreshed = self.refresh(catalog, tables)?;
-                Ok((
-                    Some(outcome.to_record(default_schema, statement, &refreshed)),
-                    Some(warning.clone()),
-                ))
+        self.transaction(|h| {
+            let outcome = h.apply_ddl(default_schema, statement);
+            match &outcome {
+                DdlOutcome::Ignored => Ok((None, None)),
+                DdlOutcome::Applied(_) => Ok((
+                    Some(outcome.to_record(default_schema, statement, &[])),
+                    None,
+                )),
+                DdlOutcome::Refresh {
+                    tables, warning, ..
+                } => {
+                    let refreshed = h.refresh(catalog, tables)?;
+                    Ok((
+                        Some(outcome.to_record(default_schema, statement, &refreshed)),
+                        Some(warning.clone()),
+                    ))
+                }
             }
-        }
+        })
     }
 
-    /// Fills column names, primary keys, types, nullability and charsets of
-    /// a row event whose binlog carried no names. Leaves the event alone and
-    /// returns a warning when the history does not know the table or its
-    /// column count differs (never mislabels columns).
-    pub fn enrich(&self, change: &mut TableChange) -> Option<String> {
-        if change.names_known {
-            return None;
-        }
-        let Some(t) = self.table(&change.schema, &change.table) else {
-            return Some(format!(
-                "no schema history for {}: columns left unnamed",
-                TableKey::new(&change.schema, &change.table)
-            ));
+    /// Names the columns of a row event whose binlog carried no names, and
+    /// makes its values exact from the history's column types (unsigned
+    /// integers, ENUM/SET names, text in the column's charset, padded
+    /// `BINARY(n)`; see [`values`]). What the binlog said wins. `at` is
+    /// the binlog position for the warning.
+    ///
+    /// Leaves the event alone (positional names, values as decoded) and
+    /// returns a warning when the history does not know the table or does
+    /// not fit the event (column count, a type, a size, a signedness or
+    /// charset the binlog gave, or a name): never mislabels a column or
+    /// reinterprets a value by a wrong type. A binlog with names is only
+    /// compared. One warning per table and reason.
+    pub fn enrich(&mut self, change: &mut TableChange, at: &str) -> Option<String> {
+        let key = TableKey::new(&change.schema, &change.table);
+        let fits = match self.tables.get(&key) {
+            None if change.names_known => return None,
+            None => Err("no schema history for the table".to_string()),
+            Some(t) => values::check(change, t),
         };
-        if t.columns.len() != change.columns.len() {
-            return Some(format!(
-                "schema history for {} has {} columns but the row event has {}: columns left unnamed",
-                TableKey::new(&change.schema, &change.table),
-                t.columns.len(),
-                change.columns.len()
-            ));
-        }
-        for (c, h) in change.columns.iter_mut().zip(&t.columns) {
-            c.name.clone_from(&h.name);
-            c.primary_key = h.primary_key;
-            c.nullable = h.nullable;
-            c.unsigned = h.unsigned;
-            c.mysql_type.clone_from(&h.mysql_type);
-            if c.charset.is_empty() {
-                c.charset.clone_from(&h.charset);
+        match fits {
+            Ok(()) => {
+                self.unfit.remove(&key);
+                if !change.names_known {
+                    if let Some(t) = self.tables.get(&key) {
+                        values::apply(change, t);
+                    }
+                }
+                None
+            }
+            Err(reason) => {
+                if self.unfit.get(&key) == Some(&reason) {
+                    return None;
+                }
+                let what = if change.names_known {
+                    "the binlog's names and types are used"
+                } else {
+                    "columns left unnamed, values as the binlog has them"
+                };
+                let warning = format!("{key} at {at}: {reason}: {what}");
+                self.unfit.insert(key, reason);
+                Some(warning)
             }
         }
-        change.names_known = true;
-        None
     }
 }
 

@@ -194,3 +194,81 @@ fn templates_apply() {
         check(sql).unwrap();
     }
 }
+
+/// A server that answers `ok` table queries, then fails.
+struct FailingCatalog {
+    ok: usize,
+}
+
+impl Catalog for FailingCatalog {
+    fn table(&mut self, schema: &str, table: &str) -> Result<Option<TableSchema>, SchemaError> {
+        if self.ok == 0 {
+            return Err(SchemaError::Catalog {
+                table: format!("{schema}.{table}"),
+                reason: "connection lost".into(),
+            });
+        }
+        self.ok -= 1;
+        Ok(None)
+    }
+}
+
+/// A failed refresh leaves the history exactly as it was, through both
+/// entry points.
+fn check_transactional(sql: &str, ok: usize) -> Result<(), TestCaseError> {
+    let before = base();
+    let mut h = before.clone();
+    if h.apply_ddl_with(&mut FailingCatalog { ok }, "shop", sql)
+        .is_err()
+    {
+        prop_assert_eq!(h.snapshot(), before.snapshot(), "`{}` left a trace", sql);
+    }
+    let mut h = before.clone();
+    let mut record = Record {
+        ddl: Some(Ddl {
+            schema: "shop".into(),
+            statement: sql.into(),
+            ..Default::default()
+        }),
+        ..Default::default()
+    };
+    let untouched = record.clone();
+    if h.process_record(&mut record, Some(&mut FailingCatalog { ok }))
+        .is_err()
+    {
+        prop_assert_eq!(h.snapshot(), before.snapshot(), "`{}` left a trace", sql);
+        prop_assert_eq!(record, untouched);
+    }
+    Ok(())
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 256, ..ProptestConfig::default() })]
+
+    #[test]
+    fn a_failed_refresh_changes_nothing(t in 0..TEMPLATES.len(), ops in proptest::collection::vec((any::<u8>(), any::<usize>(), any::<usize>()), 0..6), ok in 0usize..3) {
+        check_transactional(&mutate(TEMPLATES[t], &ops), ok)?;
+    }
+}
+
+#[test]
+fn a_refresh_that_fails_after_a_certain_part_keeps_nothing() {
+    // The rename is certain, the partitioning clause is not: without the
+    // server's answer neither is kept.
+    let sql = "ALTER TABLE alpha RENAME TO alpha2, ADD SYSTEM VERSIONING";
+    let before = base();
+    let mut h = before.clone();
+    assert!(h
+        .apply_ddl_with(&mut FailingCatalog { ok: 0 }, "shop", sql)
+        .is_err());
+    assert_eq!(h.snapshot(), before.snapshot());
+    assert!(h.table("shop", "alpha").is_some() && h.table("shop", "alpha2").is_none());
+    // With the answer, both are.
+    assert!(h
+        .apply_ddl_with(&mut FailingCatalog { ok: 1 }, "shop", sql)
+        .is_ok());
+    assert!(h.table("shop", "alpha").is_none());
+    for sql in TEMPLATES {
+        check_transactional(sql, 0).unwrap();
+    }
+}

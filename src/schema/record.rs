@@ -15,8 +15,12 @@ impl SchemaHistory {
     /// Live capture: applies the record's DDL statement, if any, filling
     /// its `tables` and `databases`; re-reads through `catalog` what the
     /// statement did not say clearly (without a catalog those tables stay
-    /// out of the history); then names the columns of its row events.
+    /// out of the history); then names the columns of its row events and
+    /// makes their values exact ([`enrich`](Self::enrich)).
     /// Returns the warnings to log, at most one per distinct text.
+    ///
+    /// All or nothing: when the catalog fails, the history is exactly as
+    /// it was before the call and the record is not changed.
     pub fn process_record(
         &mut self,
         record: &mut Record,
@@ -24,28 +28,36 @@ impl SchemaHistory {
     ) -> Result<Vec<String>, SchemaError> {
         let mut warnings: Vec<String> = Vec::new();
         if let Some(ddl) = record.ddl.as_mut() {
-            let outcome = self.apply_ddl(&ddl.schema, &ddl.statement);
-            let mut refreshed = Vec::new();
-            if let DdlOutcome::Refresh {
-                tables, warning, ..
-            } = &outcome
-            {
-                match catalog {
-                    Some(cat) => refreshed = self.refresh(cat, tables)?,
-                    None => warnings.push(format!(
-                        "{warning} (no server connection: left out of the history)"
-                    )),
+            let (filled, warning) = self.transaction(|h| {
+                let outcome = h.apply_ddl(&ddl.schema, &ddl.statement);
+                let mut refreshed = Vec::new();
+                let mut warning = None;
+                if let DdlOutcome::Refresh {
+                    tables, warning: w, ..
+                } = &outcome
+                {
+                    match catalog {
+                        Some(cat) => refreshed = h.refresh(cat, tables)?,
+                        None => {
+                            warning = Some(format!(
+                                "{w} (no server connection: left out of the history)"
+                            ))
+                        }
+                    }
+                    warning.get_or_insert_with(|| w.clone());
                 }
-                if !warnings.contains(warning) {
-                    warnings.push(warning.clone());
-                }
-            }
-            let filled = outcome.to_record(&ddl.schema, &ddl.statement, &refreshed);
+                Ok((
+                    outcome.to_record(&ddl.schema, &ddl.statement, &refreshed),
+                    warning,
+                ))
+            })?;
+            warnings.extend(warning);
             ddl.tables = filled.tables;
             ddl.databases = filled.databases;
         }
+        let at = position(record);
         for change in &mut record.changes {
-            if let Some(w) = self.enrich(change) {
+            if let Some(w) = self.enrich(change, &at) {
                 if !warnings.contains(&w) {
                     warnings.push(w);
                 }
@@ -54,19 +66,42 @@ impl SchemaHistory {
         Ok(warnings)
     }
 
+    /// Runs `f` on a copy of the history and keeps the copy only when `f`
+    /// succeeds: a failure in the middle (a catalog query) never leaves a
+    /// statement half applied.
+    pub(super) fn transaction<T>(
+        &mut self,
+        f: impl FnOnce(&mut SchemaHistory) -> Result<T, SchemaError>,
+    ) -> Result<T, SchemaError> {
+        let mut work = self.clone();
+        let out = f(&mut work)?;
+        *self = work;
+        Ok(out)
+    }
+
     /// A reader of the log: applies a snapshot or DDL record (as stored,
-    /// without parsing the statement) and names the columns of row events
-    /// that carry none. Returns the warnings of [`enrich`](Self::enrich).
+    /// without parsing the statement), then names the columns of row
+    /// events that carry none and makes their values exact. Returns the
+    /// warnings of [`enrich`](Self::enrich).
     pub fn read_record(&mut self, record: &mut Record) -> Vec<String> {
         self.apply_record(record);
+        let at = position(record);
         let mut warnings: Vec<String> = Vec::new();
         for change in &mut record.changes {
-            if let Some(w) = self.enrich(change) {
+            if let Some(w) = self.enrich(change, &at) {
                 if !warnings.contains(&w) {
                     warnings.push(w);
                 }
             }
         }
         warnings
+    }
+}
+
+/// `file:start` of a record, for warnings.
+pub fn position(record: &Record) -> String {
+    match &record.position {
+        Some(p) => format!("{}:{}", p.file, p.start),
+        None => "an unknown position".into(),
     }
 }

@@ -494,12 +494,14 @@ fn refresh_replay_and_records() {
 }
 
 #[test]
-fn enrich_fills_names_only_when_counts_match() {
+fn enrich_fills_names_only_when_the_history_fits() {
     let mut h = history();
     applied(
         &mut h,
         "CREATE TABLE t (id BIGINT UNSIGNED NOT NULL PRIMARY KEY, name VARCHAR(5) CHARSET latin1)",
     );
+    // As the decoder describes a NO_LOG TABLE_MAP of that table.
+    let binlog = [(8, "bigint(20)"), (15, "varchar(5)"), (3, "int(11)")];
     let unnamed = |n: usize| TableChange {
         schema: "shop".into(),
         table: "t".into(),
@@ -507,7 +509,8 @@ fn enrich_fills_names_only_when_counts_match() {
         columns: (1..=n)
             .map(|i| Column {
                 name: format!("@{i}"),
-                type_code: 3,
+                type_code: binlog[i - 1].0,
+                mysql_type: binlog[i - 1].1.into(),
                 ..Default::default()
             })
             .collect(),
@@ -515,11 +518,11 @@ fn enrich_fills_names_only_when_counts_match() {
         ..Default::default()
     };
     let mut ok = unnamed(2);
-    assert_eq!(h.enrich(&mut ok), None);
+    assert_eq!(h.enrich(&mut ok, "f:4"), None);
     assert!(ok.names_known);
     assert_eq!(ok.columns[0].name, "id");
     assert!(ok.columns[0].primary_key && ok.columns[0].unsigned && !ok.columns[0].nullable);
-    assert_eq!(ok.columns[0].type_code, 3, "the binlog's type code is kept");
+    assert_eq!(ok.columns[0].type_code, 8, "the binlog's type code is kept");
     assert_eq!(
         (
             ok.columns[1].mysql_type.as_str(),
@@ -529,13 +532,24 @@ fn enrich_fills_names_only_when_counts_match() {
     );
     let mut bad = unnamed(3);
     let before = bad.clone();
-    assert!(h.enrich(&mut bad).is_some_and(|w| w.contains("3")));
+    let w = h.enrich(&mut bad, "f:4").expect("a warning");
+    assert!(w.contains('3') && w.contains("f:4"), "{w}");
     assert_eq!(bad, before);
+    // Once per table and reason.
+    assert_eq!(h.enrich(&mut bad, "f:9"), None);
+    // A type the history does not have: never named.
+    let mut other = unnamed(2);
+    other.columns[1].type_code = 3;
+    let before = other.clone();
+    assert!(h
+        .enrich(&mut other, "f:12")
+        .is_some_and(|w| w.contains("another type")));
+    assert_eq!(other, before);
     let mut unknown = TableChange {
         table: "nope".into(),
         ..unnamed(1)
     };
-    assert!(h.enrich(&mut unknown).is_some());
+    assert!(h.enrich(&mut unknown, "f:4").is_some());
     assert!(!unknown.names_known);
 }
 
@@ -619,6 +633,8 @@ fn records_from_the_decoder_and_from_the_log() {
             columns: (1..=n)
                 .map(|i| Column {
                     name: format!("@{i}"),
+                    type_code: 3,
+                    mysql_type: "int(11)".into(),
                     ..Default::default()
                 })
                 .collect(),
@@ -634,12 +650,14 @@ fn records_from_the_decoder_and_from_the_log() {
             Column {
                 name: "x".into(),
                 mysql_type: "int(11)".into(),
+                type_code: 3,
                 nullable: true,
                 ..Default::default()
             },
             Column {
                 name: "y".into(),
                 mysql_type: "int(11)".into(),
+                type_code: 3,
                 nullable: true,
                 ..Default::default()
             },

@@ -420,7 +420,12 @@ pub fn resolve(
             let members = members?;
             let list: Vec<String> = members
                 .iter()
-                .map(|m| format!("'{}'", m.trim_end_matches(' ').replace('\'', "''")))
+                // As `information_schema.COLUMNS.COLUMN_TYPE` prints them:
+                // quotes and backslashes doubled.
+                .map(|m| {
+                    let m = m.trim_end_matches(' ').replace('\\', "\\\\");
+                    format!("'{}'", m.replace('\'', "''"))
+                })
                 .collect();
             let code = if name == "enum" {
                 code::ENUM

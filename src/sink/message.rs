@@ -271,6 +271,7 @@ mod tests {
                 })
                 .collect(),
             query: String::new(),
+            ..Default::default()
         }
     }
 

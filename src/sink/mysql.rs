@@ -34,7 +34,7 @@
 //! UTC (the session's `time_zone` is `+00:00`), absent columns (minimal
 //! row images) left out.
 
-use super::mysql_literal::{literal, unsigned_of, Literal};
+use super::mysql_literal::{literal, Literal};
 use super::mysql_skip;
 use super::runner::{Sink, SinkError};
 #[cfg(test)]
@@ -594,8 +594,7 @@ fn present<'a>(
     }
     let mut out = Vec::new();
     for (column, value) in columns.iter().zip(&image.values) {
-        let unsigned = unsigned_of(column, value);
-        match unsigned.map_or_else(|| literal(value), |u| Literal::Sql(u.to_string())) {
+        match literal(value) {
             Literal::Absent => {}
             Literal::Sql(s) => out.push((column, Some(s))),
             Literal::Null => out.push((column, None)),
@@ -734,6 +733,7 @@ mod tests {
             names_known: true,
             rows,
             query: String::new(),
+            ..Default::default()
         }
     }
 

@@ -3,29 +3,8 @@
 //! '+00:00'`, without `NO_BACKSLASH_ESCAPES`) reads back as the same value.
 //! Kept apart from the statement building so each stays small.
 
-use crate::proto::{value::Kind, Column, Value};
+use crate::proto::{value::Kind, Value};
 use std::fmt::Write as _;
-/// A negative integer the binlog gave for an unsigned column (the row
-/// event carries no signedness without full metadata), read back as the
-/// unsigned number of the column's width.
-pub fn unsigned_of(column: &Column, value: &Value) -> Option<u64> {
-    let Some(Kind::Int(v)) = value.kind else {
-        return None;
-    };
-    let unsigned = column.unsigned || column.mysql_type.to_ascii_lowercase().contains("unsigned");
-    if v >= 0 || !unsigned {
-        return None;
-    }
-    let bits = match column.type_code {
-        1 => 8,  // TINY
-        2 => 16, // SHORT
-        9 => 24, // INT24
-        3 => 32, // LONG
-        8 => 64, // LONGLONG
-        _ => return None,
-    };
-    Some((v as u64) & (u64::MAX >> (64 - bits)))
-}
 
 /// A value as SQL.
 #[derive(Debug, PartialEq)]
@@ -131,14 +110,6 @@ mod tests {
         Value { kind: Some(kind) }
     }
 
-    fn col(name: &str, pk: bool) -> Column {
-        Column {
-            name: name.into(),
-            primary_key: pk,
-            ..Default::default()
-        }
-    }
-
     #[test]
     fn literals_are_escaped() {
         assert_eq!(
@@ -168,17 +139,5 @@ mod tests {
             literal(&v(Kind::Double(f64::NAN))),
             Literal::Unsupported("not a finite number")
         );
-    }
-
-    #[test]
-    fn negative_ints_of_unsigned_columns_are_read_back() {
-        let mut c = col("id", true);
-        c.mysql_type = "bigint(20) unsigned".into();
-        c.type_code = 8;
-        assert_eq!(unsigned_of(&c, &v(Kind::Int(-1))), Some(u64::MAX));
-        c.type_code = 1;
-        assert_eq!(unsigned_of(&c, &v(Kind::Int(-1))), Some(255));
-        c.mysql_type = "tinyint(4)".into();
-        assert_eq!(unsigned_of(&c, &v(Kind::Int(-1))), None);
     }
 }

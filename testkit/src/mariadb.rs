@@ -16,7 +16,8 @@ pub const PASSWORD: &str = "sluice-test-pw";
 #[derive(Clone, Debug)]
 pub struct MariaDbOptions {
     pub server_id: u32,
-    /// `binlog_row_metadata`: `FULL` or `MINIMAL`.
+    /// `binlog_row_metadata`: `NO_LOG` (MariaDB's default, kept when
+    /// `None`), `MINIMAL` or `FULL`.
     pub row_metadata: Option<String>,
     /// `binlog_row_image`: `FULL`, `MINIMAL` or `NOBLOB`.
     pub row_image: Option<String>,

@@ -65,6 +65,7 @@ pub fn insert(schema: &str, table: &str, id: i64) -> Record {
                 }),
             }],
             query: String::new(),
+            ..Default::default()
         }],
         last_part: true,
         ..Default::default()

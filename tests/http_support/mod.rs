@@ -67,6 +67,7 @@ pub fn event(i: u64, rows: u64) -> proto::Record {
             names_known: true,
             rows,
             query: String::new(),
+            ..Default::default()
         }],
         last_part: true,
         ..Default::default()

@@ -386,6 +386,7 @@ mod tests {
             names_known: true,
             rows,
             query: String::new(),
+            ..Default::default()
         }
     }
 
