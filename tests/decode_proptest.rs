@@ -2,7 +2,9 @@
 //! and mutated real events (from the corpus) into `TableMap::parse` and
 //! `rows::decode_rows` never panic, and never make one allocation much
 //! larger than their input (a counting global allocator watches every
-//! allocation of this test binary).
+//! allocation of this test binary). JSON diff paths (`json_diff::apply`)
+//! with arbitrary escapes and multi-byte characters never panic, and their
+//! quoted keys read as serde_json reads the same JSON string.
 
 mod common;
 
@@ -12,6 +14,7 @@ use std::collections::HashMap;
 
 use common::walker;
 use proptest::prelude::*;
+use sluice::decode::json_diff;
 use sluice::decode::rows;
 use sluice::decode::table_map::TableMap;
 
@@ -195,6 +198,93 @@ proptest! {
             bounded(body.len() + tm.len(), || {
                 let _ = rows::decode_rows(*t, &body, *phl, &table);
             });
+        }
+    }
+}
+
+/// One piece of the inside of a quoted JSON path key: plain characters
+/// (any but the quote and the backslash, control characters included),
+/// valid escapes, `\uXXXX` of any code unit (lone surrogates included),
+/// surrogate pairs, and broken escapes (a backslash before any character,
+/// too few hex digits).
+fn key_piece() -> impl Strategy<Value = String> {
+    let plain = any::<char>()
+        .prop_filter("quote and backslash are pieces of their own", |c| {
+            *c != '"' && *c != '\\'
+        })
+        .prop_map(String::from);
+    let simple = proptest::sample::select(
+        &[
+            "\\\"", "\\\\", "\\/", "\\b", "\\f", "\\n", "\\r", "\\t", "é", "€", "😀",
+        ][..],
+    )
+    .prop_map(String::from);
+    prop_oneof![
+        4 => plain,
+        3 => simple,
+        2 => (any::<u16>(), any::<bool>())
+            .prop_map(|(u, up)| if up { format!("\\u{u:04X}") } else { format!("\\u{u:04x}") }),
+        2 => (0x10000u32..=0x10FFFF).prop_map(|c| {
+            let c = c - 0x10000;
+            format!("\\u{:04X}\\u{:04x}", 0xD800 + (c >> 10), 0xDC00 + (c & 0x3FF))
+        }),
+        1 => any::<char>().prop_map(|c| format!("\\{c}")),
+        1 => (0u16..0x1000, 0usize..4).prop_map(|(u, n)| format!("\\u{}", &format!("{u:03x}")[..n])),
+    ]
+}
+
+/// The empty object in MySQL's binary JSON: small object, 0 members,
+/// 4 bytes.
+const EMPTY_OBJECT: &[u8] = &[0x00, 0, 0, 4, 0];
+
+/// The diff that INSERTs `true` (binary JSON literal 0x04 0x01) at `path`,
+/// lengths packed (1 byte below 251, else 0xFC and 2 bytes).
+fn insert_true(path: &str) -> Vec<u8> {
+    let mut d = vec![1];
+    let n = path.len();
+    if n < 251 {
+        d.push(n as u8);
+    } else {
+        d.push(0xFC);
+        d.extend(
+            u16::try_from(n)
+                .expect("test paths stay short")
+                .to_le_bytes(),
+        );
+    }
+    d.extend(path.as_bytes());
+    d.extend([2, 0x04, 0x01]);
+    d
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 2000, ..ProptestConfig::default() })]
+
+    #[test]
+    fn json_diff_keys_read_as_serde_json_reads_them(
+        pieces in proptest::collection::vec(key_piece(), 0..12)
+    ) {
+        let inner = pieces.concat();
+        let path = format!("$.\"{inner}\"");
+        let expected = serde_json::from_str::<String>(&format!("\"{inner}\""));
+        let got = json_diff::apply(Some(EMPTY_OBJECT), &insert_true(&path));
+        match expected {
+            Ok(key) => {
+                let text = got.map_err(|e| TestCaseError::fail(format!("{path:?}: {e}")))?;
+                let doc: serde_json::Map<String, serde_json::Value> = serde_json::from_str(&text)
+                    .map_err(|e| TestCaseError::fail(format!("{text:?} is not JSON: {e}")))?;
+                prop_assert_eq!(doc.len(), 1);
+                prop_assert_eq!(doc.get(&key), Some(&serde_json::Value::Bool(true)), "{}", text);
+            }
+            Err(_) => prop_assert!(got.is_err(), "{:?} accepted: {:?}", path, got),
+        }
+    }
+
+    #[test]
+    fn arbitrary_json_diff_paths_never_panic(path in "\\PC{0,40}", tail in "[\\\\\"$.\\[\\]éa]{0,12}") {
+        for p in [format!("{path}{tail}"), format!("$.\"{path}{tail}"), format!("${tail}{path}")] {
+            let _ = json_diff::apply(Some(EMPTY_OBJECT), &insert_true(&p));
+            let _ = json_diff::ops(&insert_true(&p));
         }
     }
 }

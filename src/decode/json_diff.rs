@@ -101,37 +101,9 @@ fn parse_path(p: &str) -> Result<Vec<Leg>, DecodeError> {
             b'.' => {
                 i += 1;
                 if b.get(i) == Some(&b'"') {
-                    i += 1;
-                    let mut key = String::new();
-                    loop {
-                        match b.get(i) {
-                            None => return Err(bad(format!("unterminated key in {p:?}"))),
-                            Some(b'"') => {
-                                i += 1;
-                                break;
-                            }
-                            Some(b'\\') => {
-                                let e = *b.get(i + 1).ok_or_else(|| bad("bad escape"))?;
-                                key.push(match e {
-                                    b'n' => '\n',
-                                    b't' => '\t',
-                                    b'r' => '\r',
-                                    b'b' => '\u{8}',
-                                    b'f' => '\u{c}',
-                                    other => char::from(other),
-                                });
-                                i += 2;
-                            }
-                            Some(_) => {
-                                let start = i;
-                                while i < b.len() && b[i] != b'"' && b[i] != b'\\' {
-                                    i += 1;
-                                }
-                                key.push_str(&p[start..i]);
-                            }
-                        }
-                    }
+                    let (key, next) = quoted_key(p, i + 1)?;
                     legs.push(Leg::Key(key));
+                    i = next;
                 } else {
                     let start = i;
                     while i < b.len() && b[i] != b'.' && b[i] != b'[' {
@@ -160,15 +132,96 @@ fn parse_path(p: &str) -> Result<Vec<Leg>, DecodeError> {
                 i = end + 1;
             }
             b' ' => i += 1,
-            other => {
-                return Err(bad(format!(
-                    "unexpected {:?} in path {p:?}",
-                    char::from(other)
-                )))
+            _ => {
+                // `i` is on a character boundary: every leg ends at an
+                // ASCII byte.
+                let ch = p[i..].chars().next().unwrap_or_default();
+                return Err(bad(format!("unexpected {ch:?} in path {p:?}")));
             }
         }
     }
     Ok(legs)
+}
+
+/// A quoted key leg, `p[from..]` being what follows its opening quote:
+/// the key and the index just past its closing quote. The server writes
+/// such keys with JSON string rules (RFC 8259 section 7: `\"` `\\` `\/`
+/// `\b` `\f` `\n` `\r` `\t`, `\uXXXX` with UTF-16 surrogate pairs for
+/// characters beyond U+FFFF, no raw control characters), so anything else
+/// is an error rather than a guess. Walks characters, never bytes, so an
+/// escape before a multi-byte character cannot split it.
+fn quoted_key(p: &str, from: usize) -> Result<(String, usize), DecodeError> {
+    let mut key = String::new();
+    let mut chars = p[from..].char_indices();
+    while let Some((at, ch)) = chars.next() {
+        match ch {
+            '"' => return Ok((key, from + at + 1)),
+            '\\' => {
+                let (_, e) = chars
+                    .next()
+                    .ok_or_else(|| bad(format!("unterminated key in {p:?}")))?;
+                key.push(match e {
+                    '"' | '\\' | '/' => e,
+                    'b' => '\u{8}',
+                    'f' => '\u{c}',
+                    'n' => '\n',
+                    'r' => '\r',
+                    't' => '\t',
+                    'u' => unicode_escape(&mut chars, p)?,
+                    other => return Err(bad(format!("bad escape \\{other} in path {p:?}"))),
+                });
+            }
+            c if u32::from(c) < 0x20 => {
+                return Err(bad(format!("unescaped control character in path {p:?}")))
+            }
+            c => key.push(c),
+        }
+    }
+    Err(bad(format!("unterminated key in {p:?}")))
+}
+
+/// The character of a `\uXXXX` escape whose `\u` has been read; a high
+/// surrogate must be followed by `\u` and a low one.
+fn unicode_escape(chars: &mut std::str::CharIndices<'_>, p: &str) -> Result<char, DecodeError> {
+    let unit = hex4(chars, p)?;
+    let code = match unit {
+        0xD800..=0xDBFF => {
+            let low = match (chars.next(), chars.next()) {
+                (Some((_, '\\')), Some((_, 'u'))) => hex4(chars, p)?,
+                _ => {
+                    return Err(bad(format!(
+                        "unpaired surrogate \\u{unit:04X} in path {p:?}"
+                    )))
+                }
+            };
+            if !(0xDC00..=0xDFFF).contains(&low) {
+                return Err(bad(format!(
+                    "unpaired surrogate \\u{unit:04X} in path {p:?}"
+                )));
+            }
+            0x10000 + ((unit - 0xD800) << 10) + (low - 0xDC00)
+        }
+        0xDC00..=0xDFFF => {
+            return Err(bad(format!(
+                "unpaired surrogate \\u{unit:04X} in path {p:?}"
+            )))
+        }
+        _ => unit,
+    };
+    // Cannot fail: surrogates are handled above and pairs stay <= U+10FFFF.
+    char::from_u32(code).ok_or_else(|| bad(format!("bad \\u escape in path {p:?}")))
+}
+
+fn hex4(chars: &mut std::str::CharIndices<'_>, p: &str) -> Result<u32, DecodeError> {
+    let mut v = 0;
+    for _ in 0..4 {
+        let d = chars
+            .next()
+            .and_then(|(_, c)| c.to_digit(16))
+            .ok_or_else(|| bad(format!("\\u needs four hex digits in path {p:?}")))?;
+        v = v * 16 + d;
+    }
+    Ok(v)
 }
 
 fn key_order(a: &str, b: &str) -> std::cmp::Ordering {
@@ -332,6 +385,33 @@ mod tests {
         assert!(apply(Some(&old), &[0, 9, b'$']).is_err());
         assert_eq!(parse_path("$[last]").unwrap(), vec![Leg::Last]);
         assert!(ops(&op(0, "$.a", Some(&[0x04, 9]))).is_err());
+    }
+
+    #[test]
+    fn quoted_keys_use_json_string_escapes() {
+        let key = |p: &str| parse_path(p).map(|l| l.into_iter().next());
+        let k = |s: &str| Some(Leg::Key(s.to_string()));
+        assert_eq!(key(r#"$."a\u00e9b""#).unwrap(), k("a\u{e9}b"));
+        assert_eq!(key(r#"$."\uD83D\uDE00x""#).unwrap(), k("\u{1F600}x"));
+        assert_eq!(key(r#"$."q\"\\\/\n""#).unwrap(), k("q\"\\/\n"));
+        assert_eq!(key("$.\"é\\tü\"").unwrap(), k("é\tü"));
+        // A backslash before a multi-byte character used to split it.
+        for bad_path in [
+            "$.\"\\é\"",
+            "$.\"\\\u{1F600}\"",
+            r#"$."\uD83D""#,
+            r#"$."\uDE00""#,
+            r#"$."\uD83D\u0041""#,
+            r#"$."\u12""#,
+            r#"$."\u12é4""#,
+            r#"$."\x""#,
+            "$.\"a\u{1}\"",
+            "$.\"a\\",
+            "$é",
+        ] {
+            assert!(parse_path(bad_path).is_err(), "{bad_path:?}");
+        }
+        assert_eq!(key("$.a€").unwrap(), k("a€"));
     }
 
     #[test]
