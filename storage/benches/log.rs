@@ -37,6 +37,7 @@ fn cfg(fsync: FsyncPolicy) -> LogConfig {
         index_interval_bytes: 16 << 10,
         retention_bytes: None,
         retention_age: None,
+        retention_max_bytes: None,
         compression: Compression::None,
     }
 }

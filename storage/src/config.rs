@@ -36,6 +36,10 @@ pub struct LogConfig {
     pub retention_bytes: Option<u64>,
     /// Delete sealed segments sealed longer ago than this.
     pub retention_age: Option<Duration>,
+    /// Hard cap on the log's bytes: past it, retention deletes segments
+    /// that protected groups still need (and marks those groups lost).
+    /// `None`: protected groups hold segments for as long as they need.
+    pub retention_max_bytes: Option<u64>,
     /// Compression of batch bodies.
     pub compression: Compression,
 }
@@ -49,12 +53,42 @@ impl Default for LogConfig {
             index_interval_bytes: 16 << 10,
             retention_bytes: None,
             retention_age: Some(Duration::from_secs(7 * 24 * 3600)),
+            retention_max_bytes: None,
             compression: Compression::None,
         }
     }
 }
 
 impl LogConfig {
+    /// The settings as `key = value` lines, the text of the log's
+    /// `settings` file (see [`crate::Log::open`]): what the writer was last
+    /// opened with, for tools that open the log read-only.
+    pub fn to_text(&self) -> String {
+        let opt_u64 = |v: Option<u64>| v.map_or("none".to_string(), |b| b.to_string());
+        let opt_dur =
+            |v: Option<Duration>| v.map_or("none".to_string(), |d| format!("{}s", d.as_secs()));
+        let fsync = match self.fsync {
+            FsyncPolicy::Always => "always".to_string(),
+            FsyncPolicy::Interval(d) => format!("interval:{}", d.as_millis()),
+            FsyncPolicy::Never => "never".to_string(),
+        };
+        let compression = match self.compression {
+            Compression::None => "none".to_string(),
+            Compression::Zstd(level) => format!("zstd:{level}"),
+        };
+        format!(
+            "segment_bytes = {}\nsegment_age = {}\nretention_bytes = {}\nretention_age = {}\n\
+             retention_max_bytes = {}\ncompression = {}\nfsync = {}\n",
+            self.segment_bytes,
+            opt_dur(self.segment_age),
+            opt_u64(self.retention_bytes),
+            opt_dur(self.retention_age),
+            opt_u64(self.retention_max_bytes),
+            compression,
+            fsync,
+        )
+    }
+
     pub(crate) fn check(&self) -> Result<(), StorageError> {
         if self.segment_bytes < 1024 || self.segment_bytes > 64 << 30 {
             return Err(StorageError::Config(format!(
@@ -72,6 +106,13 @@ impl LogConfig {
                 return Err(StorageError::Config(
                     "fsync interval must be positive (use Always)".into(),
                 ));
+            }
+        }
+        if let (Some(cap), Some(bytes)) = (self.retention_max_bytes, self.retention_bytes) {
+            if cap < bytes {
+                return Err(StorageError::Config(format!(
+                    "retention_max_bytes {cap} is below retention_bytes {bytes}"
+                )));
             }
         }
         if let Compression::Zstd(level) = self.compression {

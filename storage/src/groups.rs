@@ -4,17 +4,30 @@
 //! or the new offset, never a mix. Groups are read from disk on every call,
 //! so a second process (read-only log) sees commits made by the first.
 //!
-//! File `groups/{hex of the name}.group` (little endian):
+//! A *protected* group holds retention back: the segments it has not read
+//! yet are kept (up to `retention_max_bytes`). When retention deletes
+//! records a group has not read, the group is marked *lost* with the range,
+//! never moved on silently.
+//!
+//! File `groups/{hex of the name}.group` (little endian), version 2:
 //!
 //! ```text
-//!   0  8 bytes  magic "SLCGRP01"
+//!   0  8 bytes  magic "SLCGRP02"
 //!   8  u64      committed offset (the next offset the group will read)
 //!  16  i64      committed_at_ms (wall clock of the commit)
 //!  24  u8       reset policy: 0 none, 1 earliest, 2 latest
-//!  25  u16      name length
-//!  27  name (UTF-8)
+//!  25  u8       flags: bit 0 protected; other bits 0
+//!  26  u64      records lost to retention, in all
+//!  34  u64      the last range lost: first offset
+//!  42  u64      the last range lost: end offset (exclusive; equal: none)
+//!  50  u16      name length
+//!  52  name (UTF-8)
 //!  ..  u32      CRC-32 of every byte before it
 //! ```
+//!
+//! Version 1 (magic "SLCGRP01") is the same without bytes 25..50 (name
+//! length at 25): an unprotected group that lost nothing. It is read, and
+//! rewritten as version 2 on the next commit.
 
 use std::path::{Path, PathBuf};
 
@@ -23,7 +36,9 @@ use crate::log::{atomic_write, Log};
 use crate::writer::now_ms;
 use crate::StorageError;
 
-const GROUP_MAGIC: &[u8; 8] = b"SLCGRP01";
+const GROUP_MAGIC: &[u8; 8] = b"SLCGRP02";
+const GROUP_MAGIC_V1: &[u8; 8] = b"SLCGRP01";
+const FLAG_PROTECTED: u8 = 1;
 
 /// What a group does when its committed offset fell below the log start.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
@@ -48,6 +63,19 @@ pub struct GroupInfo {
     pub committed_at_ms: i64,
     /// What happens when `offset` fell out of retention.
     pub reset: ResetPolicy,
+    /// Retention keeps the records this group has not read yet.
+    pub protected: bool,
+    /// Records deleted by retention before the group read them.
+    pub lost: Lost,
+}
+
+/// What retention deleted before a group read it.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Lost {
+    /// Records lost, in all.
+    pub records: u64,
+    /// The last range lost (empty: none).
+    pub last: std::ops::Range<u64>,
 }
 
 /// How far a group is behind the durable end.
@@ -73,7 +101,7 @@ impl Log {
 }
 
 fn encode(g: &GroupInfo) -> Vec<u8> {
-    let mut out = Vec::with_capacity(31 + g.name.len());
+    let mut out = Vec::with_capacity(56 + g.name.len());
     out.extend_from_slice(GROUP_MAGIC);
     put_u64(&mut out, g.offset);
     put_i64(&mut out, g.committed_at_ms);
@@ -82,6 +110,10 @@ fn encode(g: &GroupInfo) -> Vec<u8> {
         ResetPolicy::Earliest => 1,
         ResetPolicy::Latest => 2,
     });
+    out.push(if g.protected { FLAG_PROTECTED } else { 0 });
+    put_u64(&mut out, g.lost.records);
+    put_u64(&mut out, g.lost.last.start);
+    put_u64(&mut out, g.lost.last.end);
     put_u16(&mut out, g.name.len() as u16);
     out.extend_from_slice(g.name.as_bytes());
     let c = crc(&out);
@@ -105,9 +137,11 @@ pub(crate) fn decode(bytes: &[u8], path: &Path) -> Result<GroupInfo, StorageErro
     }
     let mut c = Cursor::new(body);
     let parse = |c: &mut Cursor<'_>| -> Result<GroupInfo, Short> {
-        if &c.array::<8>("group magic")? != GROUP_MAGIC {
-            return c.fail("bad group magic");
-        }
+        let v2 = match &c.array::<8>("group magic")? {
+            m if m == GROUP_MAGIC => true,
+            m if m == GROUP_MAGIC_V1 => false,
+            _ => return c.fail("bad group magic"),
+        };
         let offset = c.u64("offset")?;
         let committed_at_ms = c.i64("commit time")?;
         let reset = match c.u8("reset policy")? {
@@ -115,6 +149,27 @@ pub(crate) fn decode(bytes: &[u8], path: &Path) -> Result<GroupInfo, StorageErro
             1 => ResetPolicy::Earliest,
             2 => ResetPolicy::Latest,
             p => return c.fail(format!("unknown reset policy {p}")),
+        };
+        let (protected, lost) = if v2 {
+            let flags = c.u8("flags")?;
+            if flags & !FLAG_PROTECTED != 0 {
+                return c.fail(format!("unknown group flags {flags:#x}"));
+            }
+            let records = c.u64("lost records")?;
+            let from = c.u64("lost range start")?;
+            let to = c.u64("lost range end")?;
+            if to < from {
+                return c.fail("lost range ends before it starts");
+            }
+            (
+                flags & FLAG_PROTECTED != 0,
+                Lost {
+                    records,
+                    last: from..to,
+                },
+            )
+        } else {
+            (false, Lost::default())
         };
         let n = c.u16("name length")? as usize;
         let name = String::from_utf8(c.bytes(n, "name")?.to_vec())
@@ -127,6 +182,8 @@ pub(crate) fn decode(bytes: &[u8], path: &Path) -> Result<GroupInfo, StorageErro
             offset,
             committed_at_ms,
             reset,
+            protected,
+            lost,
         })
     };
     parse(&mut c).map_err(err)
@@ -160,9 +217,19 @@ impl Groups<'_> {
         atomic_write(&dir, &self.path(&g.name)?, &encode(g))
     }
 
-    /// Creates a group starting at the log start (`None`, `Earliest`) or at
-    /// the durable end (`Latest`). Fails if it exists.
+    /// Creates an unprotected group starting at the log start (`None`,
+    /// `Earliest`) or at the durable end (`Latest`). Fails if it exists.
     pub fn create(&self, name: &str, reset: ResetPolicy) -> Result<GroupInfo, StorageError> {
+        self.create_with(name, reset, false)
+    }
+
+    /// [`create`](Self::create), `protected` or not.
+    pub fn create_with(
+        &self,
+        name: &str,
+        reset: ResetPolicy,
+        protected: bool,
+    ) -> Result<GroupInfo, StorageError> {
         let _g = self.log.inner.groups_lock.lock();
         if self.get(name)?.is_some() {
             return Err(StorageError::GroupExists(name.to_string()));
@@ -177,6 +244,8 @@ impl Groups<'_> {
             offset,
             committed_at_ms: now_ms(),
             reset,
+            protected,
+            lost: Lost::default(),
         };
         self.store(&g)?;
         Ok(g)
@@ -184,7 +253,18 @@ impl Groups<'_> {
 
     /// The group, creating it as [`Groups::create`] does if it does not exist.
     pub fn get_or_create(&self, name: &str, reset: ResetPolicy) -> Result<GroupInfo, StorageError> {
-        match self.create(name, reset) {
+        self.get_or_create_with(name, reset, false)
+    }
+
+    /// The group, creating it as [`Groups::create_with`] does if it does
+    /// not exist (an existing group keeps its own protection).
+    pub fn get_or_create_with(
+        &self,
+        name: &str,
+        reset: ResetPolicy,
+        protected: bool,
+    ) -> Result<GroupInfo, StorageError> {
+        match self.create_with(name, reset, protected) {
             Err(StorageError::GroupExists(_)) => self
                 .get(name)?
                 .ok_or_else(|| StorageError::GroupNotFound(name.to_string())),
@@ -277,6 +357,37 @@ impl Groups<'_> {
         }
     }
 
+    /// Marks every group that had not read up to `new_start` as having lost
+    /// the records retention deleted below it (`old_start..new_start`).
+    /// Returns the groups marked.
+    pub(crate) fn mark_lost(
+        &self,
+        old_start: u64,
+        new_start: u64,
+    ) -> Result<Vec<GroupInfo>, StorageError> {
+        let _g = self.log.inner.groups_lock.lock();
+        let mut marked = Vec::new();
+        for mut g in self.list()? {
+            let from = g.offset.max(old_start);
+            if from >= new_start {
+                continue;
+            }
+            g.lost.records += new_start - from;
+            g.lost.last = from..new_start;
+            self.store(&g)?;
+            tracing::error!(
+                group = %g.name,
+                from,
+                to = new_start,
+                protected = g.protected,
+                "retention deleted records {from}..{new_start} that consumer group {:?} had not read",
+                g.name
+            );
+            marked.push(g);
+        }
+        Ok(marked)
+    }
+
     /// Deletes a group; returns whether it existed.
     pub fn delete(&self, name: &str) -> Result<bool, StorageError> {
         let _g = self.log.inner.groups_lock.lock();
@@ -323,10 +434,30 @@ mod tests {
     use super::*;
     use proptest::prelude::*;
 
+    #[test]
+    fn version_1_files_read_as_unprotected_and_never_lost() {
+        let mut b = GROUP_MAGIC_V1.to_vec();
+        put_u64(&mut b, 42);
+        put_i64(&mut b, 7);
+        b.push(1);
+        put_u16(&mut b, 2);
+        b.extend_from_slice(b"g1");
+        let c = crc(&b);
+        b.extend_from_slice(&c.to_le_bytes());
+        let g = decode(&b, Path::new("x")).unwrap();
+        assert_eq!(
+            (g.name.as_str(), g.offset, g.reset),
+            ("g1", 42, ResetPolicy::Earliest)
+        );
+        assert!(!g.protected);
+        assert_eq!(g.lost, Lost::default());
+    }
+
     proptest! {
         #[test]
         fn group_file_roundtrip_and_garbage(name in "[a-z]{1,20}", off in any::<u64>(), flip in any::<usize>()) {
-            let g = GroupInfo { name, offset: off, committed_at_ms: 5, reset: ResetPolicy::Latest };
+            let g = GroupInfo { name, offset: off, committed_at_ms: 5, reset: ResetPolicy::Latest,
+                protected: off % 2 == 0, lost: Lost { records: off / 3, last: off / 4..off / 2 } };
             let mut b = encode(&g);
             prop_assert_eq!(decode(&b, Path::new("x")).unwrap(), g);
             let i = flip % b.len();

@@ -55,7 +55,7 @@ mod writer;
 pub use batch::{BatchHeader, Compression, MAX_BATCH_BYTES};
 pub use config::{FsyncPolicy, LogConfig};
 pub use error::{Result, StorageError};
-pub use groups::{GroupInfo, Groups, Lag, ResetPolicy};
+pub use groups::{GroupInfo, Groups, Lag, Lost, ResetPolicy};
 pub use gtid::GtidSet;
 pub use index::IndexEntry;
 pub use log::{LastRecord, Log};

@@ -135,6 +135,9 @@ impl Log {
             return Err(StorageError::Locked(dir.to_path_buf()));
         }
         let (state, writer) = crate::recovery::open_dir(dir, &config, false)?;
+        // For readers in other processes (`sluice-inspect`): the settings
+        // this writer runs with. Informational only; nothing reads it back.
+        atomic_write(dir, &dir.join(SETTINGS_FILE), config.to_text().as_bytes())?;
         let log = Log::assemble(dir, config, false, state, writer, Some(lock));
         if let FsyncPolicy::Interval(every) = log.inner.config.fsync {
             log.spawn_every("sluice-log-fsync", every, |log| {
@@ -207,6 +210,17 @@ impl Log {
     /// The configuration the log was opened with.
     pub fn config(&self) -> &LogConfig {
         &self.inner.config
+    }
+
+    /// The writer's settings as `key = value` lines: this log's own for a
+    /// writable log, the `settings` file its writer left for a read-only
+    /// one (`None` when no writer ever wrote one).
+    pub fn settings_text(&self) -> Option<String> {
+        if self.inner.read_only {
+            std::fs::read_to_string(self.dir().join(SETTINGS_FILE)).ok()
+        } else {
+            Some(self.inner.config.to_text())
+        }
     }
 
     /// Whether the log was opened with [`Log::open_read_only`].
@@ -485,6 +499,9 @@ pub(crate) fn read_start(dir: &Path) -> Result<Option<u64>, StorageError> {
     }
     Ok(le_u64(&bytes, 8))
 }
+
+/// The writer's settings, as text (`LogConfig::to_text`).
+const SETTINGS_FILE: &str = "settings";
 
 /// Writes the `log-start` file atomically and durably.
 pub(crate) fn write_start(dir: &Path, start: u64) -> Result<(), StorageError> {

@@ -17,6 +17,7 @@ fn cfg(fsync: FsyncPolicy) -> LogConfig {
         index_interval_bytes: 512,
         retention_bytes: None,
         retention_age: None,
+        retention_max_bytes: None,
         compression: Compression::None,
     }
 }
@@ -321,4 +322,61 @@ fn segment_age_survives_a_restart() {
         "the aged segment rolled at the append"
     );
     check_all(&log, 0, 11);
+}
+
+#[test]
+fn protected_groups_hold_retention_until_the_cap_then_are_marked_lost() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut c = cfg(FsyncPolicy::Never);
+    c.retention_bytes = Some(8 << 10);
+    let log = Log::open(dir.path(), c.clone()).unwrap();
+    let g = log.groups();
+    g.create_with("sink-mirror", ResetPolicy::None, true)
+        .unwrap();
+    g.create("reader", ResetPolicy::Earliest).unwrap();
+    append_n(&log, 0, 400, 4);
+    assert!(log.segments().len() > 4, "the test needs several segments");
+    let report = log.apply_retention().unwrap();
+    // The protected group at 0 holds every segment; the unprotected one
+    // would have let them go.
+    assert!(report.held, "{report:?}");
+    assert_eq!(log.start_offset(), 0);
+    assert!(g.get("reader").unwrap().unwrap().lost.records == 0);
+
+    // Once the protected group reads on, retention catches up, and the
+    // unprotected group behind it is marked lost with the range.
+    g.commit("sink-mirror", 300).unwrap();
+    let report = log.apply_retention().unwrap();
+    let start = report.start_offset;
+    assert!(start > 0 && start <= 300, "{report:?}");
+    let reader = g.get("reader").unwrap().unwrap();
+    assert_eq!(reader.lost.records, start);
+    assert_eq!(reader.lost.last, 0..start);
+    assert_eq!(g.get("sink-mirror").unwrap().unwrap().lost.records, 0);
+    assert_eq!(report.lost.len(), 1);
+    assert_eq!(report.lost[0].name, "reader");
+
+    // A hard cap overrides protection and marks the protected group too.
+    drop(log);
+    c.retention_max_bytes = Some(8 << 10);
+    let log = Log::open(dir.path(), c).unwrap();
+    let report = log.apply_retention().unwrap();
+    let capped = report.start_offset;
+    assert!(capped > 300, "{report:?}");
+    let total: u64 = log.segments().iter().map(|s| s.data_bytes()).sum();
+    assert!(total <= (8 << 10) + 4096, "{total}");
+    let mirror = log.groups().get("sink-mirror").unwrap().unwrap();
+    assert!(mirror.protected);
+    assert_eq!(mirror.lost.last, 300..capped);
+    assert_eq!(mirror.lost.records, capped - 300);
+    // Where the group does not reset, resuming names the range it lost.
+    let err = log.groups().resume_offset("sink-mirror").unwrap_err();
+    assert!(
+        matches!(err, StorageError::GroupOutOfRange { offset: 300, start, .. } if start == capped),
+        "{err}"
+    );
+    // The reader, already lost below the old start, loses the next range.
+    let reader = log.groups().get("reader").unwrap().unwrap();
+    assert_eq!(reader.lost.last, start..capped);
+    assert_eq!(reader.lost.records, capped);
 }

@@ -27,6 +27,7 @@ fn cfg() -> LogConfig {
         index_interval_bytes: 1024,
         retention_bytes: Some(48 << 10),
         retention_age: None,
+        retention_max_bytes: None,
         compression: Compression::None,
     }
 }

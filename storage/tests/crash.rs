@@ -20,6 +20,7 @@ fn cfg() -> LogConfig {
         index_interval_bytes: 300,
         retention_bytes: None,
         retention_age: None,
+        retention_max_bytes: None,
         compression: Compression::None,
     }
 }

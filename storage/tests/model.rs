@@ -54,6 +54,7 @@ fn config(compression: Compression) -> LogConfig {
         index_interval_bytes: 200,
         retention_bytes: None,
         retention_age: None,
+        retention_max_bytes: None,
         compression,
     }
 }

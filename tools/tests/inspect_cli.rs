@@ -19,6 +19,7 @@ fn build(dir: &Path) {
             index_interval_bytes: 256,
             retention_bytes: None,
             retention_age: None,
+            retention_max_bytes: None,
             compression: Compression::None,
         },
     )
