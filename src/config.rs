@@ -4,6 +4,13 @@
 //! ```toml
 //! data = "/var/lib/sluice"          # one log per source under DATA/NAME
 //! fsync = "interval:100"            # always | interval:MS | never
+//! segment_bytes = "128MiB"          # roll segments at this size ...
+//! segment_age = "1d"                # ... or age (none: never by age)
+//! retention_bytes = "none"          # delete the oldest segments past this size
+//! retention_age = "7d"              # ... or age
+//! retention_max_bytes = "none"      # hard cap, even over protected groups
+//! compression = "none"              # none | zstd | zstd:LEVEL
+//! canal_protect_groups = false      # groups made by Canal subscriptions hold retention
 //!
 //! [[source]]
 //! name = "shop"
@@ -13,11 +20,13 @@
 //! start = "current"                 # earliest | current | FILE:POS | gtid:SET | time:RFC3339
 //! include = 'shop\..*'              # Canal filter.regex
 //! exclude = 'shop\.tmp_.*'          # Canal filter.black.regex
+//! retention_age = "30d"             # any log setting above, for this source
 //! ```
 //!
 //! Unknown keys are an error, so a typo never silently drops a setting.
 //! Secrets are never printed: [`Secret`]'s `Debug` shows `***`.
 
+use crate::log_settings::{LogSettings, Setting};
 use serde::Deserialize;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
@@ -29,6 +38,16 @@ pub struct Config {
     pub data: Option<PathBuf>,
     /// Default fsync policy of every source's log.
     pub fsync: Option<String>,
+    /// Default log settings of every source (see `log_settings`).
+    pub segment_bytes: Option<Setting>,
+    pub segment_age: Option<Setting>,
+    pub retention_bytes: Option<Setting>,
+    pub retention_age: Option<Setting>,
+    pub retention_max_bytes: Option<Setting>,
+    pub compression: Option<Setting>,
+    /// Groups created by Canal subscriptions are protected.
+    #[serde(default)]
+    pub canal_protect_groups: bool,
     #[serde(default, rename = "source")]
     pub sources: Vec<SourceConfig>,
     /// Canal protocol listener, e.g. `127.0.0.1:11111`.
@@ -149,6 +168,35 @@ pub struct SourceConfig {
     #[serde(default)]
     pub exclude: String,
     pub fsync: Option<String>,
+    /// This source's log settings, over the top-level ones.
+    pub segment_bytes: Option<Setting>,
+    pub segment_age: Option<Setting>,
+    pub retention_bytes: Option<Setting>,
+    pub retention_age: Option<Setting>,
+    pub retention_max_bytes: Option<Setting>,
+    pub compression: Option<Setting>,
+}
+
+impl Default for SourceConfig {
+    fn default() -> Self {
+        SourceConfig {
+            name: default_name(),
+            url: Secret(String::new()),
+            password_env: None,
+            password_file: None,
+            server_id: default_server_id(),
+            start: default_start(),
+            include: String::new(),
+            exclude: String::new(),
+            fsync: None,
+            segment_bytes: None,
+            segment_age: None,
+            retention_bytes: None,
+            retention_age: None,
+            retention_max_bytes: None,
+            compression: None,
+        }
+    }
 }
 
 pub fn default_name() -> String {
@@ -193,7 +241,64 @@ pub enum ConfigError {
     Invalid(String),
 }
 
+/// The log settings of a level, gathered.
+macro_rules! log_settings_of {
+    ($s:expr) => {
+        LogSettings {
+            segment_bytes: $s.segment_bytes.clone(),
+            segment_age: $s.segment_age.clone(),
+            retention_bytes: $s.retention_bytes.clone(),
+            retention_age: $s.retention_age.clone(),
+            retention_max_bytes: $s.retention_max_bytes.clone(),
+            compression: $s.compression.clone(),
+        }
+    };
+}
+
 impl Config {
+    /// The top-level log settings.
+    pub fn log_settings(&self) -> LogSettings {
+        log_settings_of!(self)
+    }
+
+    /// Sets the top-level log settings that `flags` gives.
+    pub fn override_log_settings(&mut self, flags: &LogSettings) {
+        let merged = flags.or(&self.log_settings());
+        self.segment_bytes = merged.segment_bytes;
+        self.segment_age = merged.segment_age;
+        self.retention_bytes = merged.retention_bytes;
+        self.retention_age = merged.retention_age;
+        self.retention_max_bytes = merged.retention_max_bytes;
+        self.compression = merged.compression;
+    }
+
+    /// A source's log configuration: its settings over the top-level ones
+    /// over the defaults, with `fsync` as given. Errors name the source
+    /// and the key.
+    pub fn log_config(
+        &self,
+        source: &SourceConfig,
+        fsync: sluice_storage::FsyncPolicy,
+    ) -> Result<sluice_storage::LogConfig, ConfigError> {
+        let mut config = sluice_storage::LogConfig {
+            fsync,
+            ..Default::default()
+        };
+        log_settings_of!(source)
+            .or(&self.log_settings())
+            .apply(&mut config)
+            .map_err(|e| ConfigError::Invalid(format!("source {:?}: {e}", source.name)))?;
+        if let (Some(cap), Some(bytes)) = (config.retention_max_bytes, config.retention_bytes) {
+            if cap < bytes {
+                return Err(ConfigError::Invalid(format!(
+                    "source {:?}: retention_max_bytes ({cap}) must not be below retention_bytes ({bytes})",
+                    source.name
+                )));
+            }
+        }
+        Ok(config)
+    }
+
     pub fn load(path: &Path) -> Result<Config, ConfigError> {
         let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Read {
             path: path.to_path_buf(),
@@ -238,6 +343,7 @@ impl Config {
             if let Some(fsync) = source.fsync.as_deref().or(self.fsync.as_deref()) {
                 parse_fsync(fsync)?;
             }
+            self.log_config(source, sluice_storage::FsyncPolicy::Never)?;
         }
         for sink in &self.sinks {
             if !names.contains(sink.source.as_str()) {

@@ -7,6 +7,7 @@ pub mod decode;
 pub mod filter;
 pub mod format;
 pub mod gtid;
+pub mod log_settings;
 pub mod pipeline;
 pub mod proto;
 pub mod schema;

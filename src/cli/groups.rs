@@ -44,6 +44,9 @@ pub enum GroupsCommand {
         /// When its offset falls out of retention: none (error), earliest or latest.
         #[arg(long, default_value = "none")]
         reset: String,
+        /// Retention keeps what the group has not read (up to retention_max_bytes).
+        #[arg(long)]
+        protect: bool,
     },
     /// Move a group to earliest, latest, OFFSET, time:RFC3339, FILE:POS or gtid:SET.
     Seek { group: String, to: String },
@@ -75,8 +78,9 @@ fn remote(api: &Api, args: &GroupsArgs) -> anyhow::Result<Vec<serde_json::Value>
             group,
             start,
             reset,
+            protect,
         } => {
-            let body = json!({"name": group, "start": start, "reset": reset});
+            let body = json!({"name": group, "start": start, "reset": reset, "protect": protect});
             vec![api.post(&base, &body)?.json()?]
         }
         GroupsCommand::Seek { group, to } => {
@@ -109,10 +113,11 @@ fn local(data: &std::path::Path, args: &GroupsArgs) -> anyhow::Result<Vec<serde_
             group,
             start,
             reset,
+            protect,
         } => {
             let reset: ResetPolicy = parse_reset(reset).map_err(api_err)?;
             let start: Option<Seek> = start.as_deref().map(str::parse).transpose()?;
-            let g = create_group(&log, group, start.as_ref(), reset).map_err(api_err)?;
+            let g = create_group(&log, group, start.as_ref(), reset, *protect).map_err(api_err)?;
             vec![view(&g)]
         }
         GroupsCommand::Seek { group, to } => {

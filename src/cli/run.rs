@@ -1,7 +1,8 @@
 //! `sluice run`: capture one or more sources into their logs.
 
-use crate::config::{self, Config, Fsync, Secret, SourceConfig};
+use crate::config::{self, Config, Fsync, Secret};
 use crate::filter::TableFilter;
+use crate::log_settings::{LogSettings, Setting};
 use crate::pipeline::{self, CaptureOptions, StatusHandle};
 use crate::source::{self, StartPoint};
 use anyhow::{bail, Context};
@@ -44,6 +45,24 @@ pub struct RunArgs {
     /// When the log fsyncs: always, interval:MS or never.
     #[arg(long)]
     pub fsync: Option<String>,
+    /// Roll a segment at this size (1048576, 64MB, 128MiB). Default 128MiB.
+    #[arg(long)]
+    pub segment_bytes: Option<String>,
+    /// Roll a segment at this age (30s, 12h, 1d, none). Default 1d.
+    #[arg(long)]
+    pub segment_age: Option<String>,
+    /// Delete the oldest segments while the log is larger (10GiB, none). Default none.
+    #[arg(long)]
+    pub retention_bytes: Option<String>,
+    /// Delete segments sealed longer ago (7d, none). Default 7d.
+    #[arg(long)]
+    pub retention_age: Option<String>,
+    /// Hard cap on the log's size, even over protected groups (none). Default none.
+    #[arg(long)]
+    pub retention_max_bytes: Option<String>,
+    /// Compression of log batches: none, zstd or zstd:LEVEL (1..=22).
+    #[arg(long)]
+    pub compression: Option<String>,
     /// `current`: capture up to the server's binlog end at start-up, then exit 0.
     #[arg(long, value_parser = ["current"])]
     pub until: Option<String>,
@@ -123,20 +142,22 @@ pub async fn main(args: RunArgs) -> anyhow::Result<()> {
         ));
     }
     let sinks = crate::sink::Sinks::new(sink_handles.iter().map(|(h, _)| h.clone()).collect());
-    let file = args.config.as_deref().map(Config::load).transpose()?;
+    let file = args
+        .config
+        .as_deref()
+        .map(Config::load)
+        .transpose()?
+        .unwrap_or_default();
     let mut listeners = tokio::task::JoinSet::new();
     // The token flag (or SLUICE_HTTP_TOKEN) wins over the config file's.
     let mut serve = args.serve.clone();
     if serve.http_token.is_none() {
-        serve.http_token = file
-            .as_ref()
-            .and_then(|f| f.http_token.as_ref())
-            .map(|t| t.expose().to_string());
+        serve.http_token = file.http_token.as_ref().map(|t| t.expose().to_string());
     }
     crate::serve::listen::start(
         &serve,
-        file.as_ref().and_then(|f| f.canal_addr.as_deref()),
-        file.as_ref().and_then(|f| f.http_addr.as_deref()),
+        &file,
+        file.http_addr.as_deref(),
         served,
         sinks,
         stop_rx.clone(),
@@ -301,17 +322,7 @@ fn plan(args: &RunArgs) -> anyhow::Result<Plan> {
         None => Config::default(),
     };
     if let Some(url) = &args.source {
-        let mut first = config.sources.first().cloned().unwrap_or(SourceConfig {
-            name: config::default_name(),
-            url: Secret(String::new()),
-            password_env: None,
-            password_file: None,
-            server_id: config::default_server_id(),
-            start: config::default_start(),
-            include: String::new(),
-            exclude: String::new(),
-            fsync: None,
-        });
+        let mut first = config.sources.first().cloned().unwrap_or_default();
         first.url = Secret(url.clone());
         if config.sources.is_empty() {
             config.sources.push(first);
@@ -345,6 +356,15 @@ fn plan(args: &RunArgs) -> anyhow::Result<Plan> {
     if let Some(v) = &args.fsync {
         config.fsync = Some(v.clone());
     }
+    let text = |v: &Option<String>| v.clone().map(Setting::Text);
+    config.override_log_settings(&LogSettings {
+        segment_bytes: text(&args.segment_bytes),
+        segment_age: text(&args.segment_age),
+        retention_bytes: text(&args.retention_bytes),
+        retention_age: text(&args.retention_age),
+        retention_max_bytes: text(&args.retention_max_bytes),
+        compression: text(&args.compression),
+    });
     config.validate()?;
     let data = args
         .data
@@ -371,14 +391,12 @@ fn plan(args: &RunArgs) -> anyhow::Result<Plan> {
                 .or(config.fsync.as_deref())
                 .unwrap_or("interval:100"),
         )?;
-        let log_config = LogConfig {
-            fsync: match fsync {
-                Fsync::Always => FsyncPolicy::Always,
-                Fsync::Interval(d) => FsyncPolicy::Interval(d),
-                Fsync::Never => FsyncPolicy::Never,
-            },
-            ..LogConfig::default()
+        let fsync = match fsync {
+            Fsync::Always => FsyncPolicy::Always,
+            Fsync::Interval(d) => FsyncPolicy::Interval(d),
+            Fsync::Never => FsyncPolicy::Never,
         };
+        let log_config = config.log_config(s, fsync)?;
         planned.push(Planned {
             options: CaptureOptions {
                 name: s.name.clone(),

@@ -71,6 +71,12 @@ pub struct GroupState {
     pub reset: &'static str,
     /// Records between the committed offset and the durable end.
     pub lag: u64,
+    /// Retention keeps what the group has not read.
+    pub protected: bool,
+    /// Records retention deleted before the group read them, in all, and
+    /// the last range deleted.
+    pub lost_records: u64,
+    pub lost: std::ops::Range<u64>,
 }
 
 /// Where to move a group to.
@@ -123,7 +129,12 @@ pub trait Destination: Send + Sync + 'static {
     /// `new_group` (None and Earliest start at the log start, Latest at the
     /// end). A group whose offset fell out of retention resumes per its
     /// own policy, or fails with [`DestinationError::GroupOutOfRange`].
-    fn resume(&self, group: &str, new_group: ResetPolicy) -> Result<u64, DestinationError>;
+    fn resume(
+        &self,
+        group: &str,
+        new_group: ResetPolicy,
+        protected: bool,
+    ) -> Result<u64, DestinationError>;
     /// Durably commits `offset` for an existing group before returning
     /// (any offset between the log start and the durable end: also
     /// backwards, which is how a seek is done).
@@ -134,7 +145,12 @@ pub trait Destination: Send + Sync + 'static {
     fn group(&self, name: &str) -> Result<Option<GroupState>, DestinationError>;
     /// Creates a group (refused if it exists): at the log start, or at the
     /// end for [`ResetPolicy::Latest`].
-    fn create_group(&self, name: &str, reset: ResetPolicy) -> Result<GroupState, DestinationError>;
+    fn create_group(
+        &self,
+        name: &str,
+        reset: ResetPolicy,
+        protected: bool,
+    ) -> Result<GroupState, DestinationError>;
     /// Deletes a group; whether it existed.
     fn delete_group(&self, name: &str) -> Result<bool, DestinationError>;
     /// The offset a seek to `target` lands on.
@@ -190,6 +206,7 @@ struct MemGroup {
     offset: u64,
     reset: ResetPolicy,
     committed_at_ms: i64,
+    protected: bool,
 }
 
 fn now_ms() -> i64 {
@@ -290,7 +307,12 @@ impl Destination for MemoryDestination {
         self.end_tx.subscribe()
     }
 
-    fn resume(&self, group: &str, new_group: ResetPolicy) -> Result<u64, DestinationError> {
+    fn resume(
+        &self,
+        group: &str,
+        new_group: ResetPolicy,
+        protected: bool,
+    ) -> Result<u64, DestinationError> {
         let mut st = self.state.lock();
         let start = st.start;
         let end = st.start + st.records.len() as u64;
@@ -305,6 +327,7 @@ impl Destination for MemoryDestination {
                 },
                 reset: new_group,
                 committed_at_ms: now_ms(),
+                protected,
             });
         let (offset, policy) = (g.offset, g.reset);
         if offset >= start {
@@ -370,7 +393,12 @@ impl Destination for MemoryDestination {
         Ok(st.groups.get(name).map(|g| mem_state(name, g, end)))
     }
 
-    fn create_group(&self, name: &str, reset: ResetPolicy) -> Result<GroupState, DestinationError> {
+    fn create_group(
+        &self,
+        name: &str,
+        reset: ResetPolicy,
+        protected: bool,
+    ) -> Result<GroupState, DestinationError> {
         let mut st = self.state.lock();
         if st.groups.contains_key(name) {
             return Err(DestinationError::GroupExists {
@@ -387,6 +415,7 @@ impl Destination for MemoryDestination {
             },
             reset,
             committed_at_ms: now_ms(),
+            protected,
         };
         st.groups.insert(name.to_string(), g);
         Ok(mem_state(name, &g, end))
@@ -459,5 +488,8 @@ fn mem_state(name: &str, g: &MemGroup, end: u64) -> GroupState {
         committed_at_ms: g.committed_at_ms,
         reset: reset_name(g.reset),
         lag: end.saturating_sub(g.offset),
+        protected: g.protected,
+        lost_records: 0,
+        lost: 0..0,
     }
 }

@@ -42,10 +42,11 @@ pub struct Served {
 }
 
 /// Binds the configured listeners and runs them until `stop` turns true.
-/// `canal_addr` / `http_addr` come from the config file.
+/// `file` is the config file (`canal_addr`, `canal_protect_groups`);
+/// `http_addr` the file's HTTP address.
 pub async fn start(
     args: &ServeArgs,
-    canal_addr: Option<&str>,
+    file: &crate::config::Config,
     http_addr: Option<&str>,
     sources: Vec<Served>,
     sinks: crate::sink::Sinks,
@@ -60,7 +61,8 @@ pub async fn start(
         .transpose()
     };
     let file_canal = CanalToml {
-        addr: parse("canal_addr", canal_addr)?,
+        addr: parse("canal_addr", file.canal_addr.as_deref())?,
+        protect: Some(file.canal_protect_groups),
         ..Default::default()
     };
     let http = match (args.http_addr, http_addr) {

@@ -113,6 +113,9 @@ impl StorageDestination {
             reset: reset_name(g.reset),
             offset: g.offset,
             committed_at_ms: g.committed_at_ms,
+            protected: g.protected,
+            lost_records: g.lost.records,
+            lost: g.lost.last,
             name: g.name,
         }
     }
@@ -170,10 +173,15 @@ impl Destination for StorageDestination {
         self.end_tx.subscribe()
     }
 
-    fn resume(&self, group: &str, new_group: ResetPolicy) -> Result<u64, DestinationError> {
+    fn resume(
+        &self,
+        group: &str,
+        new_group: ResetPolicy,
+        protected: bool,
+    ) -> Result<u64, DestinationError> {
         let groups = self.log.groups();
         groups
-            .get_or_create(group, new_group)
+            .get_or_create_with(group, new_group, protected)
             .map_err(|e| self.error(e))?;
         groups.resume_offset(group).map_err(|e| self.error(e))
     }
@@ -196,11 +204,16 @@ impl Destination for StorageDestination {
         Ok(g.map(|g| self.state(g)))
     }
 
-    fn create_group(&self, name: &str, reset: ResetPolicy) -> Result<GroupState, DestinationError> {
+    fn create_group(
+        &self,
+        name: &str,
+        reset: ResetPolicy,
+        protected: bool,
+    ) -> Result<GroupState, DestinationError> {
         let g = self
             .log
             .groups()
-            .create(name, reset)
+            .create_with(name, reset, protected)
             .map_err(|e| self.error(e))?;
         Ok(self.state(g))
     }

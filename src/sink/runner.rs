@@ -92,7 +92,19 @@ pub async fn run<S: Sink>(
     let group = options.group();
     let source = log.name().to_string();
     let fatal = |e: DestinationError| SinkError::Fatal(format!("sink {}: {e}", options.name));
-    let mut offset = log.resume(&group, options.start).map_err(fatal)?;
+    // A sink's group is protected: retention waits for it (up to its cap).
+    // Records deleted before it read them are a hole in the target that
+    // carrying on would hide.
+    let mut offset = log.resume(&group, options.start, true).map_err(fatal)?;
+    if let Some(g) = log.group(&group).map_err(fatal)? {
+        if g.offset < log.start_offset() {
+            return Err(SinkError::Fatal(lost_message(
+                &options.name,
+                &g,
+                log.start_offset(),
+            )));
+        }
+    }
     options.status.running(offset);
     let mut committed = offset;
     let mut last_commit = Instant::now();
@@ -120,6 +132,21 @@ pub async fn run<S: Sink>(
             continue;
         }
         batch.clear();
+        if offset < log.start_offset() {
+            // Deleted while we ran (the retention cap); the group is marked.
+            let g = log.group(&group).map_err(fatal)?;
+            let g = g.ok_or_else(|| {
+                SinkError::Fatal(format!(
+                    "sink {}: its group {group} was deleted",
+                    options.name
+                ))
+            })?;
+            return Err(SinkError::Fatal(lost_message(
+                &options.name,
+                &g,
+                log.start_offset(),
+            )));
+        }
         log.read(offset, 1000, 8 << 20, &mut batch).map_err(fatal)?;
         let Some(last) = batch.last().map(|r| r.offset) else {
             continue;
@@ -191,6 +218,17 @@ pub async fn run<S: Sink>(
         log.commit(&group, offset).map_err(fatal)?;
     }
     Ok(())
+}
+
+/// The error of a sink whose group lost records to retention.
+fn lost_message(sink: &str, g: &crate::serve::destination::GroupState, start: u64) -> String {
+    format!(
+        "sink {sink}: retention deleted records {}..{start} before this sink delivered them \
+         (the log now starts at {start}; raise retention_max_bytes or retention, or fix the \
+         target sooner); the target misses them: re-seed it, then move the group on with \
+         `sluice groups seek --name SOURCE {} earliest` and restart the sink",
+        g.offset, g.name
+    )
 }
 
 fn out_clone(messages: &[Message]) -> Vec<Message> {

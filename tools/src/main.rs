@@ -155,10 +155,19 @@ fn segment_json(s: &SegmentInfo) -> Value {
 fn segments(dir: &Path, json: bool) -> anyhow::Result<ExitCode> {
     let log = Log::open_read_only(dir)?;
     let segs = log.segments();
+    // `key = value` lines the writer left (absent in logs of old writers).
+    let settings: Vec<(String, String)> = log
+        .settings_text()
+        .unwrap_or_default()
+        .lines()
+        .filter_map(|l| l.split_once(" = "))
+        .map(|(k, v)| (k.to_string(), v.to_string()))
+        .collect();
     if json {
         let v = json!({
             "start_offset": log.start_offset(),
             "end_offset": log.durable_end(),
+            "settings": settings.iter().map(|(k, v)| (k.clone(), json!(v))).collect::<serde_json::Map<_, _>>(),
             "segments": segs.iter().map(segment_json).collect::<Vec<_>>(),
         });
         out(&serde_json::to_string_pretty(&v)?);
@@ -170,6 +179,10 @@ fn segments(dir: &Path, json: bool) -> anyhow::Result<ExitCode> {
             log.durable_end(),
             segs.len()
         ));
+        if !settings.is_empty() {
+            let text: Vec<String> = settings.iter().map(|(k, v)| format!("{k}={v}")).collect();
+            out(&format!("settings: {}", text.join(" ")));
+        }
         for s in &segs {
             let name = s
                 .path

@@ -39,6 +39,9 @@ pub struct CanalConfig {
     /// and what it does when its offset falls out of retention (None: an
     /// error naming the offsets; Earliest/Latest: move there).
     pub new_group: ResetPolicy,
+    /// Groups created by a subscription are protected: retention keeps
+    /// what they have not read (up to `retention_max_bytes`).
+    pub protect_groups: bool,
 }
 
 impl Default for CanalConfig {
@@ -53,6 +56,7 @@ impl Default for CanalConfig {
             idle_timeout: Duration::from_secs(3600),
             auth_timeout: Duration::from_secs(30),
             new_group: ResetPolicy::None,
+            protect_groups: false,
         }
     }
 }
@@ -108,6 +112,9 @@ pub struct CanalToml {
     /// the oldest record, error when out of retention), `earliest` or
     /// `latest`.
     pub reset: Option<String>,
+    /// Groups created by a subscription are protected (retention keeps
+    /// what they have not read).
+    pub protect: Option<bool>,
 }
 
 /// A configuration value that makes no sense.
@@ -153,6 +160,7 @@ impl CanalConfig {
         if let Some(s) = file.idle_timeout {
             config.idle_timeout = Duration::from_secs(s.max(1));
         }
+        config.protect_groups = file.protect.unwrap_or(false);
         config.new_group = match file.reset.as_deref() {
             None | Some("none") => ResetPolicy::None,
             Some("earliest") => ResetPolicy::Earliest,

@@ -3,14 +3,17 @@
 //!
 //! ```text
 //! GET    /v1/sources/{name}/groups                 → [group]
-//! POST   /v1/sources/{name}/groups                 {"name", "start"?, "reset"?} → 201 group
+//! POST   /v1/sources/{name}/groups                 {"name", "start"?, "reset"?, "protect"?} → 201 group
 //! GET    /v1/sources/{name}/groups/{group}         → group
 //! POST   /v1/sources/{name}/groups/{group}/seek    {"to": START} → group
 //! DELETE /v1/sources/{name}/groups/{group}         → 204
 //! ```
 //!
-//! `group` is `{"name", "offset", "reset", "committed_at_ms",
-//! "lag_records", "lag_bytes"}`; START is the text of [`super::seek`].
+//! `group` is `{"name", "offset", "reset", "committed_at_ms", "protected",
+//! "lost_records", "lost"?: [FIRST, END], "lag_records", "lag_bytes"}`;
+//! START is the text of [`super::seek`]. A protected group holds retention
+//! back; `lost` is the last range retention deleted before the group read
+//! it.
 
 use super::changes::{parse_reset, source};
 use super::error::ApiError;
@@ -31,6 +34,14 @@ pub struct GroupView {
     pub offset: u64,
     pub reset: String,
     pub committed_at_ms: i64,
+    #[serde(default)]
+    pub protected: bool,
+    /// Records retention deleted before the group read them (in all).
+    #[serde(default)]
+    pub lost_records: u64,
+    /// The last range deleted unread, `[first, end)`.
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub lost: Option<[u64; 2]>,
     #[serde(skip_serializing_if = "Option::is_none", default)]
     pub lag_records: Option<u64>,
     #[serde(skip_serializing_if = "Option::is_none", default)]
@@ -52,6 +63,9 @@ impl GroupView {
             offset: g.offset,
             reset: reset_name(g.reset).to_string(),
             committed_at_ms: g.committed_at_ms,
+            protected: g.protected,
+            lost_records: g.lost.records,
+            lost: (!g.lost.last.is_empty()).then_some([g.lost.last.start, g.lost.last.end]),
             lag_records: None,
             lag_bytes: None,
         }
@@ -82,9 +96,10 @@ pub fn create_group(
     name: &str,
     start: Option<&Seek>,
     reset: ResetPolicy,
+    protected: bool,
 ) -> Result<GroupInfo, ApiError> {
     let groups = log.groups();
-    let g = groups.create(name, reset)?;
+    let g = groups.create_with(name, reset, protected)?;
     match start {
         Some(seek) => {
             let at = seek.resolve(log).map_err(seek_err)?;
@@ -130,6 +145,9 @@ pub struct CreateBody {
     name: String,
     start: Option<String>,
     reset: Option<String>,
+    /// Retention keeps what the group has not read.
+    #[serde(default)]
+    protect: bool,
 }
 
 pub(crate) async fn create(
@@ -148,7 +166,7 @@ pub(crate) async fn create(
         None => None,
     };
     let view = blocking(move || -> Result<GroupView, ApiError> {
-        let g = create_group(&src.log, &body.name, start.as_ref(), reset)?;
+        let g = create_group(&src.log, &body.name, start.as_ref(), reset, body.protect)?;
         Ok(GroupView::with_lag(&src.log, &g))
     })
     .await??;

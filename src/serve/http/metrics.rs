@@ -72,6 +72,8 @@ pub fn render(handle: &PrometheusHandle, sources: &Sources) -> String {
                     metrics::gauge!("sluice_group_lag_bytes", "source" => name.clone(), "group" => g.name.clone())
                         .set(lag.bytes as f64);
                 }
+                metrics::counter!("sluice_group_lost_records_total", "source" => name.clone(), "group" => g.name.clone())
+                    .absolute(g.lost.records);
                 metrics::gauge!("sluice_group_offset", "source" => name.clone(), "group" => g.name)
                     .set(g.offset as f64);
             }

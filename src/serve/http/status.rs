@@ -7,9 +7,11 @@
 //!     "server_file", "server_position", "lag_seconds", "lag_bytes",
 //!     "transactions", "rows", "connection_errors", "last_error",
 //!     "host", "failovers" },
-//!   "log": { "dir", "start_offset", "end_offset", "segments", "bytes" },
-//!   "groups": [ { "name", "offset", "reset", "committed_at_ms",
-//!                 "lag_records", "lag_bytes" } ] }
+//!   "log": { "dir", "start_offset", "end_offset", "segments", "bytes",
+//!     "settings": { "segment_bytes", "segment_age_s", "retention_bytes",
+//!       "retention_age_s", "retention_max_bytes", "compression" } },
+//!   "groups": [ { "name", "offset", "reset", "committed_at_ms", "protected",
+//!                 "lost_records", "lost"?, "lag_records", "lag_bytes" } ] }
 //! ```
 //!
 //! and `"sinks": [ { "name", "kind", "source", "state", "error", "offset",
@@ -90,6 +92,7 @@ pub(crate) async fn status(State(state): State<AppState>) -> Result<Response, Ap
                     "end_offset": log.durable_end(),
                     "segments": segments.len(),
                     "bytes": bytes,
+                    "settings": settings_json(log.config()),
                 },
                 "groups": groups,
             }));
@@ -98,6 +101,21 @@ pub(crate) async fn status(State(state): State<AppState>) -> Result<Response, Ap
     })
     .await??;
     Ok(Json(body).into_response())
+}
+
+/// The log's settings; `null` for a limit that is off.
+fn settings_json(c: &sluice_storage::LogConfig) -> serde_json::Value {
+    json!({
+        "segment_bytes": c.segment_bytes,
+        "segment_age_s": c.segment_age.map(|d| d.as_secs()),
+        "retention_bytes": c.retention_bytes,
+        "retention_age_s": c.retention_age.map(|d| d.as_secs()),
+        "retention_max_bytes": c.retention_max_bytes,
+        "compression": match c.compression {
+            sluice_storage::Compression::None => "none".to_string(),
+            sluice_storage::Compression::Zstd(level) => format!("zstd:{level}"),
+        },
+    })
 }
 
 pub(crate) async fn metrics(State(state): State<AppState>) -> Result<Response, ApiError> {

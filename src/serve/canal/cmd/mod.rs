@@ -150,8 +150,8 @@ pub async fn resume_offset(
 ) -> Result<u64, CmdError> {
     let d = destination.clone();
     let g = group.to_string();
-    let policy = shared.config.new_group;
-    tokio::task::spawn_blocking(move || d.resume(&g, policy))
+    let (policy, protect) = (shared.config.new_group, shared.config.protect_groups);
+    tokio::task::spawn_blocking(move || d.resume(&g, policy, protect))
         .await
         .map_err(|e| CmdError::new(ERR_GENERAL, format!("resume task failed: {e}")))?
         .map_err(|e| CmdError::new(ERR_GENERAL, e.to_string()))
