@@ -148,7 +148,7 @@ pub async fn run(
     };
     let mut conn = conn_ready;
     let dialect = dialect_of(&mut conn).await.map_err(source_err)?;
-    let schema_log = SchemaLog::new(&opts.dir);
+    let mut schema_log = SchemaLog::new(&opts.dir);
     let history = schema_log
         .load(&log, dialect.clone())
         .map_err(|e| other(e.to_string()))?;
@@ -671,7 +671,14 @@ impl Capture {
 
     /// Append staged records in as few batches of at most `BATCH_BYTES` as
     /// fit. `track`: count them in the status.
+    /// After them, in a segment without a checkpoint and between two
+    /// transactions, a checkpoint: the history is then exactly as of the
+    /// last staged record.
     fn append(&mut self, staged: Vec<Staged>, track: bool) -> Result<(), CaptureError> {
+        let boundary = staged
+            .last()
+            .filter(|s| s.last_part && !s.snapshot)
+            .map(|s| (s.file.clone(), s.next, s.commit_time_ms));
         let mut batch: Vec<Staged> = Vec::new();
         let mut batch_bytes = 0usize;
         for s in staged {
@@ -682,7 +689,13 @@ impl Capture {
             batch_bytes += s.bytes.len();
             batch.push(s);
         }
-        self.append_batch(batch, track)
+        self.append_batch(batch, track)?;
+        match boundary {
+            Some((file, next, time)) if self.schema_log.checkpoint_due(&self.log) => {
+                self.checkpoint(file, next, time)
+            }
+            _ => Ok(()),
+        }
     }
 
     fn append_batch(&mut self, batch: Vec<Staged>, track: bool) -> Result<(), CaptureError> {
@@ -734,7 +747,34 @@ impl Capture {
                 self.progress.add(s.rows, s.bytes.len() as u64);
             }
         }
+        if batch.iter().any(|s| s.snapshot) {
+            self.schema_log.checkpointed(&self.log);
+        }
         Ok(())
+    }
+
+    /// Appends a schema checkpoint: the whole history as a snapshot record
+    /// at the position after the last transaction (resuming from it
+    /// resumes there). See `schema_log`.
+    fn checkpoint(
+        &mut self,
+        file: String,
+        next: u64,
+        commit_time_ms: i64,
+    ) -> Result<(), CaptureError> {
+        let record = Record {
+            position: Some(proto::BinlogPosition {
+                file,
+                start: next,
+                next,
+            }),
+            commit_time_ms,
+            snapshot: Some(self.history.snapshot()),
+            last_part: true,
+            ..Default::default()
+        };
+        tracing::debug!(source = %self.opts.name, "schema checkpoint in the new segment");
+        self.append_records(vec![record])
     }
 }
 
@@ -753,6 +793,8 @@ struct Staged {
     last_part: bool,
     /// A DDL or snapshot record, listed in the schema record list.
     schema: bool,
+    /// A snapshot record (the first one, or a checkpoint).
+    snapshot: bool,
     rows: u64,
 }
 
@@ -775,6 +817,7 @@ impl Staged {
             index_gtid: record.last_part && record.snapshot.is_none(),
             last_part: record.last_part,
             schema: record.ddl.is_some() || record.snapshot.is_some(),
+            snapshot: record.snapshot.is_some(),
             rows,
             gtid: record.gtid,
         }

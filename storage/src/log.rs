@@ -207,6 +207,13 @@ impl Log {
         &self.inner.dir
     }
 
+    /// Base offset of the active (last) segment: it changes when the log
+    /// rolls.
+    pub fn active_segment_base(&self) -> u64 {
+        let st = self.inner.state.read();
+        st.segments.last().map_or(st.start, |s| s.base)
+    }
+
     /// The configuration the log was opened with.
     pub fn config(&self) -> &LogConfig {
         &self.inner.config
