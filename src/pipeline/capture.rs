@@ -140,6 +140,12 @@ pub async fn run(
         source: Box::new(source),
     };
 
+    // Before waiting for the server: retention (by age, on an idle log)
+    // must not delete the newest schema snapshot meanwhile.
+    let mut schema_log = SchemaLog::new(&opts.dir);
+    schema_log
+        .hold_newest(&log)
+        .map_err(|e| other(e.to_string()))?;
     let mut conn = connect_with_retry(&opts, &status, &mut shutdown)
         .await
         .map_err(source_err)?;
@@ -148,7 +154,6 @@ pub async fn run(
     };
     let mut conn = conn_ready;
     let dialect = dialect_of(&mut conn).await.map_err(source_err)?;
-    let mut schema_log = SchemaLog::new(&opts.dir);
     let history = schema_log
         .load(&log, dialect.clone())
         .map_err(|e| other(e.to_string()))?;
@@ -690,11 +695,18 @@ impl Capture {
             batch.push(s);
         }
         self.append_batch(batch, track)?;
-        match boundary {
-            Some((file, next, time)) if self.schema_log.checkpoint_due(&self.log) => {
-                self.checkpoint(file, next, time)
+        let Some((file, next, time)) = boundary else {
+            return Ok(());
+        };
+        match self
+            .schema_log
+            .checkpoint(&self.log, &self.history, &file, next, time)
+        {
+            Some(record) => {
+                tracing::debug!(source = %self.opts.name, "schema checkpoint in the new segment");
+                self.append_records(vec![record])
             }
-            _ => Ok(()),
+            None => Ok(()),
         }
     }
 
@@ -747,34 +759,10 @@ impl Capture {
                 self.progress.add(s.rows, s.bytes.len() as u64);
             }
         }
-        if batch.iter().any(|s| s.snapshot) {
-            self.schema_log.checkpointed(&self.log);
+        if let Some(i) = batch.iter().rposition(|s| s.snapshot) {
+            self.schema_log.checkpointed(&self.log, next + i as u64);
         }
         Ok(())
-    }
-
-    /// Appends a schema checkpoint: the whole history as a snapshot record
-    /// at the position after the last transaction (resuming from it
-    /// resumes there). See `schema_log`.
-    fn checkpoint(
-        &mut self,
-        file: String,
-        next: u64,
-        commit_time_ms: i64,
-    ) -> Result<(), CaptureError> {
-        let record = Record {
-            position: Some(proto::BinlogPosition {
-                file,
-                start: next,
-                next,
-            }),
-            commit_time_ms,
-            snapshot: Some(self.history.snapshot()),
-            last_part: true,
-            ..Default::default()
-        };
-        tracing::debug!(source = %self.opts.name, "schema checkpoint in the new segment");
-        self.append_records(vec![record])
     }
 }
 

@@ -36,14 +36,57 @@ impl SchemaLog {
         }
     }
 
-    /// Whether the active segment still lacks a checkpoint.
-    pub fn checkpoint_due(&self, log: &Log) -> bool {
-        self.checkpointed != Some(log.active_segment_base())
+    /// The checkpoint to append after a transaction that ended at
+    /// `file:next` (committed at `commit_time_ms`), when the active segment
+    /// still lacks one: the whole `history` as a snapshot record at that
+    /// position, so that resuming from it resumes there.
+    pub fn checkpoint(
+        &self,
+        log: &Log,
+        history: &SchemaHistory,
+        file: &str,
+        next: u64,
+        commit_time_ms: i64,
+    ) -> Option<Record> {
+        if self.checkpointed == Some(log.active_segment_base()) {
+            return None;
+        }
+        Some(Record {
+            position: Some(crate::proto::BinlogPosition {
+                file: file.to_string(),
+                start: next,
+                next,
+            }),
+            commit_time_ms,
+            snapshot: Some(history.snapshot()),
+            last_part: true,
+            ..Default::default()
+        })
     }
 
-    /// Note that a snapshot record went into the active segment.
-    pub fn checkpointed(&mut self, log: &Log) {
+    /// Note that the snapshot record at `offset` went into the active
+    /// segment; retention keeps it until a later one exists.
+    pub fn checkpointed(&mut self, log: &Log, offset: u64) {
         self.checkpointed = Some(log.active_segment_base());
+        log.keep_from(offset);
+    }
+
+    /// Makes retention keep the newest snapshot record listed (before
+    /// [`load`](Self::load), which needs the server's dialect).
+    pub fn hold_newest(&self, log: &Log) -> Result<(), LoadError> {
+        let end = log.last_record().next_offset;
+        for offset in self.offsets().unwrap_or_default().into_iter().rev() {
+            if offset < log.start_offset() || offset >= end {
+                continue;
+            }
+            if let Some(record) = log.read_from(offset)?.next()? {
+                if decode(record.offset, record.payload())?.snapshot.is_some() {
+                    log.keep_from(offset);
+                    break;
+                }
+            }
+        }
+        Ok(())
     }
 
     /// Note that the record about to be appended at `offset` is a schema
@@ -121,6 +164,9 @@ impl SchemaLog {
         }
         let active = log.active_segment_base();
         self.checkpointed = last_snapshot.filter(|&o| o >= active).map(|_| active);
+        if let Some(o) = last_snapshot {
+            log.keep_from(o);
+        }
         Ok(history)
     }
 }
@@ -146,4 +192,151 @@ pub enum LoadError {
          earlier are unknown; start a new log (move the log folder away) to capture again"
     )]
     NoSnapshot { start: u64 },
+}
+
+#[cfg(test)]
+mod tests {
+    //! Any sequence of appends, rolls, retention passes and reopenings
+    //! rebuilds the same history as one that never deleted anything.
+
+    use super::*;
+    use crate::proto::{Column, Ddl, TableSchema};
+    use proptest::prelude::*;
+    use sluice_storage::{FsyncPolicy, LogConfig, NewRecord, SourcePos};
+
+    #[derive(Clone, Debug)]
+    enum Op {
+        /// A DDL record: table `t{0}` gets `1 + {1}` columns (or is dropped).
+        Ddl(u8, u8, bool),
+        /// A transaction of rows (a filler record of this many bytes).
+        Rows(u16),
+        Roll,
+        /// Delete every sealed segment retention could.
+        Retention,
+        Reopen,
+    }
+
+    fn op() -> impl Strategy<Value = Op> {
+        prop_oneof![
+            2 => (0u8..4, 0u8..5, any::<bool>()).prop_map(|(t, n, d)| Op::Ddl(t, n, d)),
+            5 => (1u16..3000).prop_map(Op::Rows),
+            1 => Just(Op::Roll),
+            2 => Just(Op::Retention),
+            1 => Just(Op::Reopen),
+        ]
+    }
+
+    fn config() -> LogConfig {
+        LogConfig {
+            segment_bytes: 4096,
+            segment_age: None,
+            fsync: FsyncPolicy::Never,
+            retention_age: None,
+            ..LogConfig::default()
+        }
+    }
+
+    fn ddl(t: u8, n: u8, dropped: bool) -> Record {
+        let columns = (0..=n)
+            .map(|i| Column {
+                name: format!("c{i}"),
+                mysql_type: "int(11)".into(),
+                ..Default::default()
+            })
+            .collect();
+        Record {
+            ddl: Some(Ddl {
+                schema: "db".into(),
+                statement: format!("-- t{t}"),
+                tables: vec![TableSchema {
+                    schema: "db".into(),
+                    table: format!("t{t}"),
+                    columns,
+                    dropped,
+                    charset: "utf8mb4".into(),
+                }],
+                databases: Vec::new(),
+            }),
+            last_part: true,
+            ..Default::default()
+        }
+    }
+
+    /// Appends `record` as the capture does: a schema record is listed
+    /// first, then a checkpoint follows when the segment lacks one.
+    fn append(log: &Log, sl: &mut SchemaLog, live: &SchemaHistory, record: &Record) {
+        let schema = record.ddl.is_some() || record.snapshot.is_some();
+        let offset = log.last_record().next_offset;
+        if schema {
+            sl.note(offset).unwrap();
+        }
+        let bytes = record.encode_to_vec();
+        log.append(&[NewRecord {
+            payload: &bytes,
+            commit_time_ms: 0,
+            position: SourcePos::new(1, offset + 4),
+            gtid: Default::default(),
+        }])
+        .unwrap();
+        if record.snapshot.is_some() {
+            sl.checkpointed(log, offset);
+        } else if let Some(cp) = sl.checkpoint(log, live, "b.1", offset + 4, 0) {
+            append(log, sl, live, &cp);
+        }
+    }
+
+    fn tables(h: &SchemaHistory) -> Vec<TableSchema> {
+        let mut t = h.snapshot().tables;
+        t.sort_by(|a, b| a.table.cmp(&b.table));
+        t
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(64))]
+        #[test]
+        fn history_survives_any_retention(ops in proptest::collection::vec(op(), 1..60)) {
+            let dir = tempfile::tempdir().unwrap();
+            let source = dir.path();
+            let log_dir = source.join("log");
+            let mut log = Log::open(&log_dir, config()).unwrap();
+            let mut sl = SchemaLog::new(source);
+            let mut live = SchemaHistory::new(Dialect::default());
+            // A new log starts with its snapshot.
+            let first = Record { snapshot: Some(live.snapshot()), last_part: true, ..Default::default() };
+            append(&log, &mut sl, &live, &first);
+            for op in ops {
+                match op {
+                    Op::Ddl(t, n, dropped) => {
+                        let r = ddl(t, n, dropped);
+                        live.apply_record(&r);
+                        append(&log, &mut sl, &live, &r);
+                    }
+                    Op::Rows(n) => {
+                        let r = Record {
+                            statements: vec![crate::proto::Statement { schema: "db".into(), text: "x".repeat(n as usize) }],
+                            last_part: true,
+                            ..Default::default()
+                        };
+                        append(&log, &mut sl, &live, &r);
+                    }
+                    Op::Roll => log.roll().unwrap(),
+                    Op::Retention => {
+                        let end = log.last_record().next_offset;
+                        log.delete_before(end).unwrap();
+                    }
+                    Op::Reopen => {
+                        drop(log);
+                        log = Log::open(&log_dir, config()).unwrap();
+                        sl = SchemaLog::new(source);
+                        let loaded = sl.load(&log, Dialect::default()).unwrap();
+                        prop_assert_eq!(tables(&loaded), tables(&live));
+                    }
+                }
+            }
+            drop(log);
+            let log = Log::open(&log_dir, config()).unwrap();
+            let loaded = SchemaLog::new(source).load(&log, Dialect::default()).unwrap();
+            prop_assert_eq!(tables(&loaded), tables(&live));
+        }
+    }
 }

@@ -92,6 +92,9 @@ pub(crate) struct Inner {
     pub sync_lock: Mutex<()>,
     /// Set after a failed fsync: appends are refused.
     pub poisoned: AtomicBool,
+    /// Retention keeps the segment holding this offset and all after it
+    /// (`u64::MAX`: no such hold). See [`Log::keep_from`].
+    pub keep_from: AtomicU64,
     pub groups_lock: Mutex<()>,
     /// Set when the log closes, to stop the fsync thread.
     pub stop: Arc<(Mutex<bool>, Condvar)>,
@@ -195,6 +198,7 @@ impl Log {
                 next_listener: AtomicU64::new(0),
                 sync_lock: Mutex::new(()),
                 poisoned: AtomicBool::new(false),
+                keep_from: AtomicU64::new(u64::MAX),
                 groups_lock: Mutex::new(()),
                 stop: Arc::new((Mutex::new(false), Condvar::new())),
                 _lock_file: lock,
@@ -205,6 +209,14 @@ impl Log {
     /// The log directory.
     pub fn dir(&self) -> &Path {
         &self.inner.dir
+    }
+
+    /// Makes retention keep the segment that holds `offset` and every
+    /// later one, even past `retention_max_bytes`: the writer's own need
+    /// (sluice: its newest schema checkpoint), which no policy may delete.
+    /// Held in memory by this process; replaces an earlier hold.
+    pub fn keep_from(&self, offset: u64) {
+        self.inner.keep_from.store(offset, Ordering::Release);
     }
 
     /// Base offset of the active (last) segment: it changes when the log

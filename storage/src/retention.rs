@@ -65,7 +65,12 @@ impl Log {
                 break;
             }
             // The segment ends where the next one begins.
-            let needed = floor.is_some_and(|f| st.segments[drop_n + 1].base > f);
+            let end = st.segments[drop_n + 1].base;
+            if end > self.inner.keep_from.load(Ordering::Acquire) {
+                held = true;
+                break;
+            }
+            let needed = floor.is_some_and(|f| end > f);
             if needed && !over_cap {
                 held = true;
                 break;
@@ -103,13 +108,15 @@ impl Log {
     }
 
     /// Deletes whole sealed segments below `offset` (at most up to the
-    /// active segment), as retention would, protected groups or not (they
-    /// are marked lost). Returns the new log start.
+    /// active segment and the [`keep_from`](Log::keep_from) hold), as
+    /// retention would, protected groups or not (they are marked lost).
+    /// Returns the new log start.
     pub fn delete_before(&self, offset: u64) -> Result<u64, StorageError> {
         if self.is_read_only() {
             return Err(StorageError::ReadOnly(self.dir().to_path_buf()));
         }
         let mut st = self.inner.state.write();
+        let offset = offset.min(self.inner.keep_from.load(Ordering::Acquire));
         let mut drop_n = 0;
         while drop_n + 1 < st.segments.len() && st.segments[drop_n + 1].base <= offset {
             drop_n += 1;
