@@ -98,11 +98,7 @@ pub async fn run<S: Sink>(
     let mut offset = log.resume(&group, options.start, true).map_err(fatal)?;
     if let Some(g) = log.group(&group).map_err(fatal)? {
         if g.offset < log.start_offset() {
-            return Err(SinkError::Fatal(lost_message(
-                &options.name,
-                &g,
-                log.start_offset(),
-            )));
+            return Err(lost(&*log, &options.name, &group, g.offset));
         }
     }
     options.status.running(offset);
@@ -120,7 +116,7 @@ pub async fn run<S: Sink>(
         }
         if offset >= log.end_offset() {
             if committed < offset {
-                log.commit(&group, offset).map_err(fatal)?;
+                commit(&*log, &options.name, &group, offset)?;
                 committed = offset;
                 last_commit = Instant::now();
             }
@@ -134,18 +130,7 @@ pub async fn run<S: Sink>(
         batch.clear();
         if offset < log.start_offset() {
             // Deleted while we ran (the retention cap); the group is marked.
-            let g = log.group(&group).map_err(fatal)?;
-            let g = g.ok_or_else(|| {
-                SinkError::Fatal(format!(
-                    "sink {}: its group {group} was deleted",
-                    options.name
-                ))
-            })?;
-            return Err(SinkError::Fatal(lost_message(
-                &options.name,
-                &g,
-                log.start_offset(),
-            )));
+            return Err(lost(&*log, &options.name, &group, offset));
         }
         log.read(offset, 1000, 8 << 20, &mut batch).map_err(fatal)?;
         let Some(last) = batch.last().map(|r| r.offset) else {
@@ -209,26 +194,39 @@ pub async fn run<S: Sink>(
         options.status.running(offset);
         lag.set(log.end_offset().saturating_sub(offset) as f64);
         if last_commit.elapsed() >= options.commit_every {
-            log.commit(&group, offset).map_err(fatal)?;
+            commit(&*log, &options.name, &group, offset)?;
             committed = offset;
             last_commit = Instant::now();
         }
     }
     if committed < offset {
-        log.commit(&group, offset).map_err(fatal)?;
+        commit(&*log, &options.name, &group, offset)?;
     }
     Ok(())
 }
 
-/// The error of a sink whose group lost records to retention.
-fn lost_message(sink: &str, g: &crate::serve::destination::GroupState, start: u64) -> String {
-    format!(
-        "sink {sink}: retention deleted records {}..{start} before this sink delivered them \
-         (the log now starts at {start}; raise retention_max_bytes or retention, or fix the \
-         target sooner); the target misses them: re-seed it, then move the group on with \
-         `sluice groups seek --name SOURCE {} earliest` and restart the sink",
-        g.offset, g.name
-    )
+/// Commits `offset` for the sink's group. Below the log start (deleted
+/// while the sink delivered what it had read): the records lost error.
+fn commit(log: &dyn Destination, sink: &str, group: &str, offset: u64) -> Result<(), SinkError> {
+    log.commit(group, offset).map_err(|e| {
+        if offset < log.start_offset() {
+            lost(log, sink, group, offset)
+        } else {
+            SinkError::Fatal(format!("sink {sink}: {e}"))
+        }
+    })
+}
+
+/// The error of a sink whose group lost records to retention: it stops
+/// rather than leave a hole in its target.
+fn lost(log: &dyn Destination, sink: &str, group: &str, from: u64) -> SinkError {
+    let start = log.start_offset();
+    SinkError::Fatal(format!(
+        "sink {sink}: retention deleted records {from}..{start} before this sink delivered them \
+         (raise retention_max_bytes, or bring the target back sooner); the target misses them: \
+         re-seed it, then move the group on with `sluice groups seek --name SOURCE {group} \
+         earliest` and restart the sink"
+    ))
 }
 
 fn out_clone(messages: &[Message]) -> Vec<Message> {

@@ -202,7 +202,17 @@ impl MariaDb {
     /// Stop the server cleanly and start it again on the same port and
     /// datadir (for tests of reconnect and resume).
     pub fn restart(&mut self) {
+        self.stop();
+        self.start_again();
+    }
+
+    /// Stop the server cleanly (a target that is down for a while).
+    pub fn stop(&mut self) {
         self.process.stop(Duration::from_secs(30));
+    }
+
+    /// Start a stopped server again on the same port and datadir.
+    pub fn start_again(&mut self) {
         self.process = spawn(&self.mariadbd, &self.args, self.dir.path());
         self.wait_ready();
     }
