@@ -426,7 +426,19 @@ async fn group_behind_retention_gets_410_unless_it_has_a_reset_policy() {
     assert_eq!(e["error"], "group_out_of_range");
     assert_eq!(e["log_start"], start);
     assert_eq!(e["offset"], 0);
+    assert_eq!(e["lost"], serde_json::json!([0, start]));
     assert!(e["detail"].as_str().unwrap().contains("retention"));
+    // Both groups are marked with what they lost.
+    let g: Value = client()
+        .get(format!("{}/lenient", srv.groups()))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(g["lost_records"], start, "{g}");
+    assert_eq!(g["lost"], serde_json::json!([0, start]));
 
     let r = client()
         .get(srv.changes())

@@ -65,7 +65,9 @@ impl From<StorageError> for ApiError {
             } => ApiError::new(StatusCode::GONE, "group_out_of_range", detail)
                 .with("group", json!(name))
                 .with("offset", json!(offset))
-                .with("log_start", json!(start)),
+                .with("log_start", json!(start))
+                // The records retention deleted before the group read them.
+                .with("lost", json!([offset, start])),
             StorageError::BelowStart { requested, start } => {
                 ApiError::new(StatusCode::GONE, "below_log_start", detail)
                     .with("offset", json!(requested))
