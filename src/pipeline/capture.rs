@@ -83,6 +83,9 @@ pub enum CaptureError {
     Errant { name: String, message: String },
     #[error("source {name}: the schema history could not follow a DDL (capture stops before it and resumes from the log): {source}")]
     Schema { name: String, source: SchemaError },
+    /// A side file of the log (the schema record list) found the disk full.
+    #[error("source {name}: {message}: the disk is full; capture waits for space")]
+    DiskFull { name: String, message: String },
     #[error("source {name}: {message}")]
     Other { name: String, message: String },
 }
@@ -95,6 +98,16 @@ impl CaptureError {
             // A catalog query that failed (the history is unchanged): the
             // statement is read again after the reconnect.
             CaptureError::Schema { .. } => true,
+            CaptureError::DiskFull { .. } => true,
+            CaptureError::Storage { source, .. } => source.is_disk_full(),
+            _ => false,
+        }
+    }
+
+    fn disk_full(&self) -> bool {
+        match self {
+            CaptureError::DiskFull { .. } => true,
+            CaptureError::Storage { source, .. } => source.is_disk_full(),
             _ => false,
         }
     }
@@ -211,7 +224,16 @@ pub async fn run(
             Err(e) if e.retryable() => {
                 status.error(e.to_string(), false);
                 let delay = backoff.next_delay().unwrap_or(Duration::from_secs(30));
-                tracing::warn!(source = %name, error = %e, retry_in = ?delay, "capture interrupted; will resume from the log");
+                if e.disk_full() {
+                    // Nothing partial stays: the log's tail is its last
+                    // whole batch, and capture resumes from there.
+                    status.set_state(ConnectionState::DiskFull);
+                    metrics::counter!("sluice_disk_full_total", "source" => name.clone())
+                        .increment(1);
+                    tracing::error!(source = %name, error = %e, retry_in = ?delay, "the log's disk is full: capture paused; free space and it resumes where it stopped");
+                } else {
+                    tracing::warn!(source = %name, error = %e, retry_in = ?delay, "capture interrupted; will resume from the log");
+                }
                 tokio::select! {
                     _ = tokio::time::sleep(delay) => {}
                     _ = shutdown.changed() => { status.set_state(ConnectionState::Stopped); break; }
@@ -717,12 +739,15 @@ impl Capture {
         let next = self.log.last_record().next_offset;
         for (i, s) in batch.iter().enumerate() {
             if s.schema {
-                self.schema_log
-                    .note(next + i as u64)
-                    .map_err(|e| CaptureError::Other {
-                        name: self.opts.name.clone(),
-                        message: format!("writing the schema record list: {e}"),
-                    })?;
+                self.schema_log.note(next + i as u64).map_err(|e| {
+                    let name = self.opts.name.clone();
+                    let message = format!("writing the schema record list: {e}");
+                    if sluice_storage::is_disk_full(&e) {
+                        CaptureError::DiskFull { name, message }
+                    } else {
+                        CaptureError::Other { name, message }
+                    }
+                })?;
             }
         }
         let mut news = Vec::with_capacity(batch.len());

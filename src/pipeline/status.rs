@@ -13,6 +13,9 @@ pub enum ConnectionState {
     Streaming,
     /// Waiting before reconnecting after a retryable error.
     Backoff,
+    /// The log's file system is full: waiting for space, then resuming
+    /// from the log's last whole record.
+    DiskFull,
     /// Caught up to `--until` and stopped.
     Finished,
     /// A fatal error stopped capture; see `last_error`.
@@ -60,7 +63,18 @@ impl StatusHandle {
     }
 
     pub fn set_state(&self, state: ConnectionState) {
-        self.0.lock().state = state;
+        let mut s = self.0.lock();
+        // A full disk stays the state through the reconnects of its
+        // retries, until a record reaches the log again (`captured`).
+        if s.state == ConnectionState::DiskFull
+            && matches!(
+                state,
+                ConnectionState::Connecting | ConnectionState::Streaming | ConnectionState::Backoff
+            )
+        {
+            return;
+        }
+        s.state = state;
     }
 
     pub fn error(&self, error: String, fatal: bool) {
@@ -68,6 +82,8 @@ impl StatusHandle {
         s.connection_errors += 1;
         s.state = if fatal {
             ConnectionState::Failed
+        } else if s.state == ConnectionState::DiskFull {
+            ConnectionState::DiskFull
         } else {
             ConnectionState::Backoff
         };
@@ -88,6 +104,9 @@ impl StatusHandle {
         complete: bool,
     ) {
         let mut s = self.0.lock();
+        if s.state == ConnectionState::DiskFull {
+            s.state = ConnectionState::Streaming;
+        }
         if s.file != file {
             s.file = file.to_string();
         }

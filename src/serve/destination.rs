@@ -59,6 +59,18 @@ pub enum DestinationError {
     },
 }
 
+impl DestinationError {
+    /// The log's disk was full (a group commit): retried, not fatal.
+    pub fn is_disk_full(&self) -> bool {
+        match self {
+            DestinationError::Storage { source, .. } => source
+                .downcast_ref::<sluice_storage::StorageError>()
+                .is_some_and(|e| e.is_disk_full()),
+            _ => false,
+        }
+    }
+}
+
 /// A consumer group as the serving side reports it.
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
 pub struct GroupState {

@@ -211,6 +211,10 @@ fn commit(log: &dyn Destination, sink: &str, group: &str, offset: u64) -> Result
     log.commit(group, offset).map_err(|e| {
         if offset < log.start_offset() {
             lost(log, sink, group, offset)
+        } else if e.is_disk_full() {
+            // Restarted from the offset committed before: redelivery is
+            // idempotent.
+            SinkError::Transient(format!("sink {sink}: {e}"))
         } else {
             SinkError::Fatal(format!("sink {sink}: {e}"))
         }

@@ -123,6 +123,15 @@ impl StorageError {
         }
     }
 
+    /// Whether the file system is full or the quota used up (`ENOSPC`,
+    /// `EDQUOT`) while writing: retried once space is freed. Nothing
+    /// half-written counts, the tail is rewritten from the last whole
+    /// batch. A failed fsync is not this: it poisons the writer (the
+    /// kernel may have dropped the pages), whatever its cause.
+    pub fn is_disk_full(&self) -> bool {
+        matches!(self, StorageError::Io { source, .. } if is_disk_full(source))
+    }
+
     pub(crate) fn io(op: &'static str, path: impl Into<PathBuf>, source: io::Error) -> Self {
         StorageError::Io {
             op,
@@ -138,6 +147,14 @@ impl StorageError {
             what: what.into(),
         }
     }
+}
+
+/// `ENOSPC` or `EDQUOT`.
+pub fn is_disk_full(e: &io::Error) -> bool {
+    matches!(
+        e.kind(),
+        io::ErrorKind::StorageFull | io::ErrorKind::QuotaExceeded
+    )
 }
 
 /// Result alias of the crate.

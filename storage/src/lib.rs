@@ -54,7 +54,7 @@ mod writer;
 
 pub use batch::{BatchHeader, Compression, MAX_BATCH_BYTES};
 pub use config::{FsyncPolicy, LogConfig};
-pub use error::{Result, StorageError};
+pub use error::{is_disk_full, Result, StorageError};
 pub use groups::{GroupInfo, Groups, Lag, Lost, ResetPolicy};
 pub use gtid::GtidSet;
 pub use index::IndexEntry;

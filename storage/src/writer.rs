@@ -210,7 +210,12 @@ pub(crate) fn roll(log: &Log, w: &mut Writer) -> Result<(), StorageError> {
         &w.tail.gtid,
         w.tail.last.as_ref(),
         initial_capacity(inner.config.segment_bytes),
-    )?;
+    )
+    .inspect_err(|_| {
+        // A half-written new segment (a full disk) must not be found by
+        // recovery; the sealed one stays active and the roll is retried.
+        let _ = std::fs::remove_file(inner.dir.join(segment::segment_name(w.tail.next_offset)));
+    })?;
     let seg = Arc::new(seg);
     w.cap = seg.file.metadata().map(|m| m.len()).unwrap_or(0);
     w.created_at = SystemTime::now();

@@ -1,0 +1,220 @@
+//! A full disk under the log: `sluice run` writes its data folder on a
+//! small tmpfs (a real file system that answers `ENOSPC`), a ballast file
+//! leaves it little room, and a load fills it. Capture must pause with
+//! `state: "disk_full"` in `/status` (proved mid-way: the server holds rows
+//! the log does not), then resume on its own once the ballast is deleted,
+//! and the log must hold every row of the table exactly once, equal to the
+//! server's `SELECT`.
+
+use serde_json::Value;
+use sluice_testkit::MariaDb;
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+struct Killed(Child);
+
+impl Drop for Killed {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+/// A tmpfs mounted for the test, unmounted when dropped.
+struct Tmpfs(PathBuf);
+
+impl Tmpfs {
+    fn mount(at: &Path, size: &str) -> Option<Tmpfs> {
+        std::fs::create_dir_all(at).unwrap();
+        let out = Command::new("mount")
+            .args(["-t", "tmpfs", "-o", &format!("size={size}"), "tmpfs"])
+            .arg(at)
+            .output()
+            .ok()?;
+        if out.status.success() {
+            Some(Tmpfs(at.to_path_buf()))
+        } else {
+            let why = String::from_utf8_lossy(&out.stderr).into_owned();
+            assert!(
+                !sluice_testkit::in_ci(),
+                "cannot mount a tmpfs (the test needs root): {why}"
+            );
+            eprintln!("SKIPPED: cannot mount a tmpfs (run as root): {why}");
+            None
+        }
+    }
+}
+
+impl Drop for Tmpfs {
+    fn drop(&mut self) {
+        let _ = Command::new("umount").arg("-l").arg(&self.0).status();
+    }
+}
+
+fn get(url: &str) -> Option<Value> {
+    reqwest::blocking::get(url).ok()?.json().ok()
+}
+
+fn wait_for<T>(what: &str, limit: Duration, mut f: impl FnMut() -> Option<T>) -> T {
+    let deadline = Instant::now() + limit;
+    loop {
+        if let Some(v) = f() {
+            return v;
+        }
+        assert!(Instant::now() < deadline, "timed out waiting for {what}");
+        std::thread::sleep(Duration::from_millis(100));
+    }
+}
+
+fn capture(base: &str) -> Option<Value> {
+    get(&format!("{base}/status"))?["sources"][0]
+        .get("capture")
+        .cloned()
+}
+
+/// Every inserted row in the log: id → times seen.
+fn ids_in_log(data: &Path) -> BTreeMap<i64, u32> {
+    let out = Command::new(env!("CARGO_BIN_EXE_sluice"))
+        .args(["tail", "--data"])
+        .arg(data)
+        .args(["--name", "df", "--no-follow", "--format", "json"])
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "sluice tail: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let mut seen = BTreeMap::new();
+    for line in String::from_utf8_lossy(&out.stdout).lines() {
+        let rec: Value = serde_json::from_str(line).unwrap();
+        for c in rec["changes"].as_array().into_iter().flatten() {
+            for row in c["rows"].as_array().into_iter().flatten() {
+                if let Some(id) = row["after"]["id"].as_i64() {
+                    *seen.entry(id).or_insert(0) += 1;
+                }
+            }
+        }
+    }
+    seen
+}
+
+#[test]
+fn capture_pauses_on_a_full_disk_and_resumes_exactly() {
+    let Some(db) = MariaDb::start_default() else {
+        return;
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let Some(fs) = Tmpfs::mount(&dir.path().join("mnt"), "6m") else {
+        return;
+    };
+    db.sql("CREATE DATABASE df; CREATE TABLE df.t (id INT PRIMARY KEY, pad VARCHAR(1000))");
+    let data = fs.0.join("data");
+    let port = sluice_testkit::free_port();
+    let base = format!("http://127.0.0.1:{port}");
+    let stderr = std::fs::File::create(dir.path().join("run.log")).unwrap();
+    let _run = Killed(
+        Command::new(env!("CARGO_BIN_EXE_sluice"))
+            .args(["run", "--name", "df", "--source", &db.url()])
+            .arg("--data")
+            .arg(&data)
+            .args(["--server-id", "4931", "--fsync", "always"])
+            .args(["--segment-bytes", "1MiB", "--http-addr"])
+            .arg(format!("127.0.0.1:{port}"))
+            .env("RUST_LOG", "info")
+            .stdout(Stdio::null())
+            .stderr(stderr)
+            .spawn()
+            .unwrap(),
+    );
+    let run_log = || std::fs::read_to_string(dir.path().join("run.log")).unwrap_or_default();
+    wait_for("capture streaming", Duration::from_secs(60), || {
+        (capture(&base)?["state"] == "streaming").then_some(())
+    });
+    // Leave about 400 KB free: the load below needs about 2 MB.
+    let ballast = fs.0.join("ballast");
+    let free = {
+        let out = Command::new("df")
+            .args(["-B1", "--output=avail"])
+            .arg(&fs.0)
+            .output()
+            .unwrap();
+        let text = String::from_utf8_lossy(&out.stdout).into_owned();
+        text.lines().nth(1).unwrap().trim().parse::<u64>().unwrap()
+    };
+    std::fs::write(&ballast, vec![1u8; (free - 400 * 1024) as usize]).unwrap();
+
+    let pad = "d".repeat(900);
+    let insert = |from: i64, to: i64| {
+        for start in (from..to).step_by(10) {
+            let rows: Vec<String> = (start..start + 10)
+                .map(|i| format!("({i}, '{pad}')"))
+                .collect();
+            db.sql(&format!("INSERT INTO df.t VALUES {}", rows.join(", ")));
+        }
+    };
+    insert(0, 2000);
+    let paused = wait_for(
+        "capture to pause on the full disk",
+        Duration::from_secs(60),
+        || {
+            let c = capture(&base)?;
+            (c["state"] == "disk_full").then_some(c)
+        },
+    );
+    let error = paused["last_error"]
+        .as_str()
+        .unwrap_or_default()
+        .to_string();
+    assert!(
+        error.contains("No space left") || error.contains("disk is full"),
+        "{paused}"
+    );
+    assert!(
+        run_log().contains("the log's disk is full: capture paused"),
+        "{}",
+        run_log()
+    );
+    // Mid-way: the log stops short of the server.
+    let captured = paused["rows"].as_u64().unwrap();
+    assert!(captured < 2000, "capture was not interrupted: {paused}");
+    // More writes while paused, then space comes back.
+    insert(2000, 2200);
+    std::thread::sleep(Duration::from_secs(1));
+    assert_eq!(capture(&base).unwrap()["state"], "disk_full");
+    std::fs::remove_file(&ballast).unwrap();
+
+    let master = db.sql("SHOW MASTER STATUS");
+    let pos: u64 = master.split('\t').nth(1).unwrap().parse().unwrap();
+    wait_for(
+        "capture to resume and catch up",
+        Duration::from_secs(90),
+        || {
+            let c = capture(&base)?;
+            (c["state"] == "streaming" && c["position"].as_u64() == Some(pos)).then_some(())
+        },
+    );
+    drop(_run);
+
+    let seen = ids_in_log(&data);
+    let twice: Vec<_> = seen
+        .iter()
+        .filter(|(_, n)| **n > 1)
+        .map(|(id, _)| *id)
+        .collect();
+    assert!(
+        twice.is_empty(),
+        "rows in the log twice: {:?}",
+        &twice[..twice.len().min(10)]
+    );
+    let server: Vec<i64> = db
+        .sql("SELECT id FROM df.t ORDER BY id")
+        .lines()
+        .map(|l| l.parse().unwrap())
+        .collect();
+    let logged: Vec<i64> = seen.keys().copied().collect();
+    assert_eq!(logged.len(), server.len(), "rows in the log vs the table");
+    assert!(logged == server, "the log's rows differ from the table's");
+}
