@@ -13,8 +13,8 @@
 //!
 //! Binlog v1 (MySQL 3.23) has only the first 13 bytes.
 
-use super::wire::Cursor;
 use super::DecodeError;
+use crate::wire::Reader;
 
 /// Length of the v3/v4 common header.
 pub const HEADER_LEN: usize = 19;
@@ -41,7 +41,7 @@ pub struct EventHeader {
 impl EventHeader {
     /// Parse a common header of `header_len` bytes (19, or 13 for v1).
     pub fn parse(bytes: &[u8], header_len: usize) -> Result<EventHeader, DecodeError> {
-        let mut c = Cursor::new(bytes);
+        let mut c = Reader::new(bytes);
         let timestamp = c.u32("event header")?;
         let type_code = c.u8("event header")?;
         let server_id = c.u32("event header")?;

@@ -31,12 +31,12 @@
 use std::io::Read;
 
 use super::column_type::{code, ColKind};
-use super::cursor::Cursor;
 use super::table_map::TableMap;
 use super::value;
 use super::{json_binary, json_diff, DecodeError};
 use crate::proto;
 use crate::proto::value::Kind;
+use crate::wire::Reader;
 
 /// Binlog event type codes of rows events.
 pub mod event_type {
@@ -93,7 +93,7 @@ pub fn is_rows_event(event_type: u8) -> bool {
 /// The table id a rows event refers to, read from its post-header, so the
 /// caller can find the TABLE_MAP. `table_id_size` is 6 (or 4).
 pub fn table_id(body: &[u8], table_id_size: usize) -> Result<u64, DecodeError> {
-    Cursor::new(body).uint_le(table_id_size.min(8), "rows event table id")
+    Ok(Reader::new(body).uint_le(table_id_size.min(8), "rows event table id")?)
 }
 
 /// The post-header length to assume when the format description gives 0.
@@ -158,13 +158,13 @@ pub fn decode_rows_into(
     } else {
         post_header_len
     };
-    let mut c = Cursor::new(body);
+    let mut c = Reader::new(body);
     let tid_size = if phl == 6 { 4 } else { 6 };
     let table_id = c.uint_le(tid_size, "rows event table id")?;
-    let flags = c.u16_le("rows event flags")?;
+    let flags = c.u16("rows event flags")?;
     let mut extra = Vec::new();
     if phl >= 10 {
-        let extra_len = usize::from(c.u16_le("rows event extra data length")?);
+        let extra_len = usize::from(c.u16("rows event extra data length")?);
         if extra_len < 2 {
             return Err(DecodeError::Invalid {
                 what: "rows event extra data length",
@@ -204,9 +204,9 @@ pub fn decode_rows_into(
     let inflated;
     let mut rows = if compressed {
         inflated = inflate(c.rest())?;
-        Cursor::new(&inflated)
+        Reader::new(&inflated)
     } else {
-        Cursor::new(c.rest())
+        Reader::new(c.rest())
     };
     let partial = event_type == PARTIAL_UPDATE_ROWS;
     let json_after: Vec<usize> = if partial {
@@ -305,7 +305,7 @@ type RawJson<'a> = Vec<(usize, &'a [u8])>;
 /// apply to the raw before-image JSON of the same column; `collect`, when
 /// given, receives the raw JSON values of this image.
 fn image<'a>(
-    c: &mut Cursor<'a>,
+    c: &mut Reader<'a>,
     table: &TableMap,
     present: &[usize],
     partial: Option<(&[usize], &RawJson<'a>)>,
@@ -357,7 +357,7 @@ fn image<'a>(
 
 /// MariaDB's compressed rows: header byte, big-endian length, zlib.
 fn inflate(data: &[u8]) -> Result<Vec<u8>, DecodeError> {
-    let mut c = Cursor::new(data);
+    let mut c = Reader::new(data);
     let header = c.u8("compressed rows header")?;
     let n = usize::from(header & 0x07);
     if n == 0 || n > 4 {

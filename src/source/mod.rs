@@ -2,7 +2,8 @@
 //! replica over the client/server protocol, on tokio, and streams binlog
 //! events as raw bytes for the decoder.
 //!
-//! Layers, bottom up: [`wire`] (bounds-checked field reads), [`packet`]
+//! Layers, bottom up: [`crate::wire`] (bounds-checked field reads, shared
+//! with the decoder), [`packet`]
 //! (framing, 16 MB splitting, timeouts), [`handshake`] + [`auth`] +
 //! [`scramble`] + [`tls`] (connection phase), [`conn`] (text queries),
 //! [`preflight`] (binlog settings checked before streaming), [`dump`]
@@ -39,7 +40,6 @@ pub mod response;
 pub mod scramble;
 pub mod start;
 pub mod tls;
-pub mod wire;
 
 pub use backoff::{open_stream, open_stream_with_retry, retry, Backoff};
 pub use config::{Password, Role, SourceConfig, TlsMode};
