@@ -103,7 +103,7 @@ fn corpus_events() -> Vec<RowsSample> {
                 if let Ok(t) = TableMap::parse(ev.body, fmt.table_id_size()) {
                     maps.insert(t.table_id, ev.body.to_vec());
                 }
-            } else if rows::is_rows_event(ev.type_code) {
+            } else if sluice::decode::event_type::is_rows(ev.type_code) {
                 let phl = fmt.post_header_len(ev.type_code);
                 let size = if phl == 6 { 4 } else { 6 };
                 if let Some(tm) = rows::table_id(ev.body, size)

@@ -274,7 +274,7 @@ fn decode_binlogs(db: &MariaDb) -> Vec<Change> {
                 let t = TableMap::parse(ev.body, fmt.table_id_size())
                     .unwrap_or_else(|e| panic!("TABLE_MAP at {}: {e}", ev.offset));
                 maps.insert(t.table_id, t);
-            } else if rows::is_rows_event(ev.type_code) {
+            } else if sluice::decode::event_type::is_rows(ev.type_code) {
                 let phl = fmt.post_header_len(ev.type_code);
                 let id = rows::table_id(ev.body, 6).unwrap();
                 let t = &maps[&id];
@@ -636,7 +636,7 @@ fn mariadb_compressed_rows_events() {
             if ev.type_code == 19 {
                 let t = TableMap::parse(ev.body, 6).unwrap();
                 maps.insert(t.table_id, t);
-            } else if rows::is_rows_event(ev.type_code) {
+            } else if sluice::decode::event_type::is_rows(ev.type_code) {
                 compressed += usize::from((166..=171).contains(&ev.type_code));
                 let t = &maps[&rows::table_id(ev.body, 6).unwrap()];
                 let phl = fmt.post_header_len(ev.type_code);

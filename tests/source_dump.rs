@@ -3,10 +3,11 @@
 //! including rows written while streaming; heartbeats keep an idle stream
 //! alive; a killed connection is a retryable error and the stream resumes.
 
-use sluice::source::dump::event_type;
+use sluice::decode::event_type;
+use sluice::decode::header::{EventHeader, HEADER_LEN};
 use sluice::source::{
-    open_stream_with_retry, Backoff, BinlogStream, Connection, DumpFrom, DumpOptions, EventHeader,
-    SourceConfig, StartPoint,
+    open_stream_with_retry, Backoff, BinlogStream, Connection, DumpFrom, DumpOptions, SourceConfig,
+    StartPoint,
 };
 use sluice_testkit::MariaDb;
 use std::time::{Duration, Instant};
@@ -58,7 +59,7 @@ async fn read_until(stream: &mut BinlogStream, end: u32) -> Vec<(u32, u32, u8)> 
     let deadline = Instant::now() + Duration::from_secs(30);
     while Instant::now() < deadline {
         let event = stream.next_event().await.unwrap().expect("stream ended");
-        let h = EventHeader::parse(&event).unwrap();
+        let h = EventHeader::parse(&event, HEADER_LEN).unwrap();
         assert_eq!(h.event_size as usize, event.len(), "event arrives whole");
         if let Some(pos) = h.start_pos() {
             out.push((pos, h.log_pos, h.type_code));
@@ -166,7 +167,7 @@ async fn rows_written_while_streaming_arrive_with_valid_checksums() {
     let mut after_our_map = false;
     while writes < 20 && Instant::now() < deadline {
         let event = stream.next_event().await.unwrap().unwrap();
-        let h = EventHeader::parse(&event).unwrap();
+        let h = EventHeader::parse(&event, HEADER_LEN).unwrap();
         assert!(crc_ok(&event), "CRC32 of event type {}", h.type_code);
         if h.type_code == 19 {
             after_our_map = event.windows(9).any(|w| w == b"dump_live");
@@ -216,7 +217,7 @@ async fn mariadb_gtid_dump_starts_after_the_given_gtid() {
     let mut ours = 0;
     while ours < 2 {
         let event = stream.next_event().await.unwrap().unwrap();
-        let h = EventHeader::parse(&event).unwrap();
+        let h = EventHeader::parse(&event, HEADER_LEN).unwrap();
         if h.type_code == event_type::MARIADB_GTID && first_gtid.is_none() {
             first_gtid = Some((gtid_seq(&event), h.start_pos().unwrap()));
         }
@@ -256,7 +257,7 @@ async fn heartbeats_arrive_on_an_idle_stream() {
         // Each read is bounded by twice the heartbeat period: getting here
         // without a Timeout error means the server kept the stream alive.
         let event = stream.next_event().await.unwrap().unwrap();
-        if EventHeader::parse(&event).unwrap().type_code == event_type::HEARTBEAT {
+        if EventHeader::parse(&event, HEADER_LEN).unwrap().type_code == event_type::HEARTBEAT {
             heartbeats += 1;
         }
     }

@@ -1,8 +1,9 @@
 //! Start positions and purged binlogs, each on its own private MariaDB
 //! (these tests rotate and purge binlogs).
 
-use sluice::source::dump::event_type;
-use sluice::source::{Connection, DumpFrom, EventHeader, SourceConfig, SourceError, StartPoint};
+use sluice::decode::event_type;
+use sluice::decode::header::{EventHeader, HEADER_LEN};
+use sluice::source::{Connection, DumpFrom, SourceConfig, SourceError, StartPoint};
 use sluice_testkit::MariaDb;
 use std::time::Duration;
 
@@ -207,7 +208,7 @@ async fn an_event_larger_than_16mb_arrives_whole() {
     let mut stream = conn.start_dump(&from).await.unwrap();
     loop {
         let event = stream.next_event().await.unwrap().unwrap();
-        let h = EventHeader::parse(&event).unwrap();
+        let h = EventHeader::parse(&event, HEADER_LEN).unwrap();
         if h.type_code == 23 {
             assert!(event.len() > size, "{} bytes", event.len());
             assert_eq!(h.event_size as usize, event.len());

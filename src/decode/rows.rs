@@ -31,32 +31,13 @@
 use std::io::Read;
 
 use super::column_type::{code, ColKind};
+use super::event_type;
 use super::table_map::TableMap;
 use super::value;
 use super::{json_binary, json_diff, DecodeError};
 use crate::proto;
 use crate::proto::value::Kind;
 use crate::wire::Reader;
-
-/// Binlog event type codes of rows events.
-pub mod event_type {
-    pub const PRE_GA_WRITE_ROWS: u8 = 20;
-    pub const PRE_GA_UPDATE_ROWS: u8 = 21;
-    pub const PRE_GA_DELETE_ROWS: u8 = 22;
-    pub const WRITE_ROWS_V1: u8 = 23;
-    pub const UPDATE_ROWS_V1: u8 = 24;
-    pub const DELETE_ROWS_V1: u8 = 25;
-    pub const WRITE_ROWS: u8 = 30;
-    pub const UPDATE_ROWS: u8 = 31;
-    pub const DELETE_ROWS: u8 = 32;
-    pub const PARTIAL_UPDATE_ROWS: u8 = 39;
-    pub const MARIA_WRITE_ROWS_COMPRESSED_V1: u8 = 166;
-    pub const MARIA_UPDATE_ROWS_COMPRESSED_V1: u8 = 167;
-    pub const MARIA_DELETE_ROWS_COMPRESSED_V1: u8 = 168;
-    pub const MARIA_WRITE_ROWS_COMPRESSED: u8 = 169;
-    pub const MARIA_UPDATE_ROWS_COMPRESSED: u8 = 170;
-    pub const MARIA_DELETE_ROWS_COMPRESSED: u8 = 171;
-}
 
 /// Largest uncompressed size accepted from a compressed rows event.
 pub const MAX_UNCOMPRESSED: usize = 1 << 30;
@@ -68,26 +49,21 @@ pub fn change_kind(event_type: u8) -> Option<proto::ChangeKind> {
         PRE_GA_WRITE_ROWS
         | WRITE_ROWS_V1
         | WRITE_ROWS
-        | MARIA_WRITE_ROWS_COMPRESSED_V1
-        | MARIA_WRITE_ROWS_COMPRESSED => proto::ChangeKind::Insert,
+        | MARIADB_WRITE_ROWS_COMPRESSED_V1
+        | MARIADB_WRITE_ROWS_COMPRESSED => proto::ChangeKind::Insert,
         PRE_GA_UPDATE_ROWS
         | UPDATE_ROWS_V1
         | UPDATE_ROWS
         | PARTIAL_UPDATE_ROWS
-        | MARIA_UPDATE_ROWS_COMPRESSED_V1
-        | MARIA_UPDATE_ROWS_COMPRESSED => proto::ChangeKind::Update,
+        | MARIADB_UPDATE_ROWS_COMPRESSED_V1
+        | MARIADB_UPDATE_ROWS_COMPRESSED => proto::ChangeKind::Update,
         PRE_GA_DELETE_ROWS
         | DELETE_ROWS_V1
         | DELETE_ROWS
-        | MARIA_DELETE_ROWS_COMPRESSED_V1
-        | MARIA_DELETE_ROWS_COMPRESSED => proto::ChangeKind::Delete,
+        | MARIADB_DELETE_ROWS_COMPRESSED_V1
+        | MARIADB_DELETE_ROWS_COMPRESSED => proto::ChangeKind::Delete,
         _ => return None,
     })
-}
-
-/// True for the event types this module decodes.
-pub fn is_rows_event(event_type: u8) -> bool {
-    change_kind(event_type).is_some()
 }
 
 /// The table id a rows event refers to, read from its post-header, so the
@@ -200,7 +176,7 @@ pub fn decode_rows_into(
     let present_before = present_columns(cols_before, width);
     let present_after = present_columns(cols_after, width);
     let compressed =
-        (MARIA_WRITE_ROWS_COMPRESSED_V1..=MARIA_DELETE_ROWS_COMPRESSED).contains(&event_type);
+        (MARIADB_WRITE_ROWS_COMPRESSED_V1..=MARIADB_DELETE_ROWS_COMPRESSED).contains(&event_type);
     let inflated;
     let mut rows = if compressed {
         inflated = inflate(c.rest())?;

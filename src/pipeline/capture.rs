@@ -15,7 +15,7 @@ use super::resume::{at_or_after, file_number, resume_point, Resume};
 use super::schema_log::SchemaLog;
 use super::split::split;
 use super::status::{ConnectionState, StatusHandle};
-use crate::decode::{ChecksumAlg, Decoder};
+use crate::decode::{event_type, ChecksumAlg, Decoder};
 use crate::filter::TableFilter;
 use crate::proto::{self, Record, TableChange};
 use crate::schema::{catalog, Catalog, Dialect, SchemaError, SchemaHistory};
@@ -34,8 +34,6 @@ use tokio::sync::{mpsc, watch};
 const PART_BYTES: usize = 4 << 20;
 /// At most this many bytes of records go into one append.
 const BATCH_BYTES: usize = 8 << 20;
-/// Binlog event type code of ROTATE.
-const ROTATE_EVENT: u8 = 4;
 /// Retries of the very first connection before `sluice run` gives up.
 const FIRST_CONNECT_ATTEMPTS: u32 = 5;
 /// Events buffered between the socket task and the decoder.
@@ -508,7 +506,7 @@ impl Capture {
                         return Err(self.source_err(e));
                     }
                 };
-                if bytes.get(4) != Some(&ROTATE_EVENT) {
+                if bytes.get(4) != Some(&event_type::ROTATE) {
                     let log_pos = bytes
                         .get(13..17)
                         .and_then(|b| b.try_into().ok())
@@ -580,7 +578,7 @@ impl Capture {
         };
         // A ROTATE's position is in the file it closes, while the decoder
         // already names the next one: never compare it.
-        if decoder.in_transaction() || event.get(4) == Some(&ROTATE_EVENT) {
+        if decoder.in_transaction() || event.get(4) == Some(&event_type::ROTATE) {
             return false;
         }
         let log_pos = event

@@ -44,7 +44,7 @@ pub mod tls;
 pub use backoff::{open_stream, open_stream_with_retry, retry, Backoff};
 pub use config::{Password, Role, SourceConfig, TlsMode};
 pub use conn::{Connection, ResultSet, ServerInfo};
-pub use dump::{BinlogFile, BinlogStream, DumpFrom, DumpOptions, EventHeader};
+pub use dump::{BinlogFile, BinlogStream, DumpFrom, DumpOptions};
 pub use error::{ErrorClass, SourceError};
 pub use handshake::Flavour;
 pub use preflight::BinlogSettings;

@@ -18,10 +18,12 @@
 
 use super::config::SourceConfig;
 use super::conn::Connection;
-use super::dump::{event_type, rotate_target, DumpFrom, DumpOptions, EventHeader};
+use super::dump::{rotate_target, DumpFrom, DumpOptions};
 use super::error::{Result, SourceError};
 use super::gtid::{check_mariadb_gtid_list, MySqlGtidSet};
 use super::handshake::Flavour;
+use crate::decode::event_type;
+use crate::decode::header::{EventHeader, HEADER_LEN};
 
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum StartPoint {
@@ -228,7 +230,7 @@ pub async fn scan_file(
         .start_dump_with(&DumpFrom::file_pos(file, 4), options)
         .await?;
     while let Some(event) = stream.next_event().await? {
-        let Some(h) = EventHeader::parse(&event) else {
+        let Ok(h) = EventHeader::parse(&event, HEADER_LEN) else {
             continue;
         };
         match h.type_code {
