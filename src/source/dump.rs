@@ -95,6 +95,16 @@ pub fn rotate_target(event: &[u8], checksum: bool) -> Option<(String, u64)> {
     Some((r.next_file, r.position))
 }
 
+/// One event of a dump: its bytes as the server sent them and their common
+/// header, parsed once here (the stream follows positions with it) and
+/// handed on so the decoder does not read it again.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct StreamEvent {
+    pub header: EventHeader,
+    /// The whole event: header, body and checksum trailer (if any).
+    pub bytes: Bytes,
+}
+
 /// One binary log file on the server.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct BinlogFile {
@@ -332,12 +342,10 @@ impl BinlogStream {
         (&self.file, self.pos)
     }
 
-    fn track(&mut self, event: &[u8]) {
-        let Ok(h) = EventHeader::parse(event, HEADER_LEN) else {
-            return;
-        };
+    fn track(&mut self, event: &StreamEvent) {
+        let h = &event.header;
         if h.type_code == event_type::ROTATE {
-            if let Some((file, pos)) = rotate_target(event, self.checksum) {
+            if let Some((file, pos)) = rotate_target(&event.bytes, self.checksum) {
                 self.file = file;
                 self.pos = pos;
             }
@@ -351,11 +359,11 @@ impl BinlogStream {
         self.conn.config.dead_after()
     }
 
-    /// The next event (19-byte header … checksum), `Ok(None)` at the end of
-    /// a non-blocking dump (a blocking dump never ends: the server ending
+    /// The next event (19-byte header … checksum) with its header parsed,
+    /// `Ok(None)` at the end of a non-blocking dump (a blocking dump never ends: the server ending
     /// it is a retryable [`SourceError::Closed`]). Heartbeats are returned like any event (type
     /// 27): the caller sees the server is alive and the current position.
-    pub async fn next_event(&mut self) -> Result<Option<Bytes>> {
+    pub async fn next_event(&mut self) -> Result<Option<StreamEvent>> {
         if self.done {
             return match self.non_blocking {
                 true => Ok(None),
@@ -373,16 +381,17 @@ impl BinlogStream {
             .await?;
         match p.first().copied() {
             Some(response::OK) => {
-                if p.len() < 20 {
-                    return Err(SourceError::malformed(
+                let bytes = p.slice(1..);
+                let header = EventHeader::parse(&bytes, HEADER_LEN).map_err(|e| {
+                    SourceError::malformed(
                         &self.conn.addr(),
                         format!(
-                            "binlog event of {} bytes, shorter than its header",
-                            p.len() - 1
+                            "binlog event of {} bytes, shorter than its {HEADER_LEN}-byte header ({e})",
+                            bytes.len()
                         ),
-                    ));
-                }
-                let event = p.slice(1..);
+                    )
+                })?;
+                let event = StreamEvent { header, bytes };
                 self.track(&event);
                 Ok(Some(event))
             }

@@ -20,7 +20,7 @@
 //! let from = conn.resolve_start(&StartPoint::parse("earliest")?).await?;
 //! let mut stream = conn.start_dump(&from).await?;
 //! while let Some(event) = stream.next_event().await? {
-//!     let _header_type = event[4];
+//!     let _type_code = event.header.type_code;
 //! }
 //! # Ok(()) }
 //! ```
@@ -44,7 +44,7 @@ pub mod tls;
 pub use backoff::{open_stream, open_stream_with_retry, retry, Backoff};
 pub use config::{Password, Role, SourceConfig, TlsMode};
 pub use conn::{Connection, ResultSet, ServerInfo};
-pub use dump::{BinlogFile, BinlogStream, DumpFrom, DumpOptions};
+pub use dump::{BinlogFile, BinlogStream, DumpFrom, DumpOptions, StreamEvent};
 pub use error::{ErrorClass, SourceError};
 pub use handshake::Flavour;
 pub use preflight::BinlogSettings;
