@@ -213,7 +213,7 @@ fn render(v: &proto::Value, full_meta: bool) -> Option<String> {
         Kind::Bytes(b) => hex(b),
         Kind::Bit(b) => b.bits.to_string(),
         Kind::Year(y) => y.to_string(),
-        Kind::Enum(e) if full_meta => hex(e.name.as_bytes()),
+        Kind::Enum(e) if full_meta => hex(e.name.as_deref().unwrap_or_default().as_bytes()),
         Kind::Enum(e) => e.index.to_string(),
         Kind::Set(s) if full_meta => hex(s.names.join(",").as_bytes()),
         Kind::Set(s) => s.bits.to_string(),

@@ -171,8 +171,7 @@ pub fn decode(c: &mut Reader<'_>, col: &ColumnDef) -> Result<Kind, DecodeError> 
                 .enum_values
                 .as_ref()
                 .and_then(|v| v.get((idx as usize).wrapping_sub(1)))
-                .cloned()
-                .unwrap_or_default();
+                .cloned();
             Kind::Enum(proto::Enum { index: idx, name })
         }
         ColKind::Set { pack } => {
@@ -325,7 +324,7 @@ mod tests {
             one(&[2], &e),
             Kind::Enum(proto::Enum {
                 index: 2,
-                name: String::new()
+                name: None
             })
         );
         e.enum_values = Some(vec!["x".into(), "y".into()]);
@@ -333,14 +332,23 @@ mod tests {
             one(&[2], &e),
             Kind::Enum(proto::Enum {
                 index: 2,
-                name: "y".into()
+                name: Some("y".into())
             })
         );
         assert_eq!(
             one(&[0], &e),
             Kind::Enum(proto::Enum {
                 index: 0,
-                name: String::new()
+                name: None
+            })
+        );
+        // A member that is the empty string is a known name.
+        e.enum_values = Some(vec!["".into(), "a".into()]);
+        assert_eq!(
+            one(&[1], &e),
+            Kind::Enum(proto::Enum {
+                index: 1,
+                name: Some(String::new())
             })
         );
         let mut s = col(code::STRING, &[0xF8, 1], false, None);
