@@ -89,7 +89,7 @@ fn sluice_decode(data: &[u8]) -> u64 {
         if ev.type_code == 19 {
             let t = TableMap::parse(ev.body, fmt.table_id_size()).expect("TABLE_MAP");
             maps.insert(t.table_id, t);
-        } else if rows::is_rows_event(ev.type_code) {
+        } else if sluice::decode::event_type::is_rows(ev.type_code) {
             let phl = fmt.post_header_len(ev.type_code);
             let id = rows::table_id(ev.body, fmt.table_id_size()).expect("table id");
             let t = &maps[&id];

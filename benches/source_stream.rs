@@ -129,7 +129,7 @@ async fn pull(config: &SourceConfig) -> (u64, u64) {
     let (mut events, mut bytes) = (0u64, 0u64);
     while let Some(e) = stream.next_event().await.unwrap() {
         events += 1;
-        bytes += e.len() as u64;
+        bytes += e.bytes.len() as u64;
     }
     (events, bytes)
 }

@@ -14,3 +14,4 @@ pub mod schema;
 pub mod serve;
 pub mod sink;
 pub mod source;
+pub mod wire;

@@ -43,7 +43,7 @@ fn decode_file(data: &[u8]) -> Outcome {
                 }
                 Err(e) => out.errors.push(format!("TABLE_MAP at {}: {e}", ev.offset)),
             }
-        } else if rows::is_rows_event(ev.type_code) {
+        } else if sluice::decode::event_type::is_rows(ev.type_code) {
             out.rows_events += 1;
             let phl = fmt.post_header_len(ev.type_code);
             let tid_size = if phl == 6 { 4 } else { 6 };

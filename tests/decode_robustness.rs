@@ -6,6 +6,7 @@
 //! allocator fails any single allocation above 64 MiB.
 
 use proptest::prelude::*;
+use sluice::decode::header::{EventHeader, HEADER_LEN};
 use sluice::decode::{decode_all, BinlogFile, Decoder};
 use std::alloc::{GlobalAlloc, Layout, System};
 use std::path::PathBuf;
@@ -258,8 +259,11 @@ proptest! {
 
         // The same event pushed live, without a file.
         let mut d = Decoder::live("live.000001", 4, sluice::decode::ChecksumAlg::Crc32);
-        let _ = d.push_live(&bytes[4..start]);
-        let _ = d.push_live(&bytes[start..]);
+        for event in [&bytes[4..start], &bytes[start..]] {
+            if let Ok(header) = EventHeader::parse(event, HEADER_LEN) {
+                let _ = d.push_live(&header, event);
+            }
+        }
         while d.next_ready().is_some() {}
         d.finish();
     }

@@ -213,7 +213,7 @@ fn render(v: &proto::Value, full_meta: bool) -> Option<String> {
         Kind::Bytes(b) => hex(b),
         Kind::Bit(b) => b.bits.to_string(),
         Kind::Year(y) => y.to_string(),
-        Kind::Enum(e) if full_meta => hex(e.name.as_bytes()),
+        Kind::Enum(e) if full_meta => hex(e.name.as_deref().unwrap_or_default().as_bytes()),
         Kind::Enum(e) => e.index.to_string(),
         Kind::Set(s) if full_meta => hex(s.names.join(",").as_bytes()),
         Kind::Set(s) => s.bits.to_string(),
@@ -274,7 +274,7 @@ fn decode_binlogs(db: &MariaDb) -> Vec<Change> {
                 let t = TableMap::parse(ev.body, fmt.table_id_size())
                     .unwrap_or_else(|e| panic!("TABLE_MAP at {}: {e}", ev.offset));
                 maps.insert(t.table_id, t);
-            } else if rows::is_rows_event(ev.type_code) {
+            } else if sluice::decode::event_type::is_rows(ev.type_code) {
                 let phl = fmt.post_header_len(ev.type_code);
                 let id = rows::table_id(ev.body, 6).unwrap();
                 let t = &maps[&id];
@@ -636,7 +636,7 @@ fn mariadb_compressed_rows_events() {
             if ev.type_code == 19 {
                 let t = TableMap::parse(ev.body, 6).unwrap();
                 maps.insert(t.table_id, t);
-            } else if rows::is_rows_event(ev.type_code) {
+            } else if sluice::decode::event_type::is_rows(ev.type_code) {
                 compressed += usize::from((166..=171).contains(&ev.type_code));
                 let t = &maps[&rows::table_id(ev.body, 6).unwrap()];
                 let phl = fmt.post_header_len(ev.type_code);

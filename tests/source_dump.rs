@@ -3,10 +3,10 @@
 //! including rows written while streaming; heartbeats keep an idle stream
 //! alive; a killed connection is a retryable error and the stream resumes.
 
-use sluice::source::dump::event_type;
+use sluice::decode::event_type;
 use sluice::source::{
-    open_stream_with_retry, Backoff, BinlogStream, Connection, DumpFrom, DumpOptions, EventHeader,
-    SourceConfig, StartPoint,
+    open_stream_with_retry, Backoff, BinlogStream, Connection, DumpFrom, DumpOptions, SourceConfig,
+    StartPoint,
 };
 use sluice_testkit::MariaDb;
 use std::time::{Duration, Instant};
@@ -58,7 +58,7 @@ async fn read_until(stream: &mut BinlogStream, end: u32) -> Vec<(u32, u32, u8)> 
     let deadline = Instant::now() + Duration::from_secs(30);
     while Instant::now() < deadline {
         let event = stream.next_event().await.unwrap().expect("stream ended");
-        let h = EventHeader::parse(&event).unwrap();
+        let (h, event) = (event.header, event.bytes);
         assert_eq!(h.event_size as usize, event.len(), "event arrives whole");
         if let Some(pos) = h.start_pos() {
             out.push((pos, h.log_pos, h.type_code));
@@ -166,7 +166,7 @@ async fn rows_written_while_streaming_arrive_with_valid_checksums() {
     let mut after_our_map = false;
     while writes < 20 && Instant::now() < deadline {
         let event = stream.next_event().await.unwrap().unwrap();
-        let h = EventHeader::parse(&event).unwrap();
+        let (h, event) = (event.header, event.bytes);
         assert!(crc_ok(&event), "CRC32 of event type {}", h.type_code);
         if h.type_code == 19 {
             after_our_map = event.windows(9).any(|w| w == b"dump_live");
@@ -216,7 +216,7 @@ async fn mariadb_gtid_dump_starts_after_the_given_gtid() {
     let mut ours = 0;
     while ours < 2 {
         let event = stream.next_event().await.unwrap().unwrap();
-        let h = EventHeader::parse(&event).unwrap();
+        let (h, event) = (event.header, event.bytes);
         if h.type_code == event_type::MARIADB_GTID && first_gtid.is_none() {
             first_gtid = Some((gtid_seq(&event), h.start_pos().unwrap()));
         }
@@ -256,7 +256,7 @@ async fn heartbeats_arrive_on_an_idle_stream() {
         // Each read is bounded by twice the heartbeat period: getting here
         // without a Timeout error means the server kept the stream alive.
         let event = stream.next_event().await.unwrap().unwrap();
-        if EventHeader::parse(&event).unwrap().type_code == event_type::HEARTBEAT {
+        if event.header.type_code == event_type::HEARTBEAT {
             heartbeats += 1;
         }
     }
@@ -272,7 +272,7 @@ async fn a_killed_connection_is_retryable_and_the_stream_resumes() {
     let mut stream = conn.start_dump(&from).await.unwrap();
     // Read the initial events so the dump thread is running.
     let first = stream.next_event().await.unwrap().unwrap();
-    assert_eq!(first[4], event_type::ROTATE);
+    assert_eq!(first.header.type_code, event_type::ROTATE);
     db.sql(&format!("KILL {id}"));
     let e = loop {
         match stream.next_event().await {
@@ -294,7 +294,9 @@ async fn a_killed_connection_is_retryable_and_the_stream_resumes() {
     db.sql("CREATE DATABASE IF NOT EXISTS dump_kill");
     loop {
         let event = stream.next_event().await.unwrap().unwrap();
-        if event[4] == event_type::QUERY && event.windows(9).any(|w| w == b"dump_kill") {
+        if event.header.type_code == event_type::QUERY
+            && event.bytes.windows(9).any(|w| w == b"dump_kill")
+        {
             break;
         }
     }

@@ -4,7 +4,6 @@
 //! it, and the exact bytes of COM_BINLOG_DUMP_GTID. The scripted server
 //! checks every proof the way the protocol documents the server side.
 
-use bytes::Bytes;
 use sha2::{Digest, Sha256};
 use sluice::source::packet::PacketIo;
 use sluice::source::{Connection, DumpFrom, Flavour, SourceConfig, SourceError};
@@ -330,9 +329,10 @@ async fn mysql_gtid_dump_sends_the_encoded_set_and_maps_purged() {
     let (port, mut rx) = fake_server(Scenario::FastPath).await;
     let conn = Connection::connect(&config(port, PASSWORD)).await.unwrap();
     let mut stream = conn.start_dump(&DumpFrom::gtid(GTID_SET)).await.unwrap();
-    let event: Bytes = stream.next_event().await.unwrap().unwrap();
-    assert_eq!(event.len(), 32);
-    assert_eq!(event[4], 27);
+    let event = stream.next_event().await.unwrap().unwrap();
+    assert_eq!(event.bytes.len(), 32);
+    assert_eq!(event.header.type_code, 27);
+    assert_eq!((event.header.event_size, event.header.server_id), (32, 7));
     let e = stream.next_event().await.unwrap_err();
     let SourceError::Purged {
         oldest, requested, ..

@@ -1,8 +1,8 @@
 //! Start positions and purged binlogs, each on its own private MariaDB
 //! (these tests rotate and purge binlogs).
 
-use sluice::source::dump::event_type;
-use sluice::source::{Connection, DumpFrom, EventHeader, SourceConfig, SourceError, StartPoint};
+use sluice::decode::event_type;
+use sluice::source::{Connection, DumpFrom, SourceConfig, SourceError, StartPoint};
 use sluice_testkit::MariaDb;
 use std::time::Duration;
 
@@ -207,7 +207,7 @@ async fn an_event_larger_than_16mb_arrives_whole() {
     let mut stream = conn.start_dump(&from).await.unwrap();
     loop {
         let event = stream.next_event().await.unwrap().unwrap();
-        let h = EventHeader::parse(&event).unwrap();
+        let (h, event) = (event.header, event.bytes);
         if h.type_code == 23 {
             assert!(event.len() > size, "{} bytes", event.len());
             assert_eq!(h.event_size as usize, event.len());
@@ -252,7 +252,7 @@ async fn a_server_restart_is_retryable_and_reconnect_succeeds() {
         .await
         .unwrap();
     let first = stream.next_event().await.unwrap().unwrap();
-    assert_eq!(first[4], event_type::ROTATE);
+    assert_eq!(first.header.type_code, event_type::ROTATE);
     let db = restarted.join().unwrap();
     // The restart rotated the binlog: the stream follows into the new file.
     let deadline = std::time::Instant::now() + Duration::from_secs(20);

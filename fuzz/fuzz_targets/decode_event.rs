@@ -3,6 +3,7 @@
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
+use sluice::decode::header::{EventHeader, HEADER_LEN};
 use sluice::decode::{ChecksumAlg, Decoder};
 
 fuzz_target!(|data: &[u8]| {
@@ -18,7 +19,9 @@ fuzz_target!(|data: &[u8]| {
     event.extend_from_slice(&0u16.to_le_bytes());
     event.extend_from_slice(body);
     let mut d = Decoder::live("fuzz.000001", 4, ChecksumAlg::Off);
-    let _ = d.push_live(&event);
+    if let Ok(header) = EventHeader::parse(&event, HEADER_LEN) {
+        let _ = d.push_live(&header, &event);
+    }
     while d.next_ready().is_some() {}
     d.finish();
 });

@@ -25,3 +25,21 @@ pub enum DecodeError {
         source: Box<DecodeError>,
     },
 }
+
+/// A field of a binlog event that did not fit or made no sense: the
+/// reader names the field, which names the event.
+impl From<crate::wire::WireError> for DecodeError {
+    fn from(e: crate::wire::WireError) -> Self {
+        match e.problem {
+            crate::wire::Problem::Truncated { need, have } => DecodeError::Truncated {
+                what: e.field,
+                need,
+                have,
+            },
+            crate::wire::Problem::Invalid(detail) => DecodeError::Invalid {
+                what: e.field,
+                detail,
+            },
+        }
+    }
+}

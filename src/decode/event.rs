@@ -36,8 +36,17 @@ pub struct RawEvent<'a> {
 /// `fd` is the format description in force; for a FORMAT_DESCRIPTION the
 /// event itself says whether it carries a checksum.
 pub fn frame<'a>(bytes: &'a [u8], fd: &FormatDescription) -> Result<RawEvent<'a>, DecodeError> {
+    frame_parsed(EventHeader::parse(bytes, fd.header_len)?, bytes, fd)
+}
+
+/// As [`frame`], with the common header already parsed from `bytes` (by
+/// the replication stream, which reads it to follow positions).
+pub fn frame_parsed<'a>(
+    header: EventHeader,
+    bytes: &'a [u8],
+    fd: &FormatDescription,
+) -> Result<RawEvent<'a>, DecodeError> {
     let header_len = fd.header_len;
-    let header = EventHeader::parse(bytes, header_len)?;
     if (header.event_size as usize) != bytes.len() {
         return Err(DecodeError::Invalid {
             what: "event size",

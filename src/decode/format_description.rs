@@ -19,8 +19,8 @@
 
 use super::event_type as et;
 use super::header::{HEADER_LEN, HEADER_LEN_V1};
-use super::wire::Cursor;
 use super::DecodeError;
+use crate::wire::Reader;
 
 /// Checksum algorithm announced by the format description.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -61,7 +61,7 @@ impl FormatDescription {
     /// Parse a FORMAT_DESCRIPTION body: the bytes after the common header,
     /// checksum included (its presence is what this event announces).
     pub fn parse(body: &[u8]) -> Result<FormatDescription, DecodeError> {
-        let mut c = Cursor::new(body);
+        let mut c = Reader::new(body);
         let binlog_version = c.u16("format description")?;
         let server_version = version_string(c.take(50, "format description server version")?);
         let create_timestamp = c.u32("format description")?;
@@ -105,7 +105,7 @@ impl FormatDescription {
 
     /// The layout of a v1 or v3 file, from its START_EVENT_V3 body.
     pub fn legacy(start_v3_body: &[u8], header_len: usize) -> Result<Self, DecodeError> {
-        let mut c = Cursor::new(start_v3_body);
+        let mut c = Reader::new(start_v3_body);
         let binlog_version = c.u16("start event")?;
         let server_version = version_string(c.take(50, "start event server version")?);
         let create_timestamp = c.u32("start event")?;

@@ -13,8 +13,8 @@
 //!
 //! Binlog v1 (MySQL 3.23) has only the first 13 bytes.
 
-use super::wire::Cursor;
 use super::DecodeError;
+use crate::wire::Reader;
 
 /// Length of the v3/v4 common header.
 pub const HEADER_LEN: usize = 19;
@@ -41,7 +41,7 @@ pub struct EventHeader {
 impl EventHeader {
     /// Parse a common header of `header_len` bytes (19, or 13 for v1).
     pub fn parse(bytes: &[u8], header_len: usize) -> Result<EventHeader, DecodeError> {
-        let mut c = Cursor::new(bytes);
+        let mut c = Reader::new(bytes);
         let timestamp = c.u32("event header")?;
         let type_code = c.u8("event header")?;
         let server_id = c.u32("event header")?;
@@ -59,5 +59,56 @@ impl EventHeader {
             log_pos,
             flags,
         })
+    }
+
+    /// Made up by the server rather than read from its binlog (a dump's
+    /// fake ROTATE and FORMAT_DESCRIPTION, heartbeats): no position of its own.
+    pub fn is_artificial(&self) -> bool {
+        self.flags & FLAG_ARTIFICIAL != 0 || self.log_pos == 0
+    }
+
+    /// Where the event starts in its file, when it has a real position.
+    pub fn start_pos(&self) -> Option<u32> {
+        if self.is_artificial() {
+            return None;
+        }
+        self.log_pos.checked_sub(self.event_size)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn fields_and_positions() {
+        let mut e = vec![0u8; 19];
+        e[0..4].copy_from_slice(&1_700_000_000u32.to_le_bytes());
+        e[4] = crate::decode::event_type::XID;
+        e[5..9].copy_from_slice(&7u32.to_le_bytes());
+        e[9..13].copy_from_slice(&31u32.to_le_bytes());
+        e[13..17].copy_from_slice(&1031u32.to_le_bytes());
+        let h = EventHeader::parse(&e, HEADER_LEN).unwrap();
+        assert_eq!(
+            (
+                h.timestamp,
+                h.type_code,
+                h.server_id,
+                h.event_size,
+                h.log_pos
+            ),
+            (1_700_000_000, 16, 7, 31, 1031)
+        );
+        assert_eq!(h.start_pos(), Some(1000));
+        assert!(!h.is_artificial());
+        assert!(EventHeader::parse(&e[..18], HEADER_LEN).is_err());
+        assert_eq!(
+            EventHeader::parse(&e[..13], HEADER_LEN_V1).unwrap().log_pos,
+            0
+        );
+        e[17] = FLAG_ARTIFICIAL as u8;
+        let h = EventHeader::parse(&e, HEADER_LEN).unwrap();
+        assert!(h.is_artificial());
+        assert_eq!(h.start_pos(), None);
     }
 }

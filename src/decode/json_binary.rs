@@ -27,10 +27,10 @@
 //! limit, and nesting is capped at [`MAX_DEPTH`].
 
 use super::column_type::code;
-use super::cursor::le_uint;
 use super::decimal;
 use super::value::temporal;
 use super::DecodeError;
+use crate::wire::le_uint;
 
 /// Deepest nesting accepted (MySQL itself allows 100).
 pub const MAX_DEPTH: usize = 150;

@@ -12,10 +12,10 @@
 //! Object keys are kept in MySQL's stored order (shorter keys first, then
 //! bytewise), so an inserted key lands where the server put it.
 
-use super::cursor::Cursor;
 use super::json_binary::{self, Json};
 use super::DecodeError;
 use crate::proto;
+use crate::wire::Reader;
 
 fn bad(detail: impl Into<String>) -> DecodeError {
     DecodeError::Invalid {
@@ -37,7 +37,7 @@ pub fn apply(old: Option<&[u8]>, diff: &[u8]) -> Result<String, DecodeError> {
     let old =
         old.ok_or_else(|| bad("the before image lacks the JSON column the diff applies to"))?;
     let mut doc = json_binary::parse(old)?;
-    let mut c = Cursor::new(diff);
+    let mut c = Reader::new(diff);
     while !c.is_empty() {
         let op = c.u8("JSON diff operation")?;
         let path = c.lenenc_bytes("JSON diff path")?;
@@ -61,7 +61,7 @@ pub fn apply(old: Option<&[u8]>, diff: &[u8]) -> Result<String, DecodeError> {
 /// The operations of `diff` as they are, for when the before image does
 /// not carry the document to apply them to.
 pub fn ops(diff: &[u8]) -> Result<proto::JsonDiff, DecodeError> {
-    let mut c = Cursor::new(diff);
+    let mut c = Reader::new(diff);
     let mut ops = Vec::new();
     while !c.is_empty() {
         let op = c.u8("JSON diff operation")?;

@@ -2,9 +2,9 @@
 //! ([`crate::proto::Record`]) out. Shared by live capture and by the
 //! offline `sluice decode` command.
 //!
-//! - [`error`]: what can go wrong, with where.
-//! - [`wire`]: the bounds-checked cursor the framing parsers read through
-//!   ([`cursor`] is the one the row decoding uses).
+//! - [`error`]: what can go wrong, with where. Every parser reads the
+//!   bytes through [`crate::wire::Reader`], the bounds-checked reader the
+//!   source's protocol parsers use too.
 //! - [`header`], [`event_type`], [`format_description`]: framing.
 //! - [`event`]: one event cut out, checksum verified, body parsed.
 //! - [`events`]: the body parsers (query, GTIDs, MariaDB events, small ones).
@@ -20,7 +20,6 @@
 pub mod charset;
 pub mod column_type;
 pub mod command;
-pub mod cursor;
 pub mod decimal;
 pub mod error;
 pub mod event;
@@ -38,7 +37,6 @@ pub mod table_map;
 pub mod transaction;
 pub mod type_text;
 pub mod value;
-pub mod wire;
 
 pub use error::DecodeError;
 pub use file::{decode_all, decode_file, Decoded, FileSummary, Item};

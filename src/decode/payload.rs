@@ -17,8 +17,8 @@
 //! Output is bounded by the declared uncompressed size (and by
 //! [`MAX_UNCOMPRESSED`]), never pre-allocated beyond 1 MiB from it.
 
-use super::wire::Cursor;
 use super::DecodeError;
+use crate::wire::Reader;
 use std::io::Read;
 
 /// Larger than any transaction MySQL writes in one payload event
@@ -42,7 +42,7 @@ pub struct Payload<'a> {
 impl<'a> Payload<'a> {
     pub fn parse(body: &'a [u8]) -> Result<Payload<'a>, DecodeError> {
         const W: &str = "transaction payload header";
-        let mut c = Cursor::new(body);
+        let mut c = Reader::new(body);
         let mut size = None;
         let mut ctype = 255u64;
         let mut usize_ = None;
@@ -52,8 +52,8 @@ impl<'a> Payload<'a> {
                 break;
             }
             let len = c.lenenc(W)?;
-            let value = c.len_checked(len, W)?;
-            let v = Cursor::new(value).lenenc(W)?;
+            let value = c.take_len(len, W)?;
+            let v = Reader::new(value).lenenc(W)?;
             match field {
                 1 => size = Some(v),
                 2 => ctype = v,
@@ -62,7 +62,7 @@ impl<'a> Payload<'a> {
             }
         }
         let data = match size {
-            Some(n) => c.len_checked(n, "transaction payload data")?,
+            Some(n) => c.take_len(n, "transaction payload data")?,
             None => c.rest(),
         };
         let compression = match ctype {

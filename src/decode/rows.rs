@@ -31,32 +31,13 @@
 use std::io::Read;
 
 use super::column_type::{code, ColKind};
-use super::cursor::Cursor;
+use super::event_type;
 use super::table_map::TableMap;
 use super::value;
 use super::{json_binary, json_diff, DecodeError};
 use crate::proto;
 use crate::proto::value::Kind;
-
-/// Binlog event type codes of rows events.
-pub mod event_type {
-    pub const PRE_GA_WRITE_ROWS: u8 = 20;
-    pub const PRE_GA_UPDATE_ROWS: u8 = 21;
-    pub const PRE_GA_DELETE_ROWS: u8 = 22;
-    pub const WRITE_ROWS_V1: u8 = 23;
-    pub const UPDATE_ROWS_V1: u8 = 24;
-    pub const DELETE_ROWS_V1: u8 = 25;
-    pub const WRITE_ROWS: u8 = 30;
-    pub const UPDATE_ROWS: u8 = 31;
-    pub const DELETE_ROWS: u8 = 32;
-    pub const PARTIAL_UPDATE_ROWS: u8 = 39;
-    pub const MARIA_WRITE_ROWS_COMPRESSED_V1: u8 = 166;
-    pub const MARIA_UPDATE_ROWS_COMPRESSED_V1: u8 = 167;
-    pub const MARIA_DELETE_ROWS_COMPRESSED_V1: u8 = 168;
-    pub const MARIA_WRITE_ROWS_COMPRESSED: u8 = 169;
-    pub const MARIA_UPDATE_ROWS_COMPRESSED: u8 = 170;
-    pub const MARIA_DELETE_ROWS_COMPRESSED: u8 = 171;
-}
+use crate::wire::Reader;
 
 /// Largest uncompressed size accepted from a compressed rows event.
 pub const MAX_UNCOMPRESSED: usize = 1 << 30;
@@ -68,32 +49,27 @@ pub fn change_kind(event_type: u8) -> Option<proto::ChangeKind> {
         PRE_GA_WRITE_ROWS
         | WRITE_ROWS_V1
         | WRITE_ROWS
-        | MARIA_WRITE_ROWS_COMPRESSED_V1
-        | MARIA_WRITE_ROWS_COMPRESSED => proto::ChangeKind::Insert,
+        | MARIADB_WRITE_ROWS_COMPRESSED_V1
+        | MARIADB_WRITE_ROWS_COMPRESSED => proto::ChangeKind::Insert,
         PRE_GA_UPDATE_ROWS
         | UPDATE_ROWS_V1
         | UPDATE_ROWS
         | PARTIAL_UPDATE_ROWS
-        | MARIA_UPDATE_ROWS_COMPRESSED_V1
-        | MARIA_UPDATE_ROWS_COMPRESSED => proto::ChangeKind::Update,
+        | MARIADB_UPDATE_ROWS_COMPRESSED_V1
+        | MARIADB_UPDATE_ROWS_COMPRESSED => proto::ChangeKind::Update,
         PRE_GA_DELETE_ROWS
         | DELETE_ROWS_V1
         | DELETE_ROWS
-        | MARIA_DELETE_ROWS_COMPRESSED_V1
-        | MARIA_DELETE_ROWS_COMPRESSED => proto::ChangeKind::Delete,
+        | MARIADB_DELETE_ROWS_COMPRESSED_V1
+        | MARIADB_DELETE_ROWS_COMPRESSED => proto::ChangeKind::Delete,
         _ => return None,
     })
-}
-
-/// True for the event types this module decodes.
-pub fn is_rows_event(event_type: u8) -> bool {
-    change_kind(event_type).is_some()
 }
 
 /// The table id a rows event refers to, read from its post-header, so the
 /// caller can find the TABLE_MAP. `table_id_size` is 6 (or 4).
 pub fn table_id(body: &[u8], table_id_size: usize) -> Result<u64, DecodeError> {
-    Cursor::new(body).uint_le(table_id_size.min(8), "rows event table id")
+    Ok(Reader::new(body).uint_le(table_id_size.min(8), "rows event table id")?)
 }
 
 /// The post-header length to assume when the format description gives 0.
@@ -158,13 +134,13 @@ pub fn decode_rows_into(
     } else {
         post_header_len
     };
-    let mut c = Cursor::new(body);
+    let mut c = Reader::new(body);
     let tid_size = if phl == 6 { 4 } else { 6 };
     let table_id = c.uint_le(tid_size, "rows event table id")?;
-    let flags = c.u16_le("rows event flags")?;
+    let flags = c.u16("rows event flags")?;
     let mut extra = Vec::new();
     if phl >= 10 {
-        let extra_len = usize::from(c.u16_le("rows event extra data length")?);
+        let extra_len = usize::from(c.u16("rows event extra data length")?);
         if extra_len < 2 {
             return Err(DecodeError::Invalid {
                 what: "rows event extra data length",
@@ -200,13 +176,13 @@ pub fn decode_rows_into(
     let present_before = present_columns(cols_before, width);
     let present_after = present_columns(cols_after, width);
     let compressed =
-        (MARIA_WRITE_ROWS_COMPRESSED_V1..=MARIA_DELETE_ROWS_COMPRESSED).contains(&event_type);
+        (MARIADB_WRITE_ROWS_COMPRESSED_V1..=MARIADB_DELETE_ROWS_COMPRESSED).contains(&event_type);
     let inflated;
     let mut rows = if compressed {
         inflated = inflate(c.rest())?;
-        Cursor::new(&inflated)
+        Reader::new(&inflated)
     } else {
-        Cursor::new(c.rest())
+        Reader::new(c.rest())
     };
     let partial = event_type == PARTIAL_UPDATE_ROWS;
     let json_after: Vec<usize> = if partial {
@@ -305,7 +281,7 @@ type RawJson<'a> = Vec<(usize, &'a [u8])>;
 /// apply to the raw before-image JSON of the same column; `collect`, when
 /// given, receives the raw JSON values of this image.
 fn image<'a>(
-    c: &mut Cursor<'a>,
+    c: &mut Reader<'a>,
     table: &TableMap,
     present: &[usize],
     partial: Option<(&[usize], &RawJson<'a>)>,
@@ -357,7 +333,7 @@ fn image<'a>(
 
 /// MariaDB's compressed rows: header byte, big-endian length, zlib.
 fn inflate(data: &[u8]) -> Result<Vec<u8>, DecodeError> {
-    let mut c = Cursor::new(data);
+    let mut c = Reader::new(data);
     let header = c.u8("compressed rows header")?;
     let n = usize::from(header & 0x07);
     if n == 0 || n > 4 {

@@ -35,9 +35,9 @@
 
 use super::charset::{charset_of_collation, Charset};
 use super::column_type::{code, is_character, is_numeric, metadata_len, plan, ColKind};
-use super::cursor::Cursor;
 use super::DecodeError;
 use crate::proto;
+use crate::wire::Reader;
 
 /// A decoded TABLE_MAP event.
 #[derive(Clone, Debug, Default, PartialEq)]
@@ -88,7 +88,7 @@ impl TableMap {
     /// header, without the checksum. `table_id_size` is 6 (or 4 in very
     /// old binlogs, from the format description's post-header length).
     pub fn parse(body: &[u8], table_id_size: usize) -> Result<TableMap, DecodeError> {
-        let mut c = Cursor::new(body);
+        let mut c = Reader::new(body);
         let table_id = c.uint_le(table_id_size.min(8), "TABLE_MAP table id")?;
         c.skip(2, "TABLE_MAP flags")?;
         let schema = name(&mut c, "TABLE_MAP schema name")?;
@@ -97,7 +97,7 @@ impl TableMap {
         let types = c.take(n, "TABLE_MAP column types")?;
         let meta_len = c.lenenc_len(1, "TABLE_MAP metadata length")?;
         let meta = c.take(meta_len, "TABLE_MAP metadata")?;
-        let mut m = Cursor::new(meta);
+        let mut m = Reader::new(meta);
         let mut columns = Vec::with_capacity(n);
         for &t in types {
             let raw = m.take(metadata_len(t), "TABLE_MAP metadata of a column")?;
@@ -140,7 +140,7 @@ impl TableMap {
     }
 
     fn apply_optional(&mut self, field: u8, value: &[u8]) -> Result<(), DecodeError> {
-        let mut v = Cursor::new(value);
+        let mut v = Reader::new(value);
         match field {
             1 => {
                 self.signedness_known = true;
@@ -317,7 +317,7 @@ impl TableMap {
 }
 
 /// A 1-byte-length name followed by a 0x00 terminator.
-fn name(c: &mut Cursor<'_>, what: &'static str) -> Result<String, DecodeError> {
+fn name(c: &mut Reader<'_>, what: &'static str) -> Result<String, DecodeError> {
     let len = c.u8(what)?;
     let b = c.take(usize::from(len), what)?;
     c.skip(1, what)?;

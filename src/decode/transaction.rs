@@ -262,33 +262,21 @@ impl Decoder {
         offset: u64,
         bytes: &[u8],
     ) -> Result<Option<proto::Record>, DecodeError> {
-        let end = offset + bytes.len() as u64;
-        match self.push_inner(offset, end, bytes) {
-            Ok(()) => Ok(self.ready.pop_front()),
-            Err(e) => {
-                if let Some(trx) = self.trx.as_mut() {
-                    trx.failed_at.get_or_insert(offset);
-                }
-                Err(DecodeError::At {
-                    file: self.file.clone(),
-                    offset,
-                    source: Box::new(e),
-                })
-            }
+        match EventHeader::parse(bytes, self.fd.header_len) {
+            Ok(header) => self.push_at(offset, &header, bytes),
+            Err(e) => Err(self.failed(offset, e)),
         }
     }
 
-    /// Feed one event from a replication stream; its position comes from
-    /// its header (`log_pos - event_size`), else from the previous event.
-    pub fn push_live(&mut self, bytes: &[u8]) -> Result<Option<proto::Record>, DecodeError> {
-        let header =
-            EventHeader::parse(bytes, self.fd.header_len.max(HEADER_LEN)).map_err(|e| {
-                DecodeError::At {
-                    file: self.file.clone(),
-                    offset: self.live_pos,
-                    source: Box::new(e),
-                }
-            })?;
+    /// Feed one event from a replication stream, with the common header
+    /// the stream already parsed from `bytes` (the v4 one: live streams
+    /// are never v1). Its position comes from the header (`log_pos -
+    /// event_size`), else from the previous event.
+    pub fn push_live(
+        &mut self,
+        header: &EventHeader,
+        bytes: &[u8],
+    ) -> Result<Option<proto::Record>, DecodeError> {
         let size = u64::from(header.event_size);
         let log_pos = u64::from(header.log_pos);
         let start = if log_pos >= size && log_pos != 0 {
@@ -296,15 +284,46 @@ impl Decoder {
         } else {
             self.live_pos
         };
-        let result = self.push_event(start, bytes);
+        let result = self.push_at(start, header, bytes);
         if log_pos != 0 && header.type_code != et::ROTATE {
             self.live_pos = log_pos;
         }
         result
     }
 
-    fn push_inner(&mut self, start: u64, end: u64, bytes: &[u8]) -> Result<(), DecodeError> {
-        let raw = event::frame(bytes, &self.fd)?;
+    fn push_at(
+        &mut self,
+        offset: u64,
+        header: &EventHeader,
+        bytes: &[u8],
+    ) -> Result<Option<proto::Record>, DecodeError> {
+        let end = offset + bytes.len() as u64;
+        match self.push_inner(offset, end, header, bytes) {
+            Ok(()) => Ok(self.ready.pop_front()),
+            Err(e) => Err(self.failed(offset, e)),
+        }
+    }
+
+    /// The event at `offset` failed: so does the transaction it is part of.
+    fn failed(&mut self, offset: u64, e: DecodeError) -> DecodeError {
+        if let Some(trx) = self.trx.as_mut() {
+            trx.failed_at.get_or_insert(offset);
+        }
+        DecodeError::At {
+            file: self.file.clone(),
+            offset,
+            source: Box::new(e),
+        }
+    }
+
+    fn push_inner(
+        &mut self,
+        start: u64,
+        end: u64,
+        header: &EventHeader,
+        bytes: &[u8],
+    ) -> Result<(), DecodeError> {
+        let raw = event::frame_parsed(*header, bytes, &self.fd)?;
         *self.counts.entry(raw.header.type_code).or_default() += 1;
         let ev = event::parse(&raw, &self.fd)?;
         let ctx = Ctx {

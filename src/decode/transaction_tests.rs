@@ -244,11 +244,15 @@ fn live_mode_follows_rotate_and_header_positions() {
     ev.extend_from_slice(&0u32.to_le_bytes());
     ev.extend_from_slice(&0x20u16.to_le_bytes());
     ev.extend_from_slice(&rot);
-    assert!(d.push_live(&ev).unwrap().is_none());
+    let live = |d: &mut Decoder, ev: &[u8]| {
+        let header = EventHeader::parse(ev, HEADER_LEN).unwrap();
+        d.push_live(&header, ev).unwrap()
+    };
+    assert!(live(&mut d, &ev).is_none());
     assert_eq!(d.file(), "binlog.000042");
     let mut rec = None;
     for (_, ev) in &s.events {
-        if let Some(r) = d.push_live(ev).unwrap() {
+        if let Some(r) = live(&mut d, ev) {
             rec = Some(r);
         }
     }

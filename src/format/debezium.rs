@@ -21,7 +21,7 @@
 //! `decimal.handling.mode=string`); zero dates as `null`. Columns absent
 //! from an image are left out.
 
-use super::value::{base64, is_absent, timestamp_rfc3339, Typed};
+use super::value::{base64, enum_name, is_absent, timestamp_rfc3339, Typed};
 use super::{column_name, write_line};
 use crate::proto::{self, value::Kind};
 use serde::ser::{Serialize, SerializeMap, Serializer};
@@ -109,15 +109,10 @@ impl Serialize for Dbz<'_> {
                 }
             }
             Some(Kind::Json(j)) => s.serialize_str(j),
-            Some(Kind::Enum(e)) => {
-                // Index 0 is the empty error value: `''`, as the server
-                // shows it, never "0".
-                if e.name.is_empty() && e.index != 0 {
-                    s.serialize_str(&e.index.to_string())
-                } else {
-                    s.serialize_str(&e.name)
-                }
-            }
+            Some(Kind::Enum(e)) => match enum_name(e) {
+                Some(name) => s.serialize_str(name),
+                None => s.serialize_str(&e.index.to_string()),
+            },
             Some(Kind::Set(set)) => s.serialize_str(&set.names.join(",")),
             _ => Typed(self.0).serialize(s),
         }

@@ -47,13 +47,10 @@ impl Serialize for Typed<'_> {
                 Err(_) => s.serialize_str(j),
             },
             Some(Kind::Bit(b)) => s.serialize_u64(b.bits),
-            Some(Kind::Enum(e)) => {
-                if e.name.is_empty() && e.index != 0 {
-                    s.serialize_u32(e.index)
-                } else {
-                    s.serialize_str(&e.name)
-                }
-            }
+            Some(Kind::Enum(e)) => match enum_name(e) {
+                Some(name) => s.serialize_str(name),
+                None => s.serialize_u32(e.index),
+            },
             Some(Kind::Set(set)) => {
                 if set.names.is_empty() && set.bits != 0 {
                     s.serialize_u64(set.bits)
@@ -75,6 +72,18 @@ impl Serialize for Typed<'_> {
                 m.end()
             }
         }
+    }
+}
+
+/// An ENUM value's text, as the server's `SELECT` shows it: the member's
+/// name (which may be the empty string: `ENUM('','a')`), `''` for the
+/// empty error value (index 0); `None` when the members are not known, so
+/// only the index can be given.
+pub fn enum_name(e: &proto::Enum) -> Option<&str> {
+    match (&e.name, e.index) {
+        (Some(name), _) => Some(name),
+        (None, 0) => Some(""),
+        (None, _) => None,
     }
 }
 
@@ -105,13 +114,10 @@ pub fn canal_text(v: &proto::Value) -> Option<String> {
         Some(Kind::Timestamp(t)) => timestamp_plain(t),
         Some(Kind::Bytes(b)) => latin1(b),
         Some(Kind::Bit(b)) => b.bits.to_string(),
-        Some(Kind::Enum(e)) => {
-            if e.name.is_empty() && e.index != 0 {
-                e.index.to_string()
-            } else {
-                e.name.clone()
-            }
-        }
+        Some(Kind::Enum(e)) => match enum_name(e) {
+            Some(name) => name.to_string(),
+            None => e.index.to_string(),
+        },
         Some(Kind::Set(s)) => {
             if s.names.is_empty() && s.bits != 0 {
                 s.bits.to_string()
@@ -269,6 +275,27 @@ pub fn timestamp_plain(t: &proto::Timestamp) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn an_empty_enum_member_is_a_name_not_an_index() {
+        let e = |index, name: Option<&str>| proto::Value {
+            kind: Some(Kind::Enum(proto::Enum {
+                index,
+                name: name.map(Into::into),
+            })),
+        };
+        let json = |v: &proto::Value| serde_json::to_string(&Typed(v)).unwrap();
+        // ENUM('','a'): member 1 is ''.
+        assert_eq!(canal_text(&e(1, Some(""))).as_deref(), Some(""));
+        assert_eq!(json(&e(1, Some(""))), "\"\"");
+        // Index 0, the error value, is '' with or without names.
+        assert_eq!(canal_text(&e(0, None)).as_deref(), Some(""));
+        assert_eq!(json(&e(0, None)), "\"\"");
+        // Without names only the index can be given.
+        assert_eq!(canal_text(&e(2, None)).as_deref(), Some("2"));
+        assert_eq!(json(&e(2, None)), "2");
+        assert_eq!(json(&e(2, Some("a"))), "\"a\"");
+    }
 
     #[test]
     fn json_keeps_every_digit() {

@@ -15,15 +15,15 @@ use super::resume::{at_or_after, file_number, resume_point, Resume};
 use super::schema_log::SchemaLog;
 use super::split::split;
 use super::status::{ConnectionState, StatusHandle};
-use crate::decode::{ChecksumAlg, Decoder};
+use crate::decode::header::EventHeader;
+use crate::decode::{event_type, ChecksumAlg, Decoder};
 use crate::filter::TableFilter;
 use crate::proto::{self, Record, TableChange};
 use crate::schema::{catalog, Catalog, Dialect, SchemaError, SchemaHistory};
 use crate::source::{
     failover, Backoff, Connection, DumpFrom, DumpOptions, Flavour, SourceConfig, SourceError,
-    StartPoint,
+    StartPoint, StreamEvent,
 };
-use bytes::Bytes;
 use prost::Message;
 use sluice_storage::{Log, NewRecord, SourcePos};
 use std::path::PathBuf;
@@ -34,8 +34,6 @@ use tokio::sync::{mpsc, watch};
 const PART_BYTES: usize = 4 << 20;
 /// At most this many bytes of records go into one append.
 const BATCH_BYTES: usize = 8 << 20;
-/// Binlog event type code of ROTATE.
-const ROTATE_EVENT: u8 = 4;
 /// Retries of the very first connection before `sluice run` gives up.
 const FIRST_CONNECT_ATTEMPTS: u32 = 5;
 /// Events buffered between the socket task and the decoder.
@@ -482,7 +480,8 @@ impl Capture {
         self.status.set_state(ConnectionState::Streaming);
         tracing::info!(source = %self.opts.name, from = %describe(from), "streaming binlog");
 
-        let (tx, mut rx) = mpsc::channel::<Result<Option<Bytes>, SourceError>>(CHANNEL_EVENTS);
+        let (tx, mut rx) =
+            mpsc::channel::<Result<Option<StreamEvent>, SourceError>>(CHANNEL_EVENTS);
         let reader = tokio::spawn(async move {
             loop {
                 let item = stream.next_event().await;
@@ -510,8 +509,8 @@ impl Capture {
             };
             let mut item = first;
             loop {
-                let bytes = match item {
-                    Some(Ok(Some(bytes))) => bytes,
+                let event = match item {
+                    Some(Ok(Some(event))) => event,
                     Some(Ok(None)) | None => {
                         self.append(std::mem::take(&mut pending), true)?;
                         // The end of a non-blocking dump that reached the
@@ -535,22 +534,16 @@ impl Capture {
                         return Err(self.source_err(e));
                     }
                 };
-                if bytes.get(4) != Some(&ROTATE_EVENT) {
-                    let log_pos = bytes
-                        .get(13..17)
-                        .and_then(|b| b.try_into().ok())
-                        .map(u32::from_le_bytes)
-                        .unwrap_or(0);
-                    if log_pos != 0 {
-                        last_pos = u64::from(log_pos);
-                    }
+                let header = &event.header;
+                if header.type_code != event_type::ROTATE && header.log_pos != 0 {
+                    last_pos = u64::from(header.log_pos);
                 }
-                let ready = decoder
-                    .push_live(&bytes)
-                    .map_err(|source| CaptureError::Decode {
+                let ready = decoder.push_live(header, &event.bytes).map_err(|source| {
+                    CaptureError::Decode {
                         name: self.opts.name.clone(),
                         source: Box::new(source),
-                    })?;
+                    }
+                })?;
                 for warning in decoder.take_warnings() {
                     tracing::warn!(source = %self.opts.name, "{warning}");
                 }
@@ -579,7 +572,7 @@ impl Capture {
                         self.spill(&mut spill, (decoder.file().to_string(), start), changes);
                     }
                 }
-                if self.reached_until(&decoder, &bytes) {
+                if self.reached_until(&decoder, header) {
                     self.append(std::mem::take(&mut pending), true)?;
                     return Ok(Ended::Finished);
                 }
@@ -601,21 +594,16 @@ impl Capture {
     }
 
     /// Past the `--until` position, outside any transaction?
-    fn reached_until(&self, decoder: &Decoder, event: &[u8]) -> bool {
+    fn reached_until(&self, decoder: &Decoder, event: &EventHeader) -> bool {
         let Some((file, pos)) = &self.until else {
             return false;
         };
         // A ROTATE's position is in the file it closes, while the decoder
         // already names the next one: never compare it.
-        if decoder.in_transaction() || event.get(4) == Some(&ROTATE_EVENT) {
+        if decoder.in_transaction() || event.type_code == event_type::ROTATE {
             return false;
         }
-        let log_pos = event
-            .get(13..17)
-            .and_then(|b| b.try_into().ok())
-            .map(u32::from_le_bytes)
-            .unwrap_or(0);
-        log_pos != 0 && at_or_after((decoder.file(), u64::from(log_pos)), (file, *pos))
+        event.log_pos != 0 && at_or_after((decoder.file(), u64::from(event.log_pos)), (file, *pos))
     }
 
     /// Schema bookkeeping, filtering and naming for one decoded record.

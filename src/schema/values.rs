@@ -185,10 +185,8 @@ fn reinterpret(v: &mut Value, f: &Fix) {
             let u = (*i as u64) & (u64::MAX >> (64 - bits));
             v.kind = Some(Kind::Uint(u));
         }
-        (Fix::Enum(names), Kind::Enum(e)) if e.name.is_empty() && e.index > 0 => {
-            if let Some(n) = names.get(e.index as usize - 1) {
-                e.name.clone_from(n);
-            }
+        (Fix::Enum(names), Kind::Enum(e)) if e.name.is_none() && e.index > 0 => {
+            e.name = names.get(e.index as usize - 1).cloned();
         }
         (Fix::Set(names), Kind::Set(s)) if s.names.is_empty() => {
             s.names = names
@@ -395,7 +393,7 @@ mod tests {
                 v(Kind::Int(-1)),
                 v(Kind::Enum(Enum {
                     index: 2,
-                    name: String::new(),
+                    name: None,
                 })),
                 v(Kind::Set(Set {
                     bits: 0b101,
@@ -423,6 +421,27 @@ mod tests {
     }
 
     #[test]
+    fn an_empty_enum_member_gets_its_name() {
+        let (mut change, mut t) = no_log();
+        t.columns[2].mysql_type = "enum('','b')".into();
+        if let Some(Kind::Enum(e)) = change.rows[0].after.as_mut().unwrap().values[2]
+            .kind
+            .as_mut()
+        {
+            e.index = 1;
+        }
+        check(&change, &t).unwrap();
+        apply(&mut change, &t);
+        assert_eq!(
+            change.rows[0].after.as_ref().unwrap().values[2].kind,
+            Some(Kind::Enum(Enum {
+                index: 1,
+                name: Some(String::new())
+            }))
+        );
+    }
+
+    #[test]
     fn no_log_values_take_the_history_types() {
         let (mut change, t) = no_log();
         check(&change, &t).unwrap();
@@ -441,7 +460,7 @@ mod tests {
             got[2],
             Kind::Enum(Enum {
                 index: 2,
-                name: "b".into()
+                name: Some("b".into())
             })
         );
         assert_eq!(

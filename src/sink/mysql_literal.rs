@@ -74,13 +74,10 @@ pub fn literal(value: &Value) -> Literal {
         }
         Kind::Bytes(b) => hex(b),
         Kind::Bit(b) => b.bits.to_string(),
-        Kind::Enum(e) => {
-            if e.name.is_empty() {
-                e.index.to_string()
-            } else {
-                quote(&e.name)
-            }
-        }
+        Kind::Enum(e) => match &e.name {
+            Some(name) => quote(name),
+            None => e.index.to_string(),
+        },
         Kind::Set(s) => {
             if s.names.is_empty() {
                 s.bits.to_string()

@@ -20,7 +20,7 @@ use super::error::{Result, SourceError};
 use super::packet::PacketIo;
 use super::response::{ErrPacket, ERR, OK};
 use super::scramble;
-use super::wire::Reader;
+use crate::wire::Reader;
 use std::time::Duration;
 use tokio::io::{AsyncRead, AsyncWrite};
 
@@ -84,7 +84,7 @@ pub async fn finish<S: AsyncRead + AsyncWrite + Unpin>(
                 });
             }
             Some(0xFE) => {
-                let mut r = Reader::new(&p, "auth switch request");
+                let mut r = Reader::in_packet(&p, "auth switch request");
                 r.u8("header").map_err(|e| e.at(&addr))?;
                 if r.is_empty() {
                     return Err(refused(

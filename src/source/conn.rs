@@ -330,7 +330,7 @@ impl Connection {
             }
             _ => {}
         }
-        let mut r = super::wire::Reader::new(&p, "column count");
+        let mut r = crate::wire::Reader::in_packet(&p, "column count");
         let count = r.lenenc("column count").map_err(|e| e.at(&addr))?;
         let count = usize::try_from(count)
             .ok()

@@ -36,6 +36,9 @@ use super::error::{Result, SourceError};
 use super::gtid::{check_mariadb_gtid_list, MySqlGtidSet};
 use super::handshake::Flavour;
 use super::response;
+use crate::decode::event_type;
+use crate::decode::events::misc::parse_rotate;
+use crate::decode::header::{EventHeader, HEADER_LEN};
 use bytes::Bytes;
 use std::time::Duration;
 
@@ -83,74 +86,23 @@ pub struct DumpOptions {
     pub annotate_rows: bool,
 }
 
-/// Event type codes the connection itself looks at.
-pub mod event_type {
-    pub const QUERY: u8 = 2;
-    pub const ROTATE: u8 = 4;
-    pub const FORMAT_DESCRIPTION: u8 = 15;
-    pub const XID: u8 = 16;
-    pub const WRITE_ROWS_V1: u8 = 23;
-    pub const HEARTBEAT: u8 = 27;
-    pub const WRITE_ROWS: u8 = 30;
-    pub const GTID: u8 = 33;
-    pub const ANONYMOUS_GTID: u8 = 34;
-    pub const PREVIOUS_GTIDS: u8 = 35;
-    pub const GTID_TAGGED: u8 = 42;
-    pub const MARIADB_ANNOTATE_ROWS: u8 = 160;
-    pub const MARIADB_BINLOG_CHECKPOINT: u8 = 161;
-    pub const MARIADB_GTID: u8 = 162;
-    pub const MARIADB_GTID_LIST: u8 = 163;
-    pub const HEARTBEAT_V2: u8 = 41;
-}
-
-/// The 19-byte common header of a binlog event.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub struct EventHeader {
-    pub timestamp: u32,
-    pub type_code: u8,
-    pub server_id: u32,
-    pub event_size: u32,
-    /// Position just after this event (0 for artificial events).
-    pub log_pos: u32,
-    pub flags: u16,
-}
-
-/// LOG_EVENT_ARTIFICIAL_F: made up by the dump thread, not in the file.
-pub const ARTIFICIAL_FLAG: u16 = 0x20;
-
-impl EventHeader {
-    pub fn parse(event: &[u8]) -> Option<EventHeader> {
-        let h = event.get(..19)?;
-        let u32_at = |i: usize| u32::from_le_bytes([h[i], h[i + 1], h[i + 2], h[i + 3]]);
-        Some(EventHeader {
-            timestamp: u32_at(0),
-            type_code: h[4],
-            server_id: u32_at(5),
-            event_size: u32_at(9),
-            log_pos: u32_at(13),
-            flags: u16::from_le_bytes([h[17], h[18]]),
-        })
-    }
-
-    /// Where the event starts in its file, when it has a real position.
-    pub fn start_pos(&self) -> Option<u32> {
-        (self.log_pos != 0 && self.flags & ARTIFICIAL_FLAG == 0)
-            .then(|| self.log_pos.checked_sub(self.event_size))
-            .flatten()
-    }
-
-    pub fn is_artificial(&self) -> bool {
-        self.flags & ARTIFICIAL_FLAG != 0 || self.log_pos == 0
-    }
-}
-
-/// The next file name of a ROTATE event (`pos int<8> | name`), before any
-/// checksum trailer.
+/// The next file and position of a ROTATE event (header, body, and a
+/// checksum trailer when `checksum`).
 pub fn rotate_target(event: &[u8], checksum: bool) -> Option<(String, u64)> {
     let end = event.len().checked_sub(if checksum { 4 } else { 0 })?;
-    let body = event.get(19..end)?;
-    let pos = u64::from_le_bytes(body.get(..8)?.try_into().ok()?);
-    Some((String::from_utf8_lossy(&body[8..]).into_owned(), pos))
+    let body = event.get(HEADER_LEN..end)?;
+    let r = parse_rotate(body, 8).ok()?;
+    Some((r.next_file, r.position))
+}
+
+/// One event of a dump: its bytes as the server sent them and their common
+/// header, parsed once here (the stream follows positions with it) and
+/// handed on so the decoder does not read it again.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct StreamEvent {
+    pub header: EventHeader,
+    /// The whole event: header, body and checksum trailer (if any).
+    pub bytes: Bytes,
 }
 
 /// One binary log file on the server.
@@ -390,12 +342,10 @@ impl BinlogStream {
         (&self.file, self.pos)
     }
 
-    fn track(&mut self, event: &[u8]) {
-        let Some(h) = EventHeader::parse(event) else {
-            return;
-        };
+    fn track(&mut self, event: &StreamEvent) {
+        let h = &event.header;
         if h.type_code == event_type::ROTATE {
-            if let Some((file, pos)) = rotate_target(event, self.checksum) {
+            if let Some((file, pos)) = rotate_target(&event.bytes, self.checksum) {
                 self.file = file;
                 self.pos = pos;
             }
@@ -409,11 +359,11 @@ impl BinlogStream {
         self.conn.config.dead_after()
     }
 
-    /// The next event (19-byte header … checksum), `Ok(None)` at the end of
-    /// a non-blocking dump (a blocking dump never ends: the server ending
+    /// The next event (19-byte header … checksum) with its header parsed,
+    /// `Ok(None)` at the end of a non-blocking dump (a blocking dump never ends: the server ending
     /// it is a retryable [`SourceError::Closed`]). Heartbeats are returned like any event (type
     /// 27): the caller sees the server is alive and the current position.
-    pub async fn next_event(&mut self) -> Result<Option<Bytes>> {
+    pub async fn next_event(&mut self) -> Result<Option<StreamEvent>> {
         if self.done {
             return match self.non_blocking {
                 true => Ok(None),
@@ -431,16 +381,17 @@ impl BinlogStream {
             .await?;
         match p.first().copied() {
             Some(response::OK) => {
-                if p.len() < 20 {
-                    return Err(SourceError::malformed(
+                let bytes = p.slice(1..);
+                let header = EventHeader::parse(&bytes, HEADER_LEN).map_err(|e| {
+                    SourceError::malformed(
                         &self.conn.addr(),
                         format!(
-                            "binlog event of {} bytes, shorter than its header",
-                            p.len() - 1
+                            "binlog event of {} bytes, shorter than its {HEADER_LEN}-byte header ({e})",
+                            bytes.len()
                         ),
-                    ));
-                }
-                let event = p.slice(1..);
+                    )
+                })?;
+                let event = StreamEvent { header, bytes };
                 self.track(&event);
                 Ok(Some(event))
             }
@@ -512,16 +463,7 @@ mod tests {
     use super::*;
 
     #[test]
-    fn header_and_positions() {
-        let mut e = vec![0u8; 19];
-        e[0..4].copy_from_slice(&1_700_000_000u32.to_le_bytes());
-        e[4] = event_type::XID;
-        e[9..13].copy_from_slice(&31u32.to_le_bytes());
-        e[13..17].copy_from_slice(&1031u32.to_le_bytes());
-        let h = EventHeader::parse(&e).unwrap();
-        assert_eq!(h.start_pos(), Some(1000));
-        assert!(!h.is_artificial());
-        assert!(EventHeader::parse(&e[..18]).is_none());
+    fn rotate_targets() {
         let mut rot = vec![0u8; 19];
         rot.extend_from_slice(&4u64.to_le_bytes());
         rot.extend_from_slice(b"mysql-bin.000002");
@@ -531,6 +473,8 @@ mod tests {
             Some(("mysql-bin.000002".into(), 4))
         );
         assert_eq!(rotate_target(&rot[..20], false), None);
+        // No file name.
+        assert_eq!(rotate_target(&rot[..27], false), None);
     }
 
     #[test]

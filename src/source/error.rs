@@ -123,6 +123,13 @@ impl SourceError {
 
 pub type Result<T, E = SourceError> = std::result::Result<T, E>;
 
+impl crate::wire::WireError {
+    /// A packet from `addr` that could not be read.
+    pub fn at(self, addr: &str) -> SourceError {
+        SourceError::malformed(addr, self.to_string())
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

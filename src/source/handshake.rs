@@ -32,7 +32,7 @@
 //! string<NUL> auth plugin name   (CLIENT_PLUGIN_AUTH)
 //! ```
 
-use super::wire::{put_lenenc_bytes, Reader, WireResult};
+use crate::wire::{put_lenenc_bytes, Reader, WireResult};
 
 pub mod caps {
     pub const LONG_PASSWORD: u32 = 0x1;
@@ -75,19 +75,17 @@ pub struct InitialHandshake {
 
 impl InitialHandshake {
     pub fn parse(payload: &[u8]) -> WireResult<InitialHandshake> {
-        let mut r = Reader::new(payload, "initial handshake");
+        let mut r = Reader::in_packet(payload, "initial handshake");
         let protocol = r.u8("protocol version")?;
         if protocol != 10 {
-            return Err(super::wire::WireError {
-                packet: "initial handshake",
-                field: "protocol version",
-                offset: 0,
-                detail: format!("protocol version {protocol}, only 10 is supported"),
-            });
+            return Err(Reader::in_packet(payload, "initial handshake").invalid(
+                "protocol version",
+                format!("protocol version {protocol}, only 10 is supported"),
+            ));
         }
         let server_version = String::from_utf8_lossy(r.nul_bytes("server version")?).into_owned();
         let connection_id = r.u32("connection id")?;
-        let mut nonce = r.bytes(8, "auth-plugin-data part 1")?.to_vec();
+        let mut nonce = r.take(8, "auth-plugin-data part 1")?.to_vec();
         r.skip(1, "filler")?;
         let mut capabilities = u32::from(r.u16("capability flags")?);
         let mut hs = InitialHandshake {
@@ -111,7 +109,7 @@ impl InitialHandshake {
         r.skip(10, "reserved")?;
         if capabilities & caps::SECURE_CONNECTION != 0 {
             let n = (usize::from(data_len).saturating_sub(8)).max(13);
-            let part2 = r.bytes(n.min(r.remaining()), "auth-plugin-data part 2")?;
+            let part2 = r.take(n.min(r.remaining()), "auth-plugin-data part 2")?;
             // The announced length counts a final NUL filler; without a
             // length (0), part 2 is 12 bytes plus the NUL.
             let want = match usize::from(data_len) {
@@ -288,7 +286,7 @@ mod tests {
         let e = InitialHandshake::parse(&full[..40]).unwrap_err();
         assert_eq!(e.field, "auth-plugin-data part 1");
         let e = InitialHandshake::parse(&[9]).unwrap_err();
-        assert!(e.detail.contains("protocol version 9"));
+        assert!(e.to_string().contains("protocol version 9"));
     }
 
     #[test]

@@ -2,7 +2,8 @@
 //! replica over the client/server protocol, on tokio, and streams binlog
 //! events as raw bytes for the decoder.
 //!
-//! Layers, bottom up: [`wire`] (bounds-checked field reads), [`packet`]
+//! Layers, bottom up: [`crate::wire`] (bounds-checked field reads, shared
+//! with the decoder), [`packet`]
 //! (framing, 16 MB splitting, timeouts), [`handshake`] + [`auth`] +
 //! [`scramble`] + [`tls`] (connection phase), [`conn`] (text queries),
 //! [`preflight`] (binlog settings checked before streaming), [`dump`]
@@ -19,7 +20,7 @@
 //! let from = conn.resolve_start(&StartPoint::parse("earliest")?).await?;
 //! let mut stream = conn.start_dump(&from).await?;
 //! while let Some(event) = stream.next_event().await? {
-//!     let _header_type = event[4];
+//!     let _type_code = event.header.type_code;
 //! }
 //! # Ok(()) }
 //! ```
@@ -39,12 +40,11 @@ pub mod response;
 pub mod scramble;
 pub mod start;
 pub mod tls;
-pub mod wire;
 
 pub use backoff::{open_stream, open_stream_with_retry, retry, Backoff};
 pub use config::{Password, Role, SourceConfig, TlsMode};
 pub use conn::{Connection, ResultSet, ServerInfo};
-pub use dump::{BinlogFile, BinlogStream, DumpFrom, DumpOptions, EventHeader};
+pub use dump::{BinlogFile, BinlogStream, DumpFrom, DumpOptions, StreamEvent};
 pub use error::{ErrorClass, SourceError};
 pub use handshake::Flavour;
 pub use preflight::BinlogSettings;

@@ -15,7 +15,7 @@
 //! flags `int<2>`, decimals `int<1>`, filler `int<2>`). A text row holds
 //! one `string<lenenc>` per column, 0xFB for NULL.
 
-use super::wire::{Reader, WireResult};
+use crate::wire::{Reader, WireResult};
 
 pub const OK: u8 = 0x00;
 pub const ERR: u8 = 0xFF;
@@ -37,12 +37,12 @@ pub struct ErrPacket {
 
 impl ErrPacket {
     pub fn parse(payload: &[u8]) -> WireResult<ErrPacket> {
-        let mut r = Reader::new(payload, "ERR");
+        let mut r = Reader::in_packet(payload, "ERR");
         r.u8("header")?;
         let code = r.u16("error code")?;
         let state = if r.peek_u8() == Some(b'#') {
             r.skip(1, "sqlstate marker")?;
-            String::from_utf8_lossy(r.bytes(5, "sqlstate")?).into_owned()
+            String::from_utf8_lossy(r.take(5, "sqlstate")?).into_owned()
         } else {
             "HY000".to_string()
         };
@@ -65,7 +65,7 @@ pub struct OkPacket {
 
 impl OkPacket {
     pub fn parse(payload: &[u8]) -> WireResult<OkPacket> {
-        let mut r = Reader::new(payload, "OK");
+        let mut r = Reader::in_packet(payload, "OK");
         r.u8("header")?;
         let affected_rows = r.lenenc("affected rows")?;
         let last_insert_id = r.lenenc("last insert id")?;
@@ -99,7 +99,7 @@ pub fn eof_status(payload: &[u8]) -> u16 {
 
 /// The name of a column from its Column Definition 41.
 pub fn column_name(payload: &[u8]) -> WireResult<String> {
-    let mut r = Reader::new(payload, "column definition");
+    let mut r = Reader::in_packet(payload, "column definition");
     for field in ["catalog", "schema", "table", "org_table"] {
         r.lenenc_bytes(field)?;
     }
@@ -108,7 +108,7 @@ pub fn column_name(payload: &[u8]) -> WireResult<String> {
 
 /// One text row of `columns` values.
 pub fn text_row(payload: &[u8], columns: usize) -> WireResult<Vec<Option<String>>> {
-    let mut r = Reader::new(payload, "text row");
+    let mut r = Reader::in_packet(payload, "text row");
     let mut row = Vec::with_capacity(columns.min(4096));
     for _ in 0..columns {
         row.push(
@@ -117,12 +117,10 @@ pub fn text_row(payload: &[u8], columns: usize) -> WireResult<Vec<Option<String>
         );
     }
     if !r.is_empty() {
-        return Err(super::wire::WireError {
-            packet: "text row",
-            field: "end",
-            offset: r.pos(),
-            detail: format!("{} bytes left after {columns} values", r.remaining()),
-        });
+        return Err(r.invalid(
+            "end",
+            format!("{} bytes left after {columns} values", r.remaining()),
+        ));
     }
     Ok(row)
 }
@@ -155,7 +153,7 @@ mod tests {
         assert!(text_row(&row, 4).is_err());
         let mut col = Vec::new();
         for s in ["def", "", "", "", "Log_name", "", ""] {
-            super::super::wire::put_lenenc_bytes(&mut col, s.as_bytes());
+            crate::wire::put_lenenc_bytes(&mut col, s.as_bytes());
         }
         assert_eq!(column_name(&col).unwrap(), "Log_name");
         assert!(is_eof(&[0xFE, 0, 0, 2, 0]));

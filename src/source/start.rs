@@ -18,10 +18,11 @@
 
 use super::config::SourceConfig;
 use super::conn::Connection;
-use super::dump::{event_type, rotate_target, DumpFrom, DumpOptions, EventHeader};
+use super::dump::{rotate_target, DumpFrom, DumpOptions};
 use super::error::{Result, SourceError};
 use super::gtid::{check_mariadb_gtid_list, MySqlGtidSet};
 use super::handshake::Flavour;
+use crate::decode::event_type;
 
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum StartPoint {
@@ -228,12 +229,10 @@ pub async fn scan_file(
         .start_dump_with(&DumpFrom::file_pos(file, 4), options)
         .await?;
     while let Some(event) = stream.next_event().await? {
-        let Some(h) = EventHeader::parse(&event) else {
-            continue;
-        };
+        let h = event.header;
         match h.type_code {
             event_type::ROTATE => {
-                if let Some((name, _)) = rotate_target(&event, checksum) {
+                if let Some((name, _)) = rotate_target(&event.bytes, checksum) {
                     if name != file {
                         return Ok(None);
                     }

@@ -13,8 +13,8 @@
 //! [`MAX_UNCOMPRESSED`]); a stream that inflates to another length is an
 //! error.
 
-use crate::decode::wire::Cursor;
 use crate::decode::DecodeError;
+use crate::wire::Reader;
 use std::io::Read;
 
 /// The largest part MariaDB can write (`max_allowed_packet` tops at 1 GiB).
@@ -22,7 +22,7 @@ pub const MAX_UNCOMPRESSED: u64 = 1 << 30;
 
 /// Inflate one compressed part. `what` names it in errors.
 pub fn mariadb_uncompress(data: &[u8], what: &'static str) -> Result<Vec<u8>, DecodeError> {
-    let mut c = Cursor::new(data);
+    let mut c = Reader::new(data);
     let head = c.u8(what)?;
     if head & 0x80 == 0 {
         return Err(DecodeError::Invalid {

@@ -26,15 +26,15 @@
 //! immediate_commit_ts, 7 original_commit_ts, 8 transaction_length, 9
 //! immediate_server_version, 10 original_server_version, 11
 //! commit_group_ticket. Varlen integers are described in
-//! [`Cursor::varlen_u64`](crate::decode::wire::Cursor::varlen_u64).
+//! [`Reader::varlen_u64`](crate::wire::Reader::varlen_u64).
 //!
 //! PREVIOUS_GTIDS body: u64 n_sids — in the tagged format (8.4+) the low
 //! byte and the high byte are 1 and n_sids sits in bits 8..56 — then per
 //! sid: uuid [16], (tagged: varlen tag length + tag), u64 n_intervals,
 //! then n_intervals × (i64 start, i64 end exclusive).
 
-use crate::decode::wire::Cursor;
 use crate::decode::DecodeError;
+use crate::wire::Reader;
 use std::fmt::Write as _;
 
 /// A MySQL GTID event (tagged or not), or an anonymous one.
@@ -72,10 +72,10 @@ impl MysqlGtid {
 
     pub fn parse(body: &[u8], anonymous: bool) -> Result<MysqlGtid, DecodeError> {
         const W: &str = "GTID event";
-        let mut c = Cursor::new(body);
+        let mut c = Reader::new(body);
         let mut g = MysqlGtid {
             flags: c.u8(W)?,
-            uuid: c.uuid(W)?,
+            uuid: c.array::<16>(W)?,
             gno: c.u64(W)? as i64,
             anonymous,
             ..MysqlGtid::default()
@@ -89,11 +89,11 @@ impl MysqlGtid {
             g.sequence_number = Some(c.u64(W)? as i64);
         }
         if c.remaining() >= 7 {
-            let ts = c.uint_n(7, W)?;
+            let ts = c.uint_le(7, W)?;
             let has_original = ts & (1 << 55) != 0;
             g.immediate_commit_us = Some(ts & !(1 << 55));
             g.original_commit_us = if has_original {
-                Some(c.uint_n(7, W)?)
+                Some(c.uint_le(7, W)?)
             } else {
                 g.immediate_commit_us
             };
@@ -106,7 +106,7 @@ impl MysqlGtid {
 
     pub fn parse_tagged(body: &[u8]) -> Result<MysqlGtid, DecodeError> {
         const W: &str = "tagged GTID event";
-        let mut c = Cursor::new(body);
+        let mut c = Reader::new(body);
         let _version = c.varlen_u64(W)?;
         let size = c.varlen_u64(W)?;
         let _last_non_ignorable = c.varlen_u64(W)?;
@@ -114,7 +114,7 @@ impl MysqlGtid {
         let mut g = MysqlGtid::default();
         let mut have_uuid = false;
         let mut have_gno = false;
-        while c.position() < end {
+        while c.pos() < end {
             let field = c.varlen_u64(W)?;
             match field {
                 0 => g.flags = c.varlen_u64(W)? as u8,
@@ -130,7 +130,7 @@ impl MysqlGtid {
                 }
                 3 => {
                     let n = c.varlen_u64(W)?;
-                    let tag = c.len_checked(n, W)?;
+                    let tag = c.take_len(n, W)?;
                     g.tag = Some(String::from_utf8_lossy(tag).into_owned());
                 }
                 4 => g.last_committed = Some(c.varlen_i64(W)?),
@@ -182,7 +182,7 @@ pub struct GtidSetEntry {
 /// PREVIOUS_GTIDS: the GTID set of every earlier binlog file.
 pub fn parse_previous_gtids(body: &[u8]) -> Result<Vec<GtidSetEntry>, DecodeError> {
     const W: &str = "previous GTIDs event";
-    let mut c = Cursor::new(body);
+    let mut c = Reader::new(body);
     let head = c.u64(W)?;
     let tagged = head >> 56 == 1;
     let n_sids = if tagged {
@@ -199,10 +199,10 @@ pub fn parse_previous_gtids(body: &[u8]) -> Result<Vec<GtidSetEntry>, DecodeErro
     }
     let mut out = Vec::new();
     for _ in 0..n_sids {
-        let uuid = c.uuid(W)?;
+        let uuid = c.array::<16>(W)?;
         let tag = if tagged {
             let n = c.varlen_u64(W)?;
-            String::from_utf8_lossy(c.len_checked(n, W)?).into_owned()
+            String::from_utf8_lossy(c.take_len(n, W)?).into_owned()
         } else {
             String::new()
         };

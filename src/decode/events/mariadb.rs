@@ -22,8 +22,8 @@
 //! ANNOTATE_ROWS (160): the whole body is the statement text.
 //! ```
 
-use crate::decode::wire::Cursor;
 use crate::decode::DecodeError;
+use crate::wire::Reader;
 
 pub const FL_STANDALONE: u8 = 1;
 pub const FL_GROUP_COMMIT_ID: u8 = 2;
@@ -59,7 +59,7 @@ pub struct MariaGtidEvent {
 impl MariaGtidEvent {
     pub fn parse(body: &[u8], server_id: u32) -> Result<MariaGtidEvent, DecodeError> {
         const W: &str = "MariaDB GTID event";
-        let mut c = Cursor::new(body);
+        let mut c = Reader::new(body);
         let seq_no = c.u64(W)?;
         let domain_id = c.u32(W)?;
         let flags = c.u8(W)?;
@@ -94,7 +94,7 @@ impl MariaGtidEvent {
 /// GTID_LIST: the binlog state at the start of a file.
 pub fn parse_gtid_list(body: &[u8]) -> Result<Vec<MariaGtid>, DecodeError> {
     const W: &str = "MariaDB GTID list event";
-    let mut c = Cursor::new(body);
+    let mut c = Reader::new(body);
     let count = c.u32(W)? & 0x0FFF_FFFF;
     if count as usize > c.remaining() / 16 {
         return Err(DecodeError::Invalid {
@@ -124,9 +124,9 @@ pub fn gtid_list_text(list: &[MariaGtid]) -> String {
 /// BINLOG_CHECKPOINT: the oldest binlog file still needed for crash recovery.
 pub fn parse_checkpoint(body: &[u8]) -> Result<String, DecodeError> {
     const W: &str = "MariaDB binlog checkpoint event";
-    let mut c = Cursor::new(body);
+    let mut c = Reader::new(body);
     let n = c.u32(W)?;
-    Ok(String::from_utf8_lossy(c.len_checked(u64::from(n), W)?).into_owned())
+    Ok(String::from_utf8_lossy(c.take_len(u64::from(n), W)?).into_owned())
 }
 
 #[cfg(test)]

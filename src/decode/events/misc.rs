@@ -15,8 +15,8 @@
 //!                    bqual_len u32, gtrid+bqual bytes
 //! ```
 
-use crate::decode::wire::Cursor;
 use crate::decode::DecodeError;
+use crate::wire::Reader;
 
 /// ROTATE: where the stream continues.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -27,7 +27,7 @@ pub struct Rotate {
 
 pub fn parse_rotate(body: &[u8], post_header_len: u8) -> Result<Rotate, DecodeError> {
     const W: &str = "rotate event";
-    let mut c = Cursor::new(body);
+    let mut c = Reader::new(body);
     let position = if post_header_len >= 8 {
         let p = c.u64(W)?;
         c.skip(usize::from(post_header_len) - 8, W)?;
@@ -49,40 +49,40 @@ pub fn parse_rotate(body: &[u8], post_header_len: u8) -> Result<Rotate, DecodeEr
 }
 
 pub fn parse_xid(body: &[u8]) -> Result<u64, DecodeError> {
-    Cursor::new(body).u64("XID event")
+    Ok(Reader::new(body).u64("XID event")?)
 }
 
 /// INTVAR, RAND: check the fixed size, nothing kept (they matter only to
 /// statement-based replay).
 pub fn check_intvar(body: &[u8]) -> Result<(), DecodeError> {
-    let mut c = Cursor::new(body);
+    let mut c = Reader::new(body);
     c.u8("INTVAR event")?;
     c.u64("INTVAR event")?;
     Ok(())
 }
 
 pub fn check_rand(body: &[u8]) -> Result<(), DecodeError> {
-    Cursor::new(body).skip(16, "RAND event")
+    Ok(Reader::new(body).skip(16, "RAND event")?)
 }
 
 /// USER_VAR: walk the fields to be sure the event is whole.
 pub fn check_user_var(body: &[u8]) -> Result<(), DecodeError> {
     const W: &str = "USER_VAR event";
-    let mut c = Cursor::new(body);
+    let mut c = Reader::new(body);
     let n = c.u32(W)?;
-    c.len_checked(u64::from(n), W)?;
+    c.take_len(u64::from(n), W)?;
     let is_null = c.u8(W)?;
     if is_null == 0 {
         c.u8(W)?;
         c.u32(W)?;
         let len = c.u32(W)?;
-        c.len_checked(u64::from(len), W)?;
+        c.take_len(u64::from(len), W)?;
     }
     Ok(())
 }
 
 pub fn parse_rows_query(body: &[u8]) -> Result<String, DecodeError> {
-    let mut c = Cursor::new(body);
+    let mut c = Reader::new(body);
     c.u8("ROWS_QUERY event")?;
     Ok(String::from_utf8_lossy(c.rest()).into_owned())
 }
@@ -90,7 +90,7 @@ pub fn parse_rows_query(body: &[u8]) -> Result<String, DecodeError> {
 /// INCIDENT: (type, message).
 pub fn parse_incident(body: &[u8]) -> Result<(u16, String), DecodeError> {
     const W: &str = "INCIDENT event";
-    let mut c = Cursor::new(body);
+    let mut c = Reader::new(body);
     let kind = c.u16(W)?;
     let msg = if c.is_empty() {
         String::new()
@@ -105,13 +105,13 @@ pub fn parse_incident(body: &[u8]) -> Result<(u16, String), DecodeError> {
 /// `X'gtrid',X'bqual',format_id`).
 pub fn parse_xa_prepare(body: &[u8]) -> Result<(bool, String), DecodeError> {
     const W: &str = "XA_PREPARE event";
-    let mut c = Cursor::new(body);
+    let mut c = Reader::new(body);
     let one_phase = c.u8(W)? != 0;
     let format_id = c.u32(W)?;
     let gtrid_len = c.u32(W)?;
     let bqual_len = c.u32(W)?;
-    let gtrid = c.len_checked(u64::from(gtrid_len), W)?;
-    let bqual = c.len_checked(u64::from(bqual_len), W)?;
+    let gtrid = c.take_len(u64::from(gtrid_len), W)?;
+    let bqual = c.take_len(u64::from(bqual_len), W)?;
     Ok((one_phase, xid_text(format_id, gtrid, bqual)))
 }
 

@@ -1,5 +1,5 @@
 //! Parsers of individual event bodies, one module per family. Each reads
-//! through the bounds-checked [`Cursor`](super::wire::Cursor).
+//! through the bounds-checked [`Reader`](crate::wire::Reader).
 
 pub mod compressed;
 pub mod gtid;

@@ -22,8 +22,8 @@
 //! is given by `status_vars_len`, not by the variables.
 
 use super::compressed::mariadb_uncompress;
-use crate::decode::wire::Cursor;
 use crate::decode::DecodeError;
+use crate::wire::Reader;
 use std::borrow::Cow;
 
 /// The status variables sluice keeps.
@@ -62,7 +62,7 @@ impl<'a> QueryEvent<'a> {
         post_header_len: u8,
         compressed: bool,
     ) -> Result<QueryEvent<'a>, DecodeError> {
-        let mut c = Cursor::new(body);
+        let mut c = Reader::new(body);
         let thread_id = c.u32("query event post-header")?;
         let exec_time = c.u32("query event post-header")?;
         let schema_len = usize::from(c.u8("query event post-header")?);
@@ -105,13 +105,13 @@ impl<'a> QueryEvent<'a> {
 
 fn parse_status(bytes: &[u8]) -> QueryStatus {
     let mut st = QueryStatus::default();
-    let mut c = Cursor::new(bytes);
+    let mut c = Reader::new(bytes);
     // Any error simply ends the walk: the variables are advisory.
     let _ = walk_status(&mut c, &mut st);
     st
 }
 
-fn walk_status(c: &mut Cursor<'_>, st: &mut QueryStatus) -> Result<(), DecodeError> {
+fn walk_status(c: &mut Reader<'_>, st: &mut QueryStatus) -> Result<(), DecodeError> {
     const W: &str = "query status variable";
     while !c.is_empty() {
         match c.u8(W)? {
@@ -152,7 +152,7 @@ fn walk_status(c: &mut Cursor<'_>, st: &mut QueryStatus) -> Result<(), DecodeErr
                         let name = rest.get(..end).unwrap_or_default();
                         st.updated_db_names
                             .push(String::from_utf8_lossy(name).into_owned());
-                        *c = Cursor::new(rest.get((end + 1).min(rest.len())..).unwrap_or_default());
+                        *c = Reader::new(rest.get((end + 1).min(rest.len())..).unwrap_or_default());
                     }
                 }
             }

@@ -130,7 +130,13 @@ fn mariadb_compressed_rows() {
     b.push(0x80 | 1);
     b.push(rows.len() as u8);
     b.extend(&zipped);
-    let ch = decode_rows(event_type::MARIA_WRITE_ROWS_COMPRESSED_V1, &b, 8, &table()).unwrap();
+    let ch = decode_rows(
+        event_type::MARIADB_WRITE_ROWS_COMPRESSED_V1,
+        &b,
+        8,
+        &table(),
+    )
+    .unwrap();
     assert_eq!(ch.rows.len(), 2);
     assert_eq!(
         vals(ch.rows[0].after.as_ref().unwrap())[1],
@@ -140,7 +146,7 @@ fn mariadb_compressed_rows() {
     let mut bad = b.clone();
     bad[11] = rows.len() as u8 + 1;
     assert!(decode_rows(
-        event_type::MARIA_WRITE_ROWS_COMPRESSED_V1,
+        event_type::MARIADB_WRITE_ROWS_COMPRESSED_V1,
         &bad,
         8,
         &table()

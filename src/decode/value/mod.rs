@@ -20,15 +20,15 @@ pub mod temporal;
 
 use super::charset::Charset;
 use super::column_type::ColKind;
-use super::cursor::{le_uint, Cursor};
 use super::table_map::ColumnDef;
 use super::{decimal, json_binary, DecodeError};
 use crate::proto;
 use crate::proto::value::Kind;
+use crate::wire::{le_uint, Reader};
 
 /// Decode the value of `col` at the cursor.
 #[inline]
-pub fn decode(c: &mut Cursor<'_>, col: &ColumnDef) -> Result<Kind, DecodeError> {
+pub fn decode(c: &mut Reader<'_>, col: &ColumnDef) -> Result<Kind, DecodeError> {
     Ok(match col.kind {
         ColKind::Tiny => {
             let b = c.u8("TINYINT value")?;
@@ -39,7 +39,7 @@ pub fn decode(c: &mut Cursor<'_>, col: &ColumnDef) -> Result<Kind, DecodeError> 
             }
         }
         ColKind::Short => {
-            let v = c.u16_le("SMALLINT value")?;
+            let v = c.u16("SMALLINT value")?;
             if col.unsigned {
                 Kind::Uint(u64::from(v))
             } else {
@@ -55,7 +55,7 @@ pub fn decode(c: &mut Cursor<'_>, col: &ColumnDef) -> Result<Kind, DecodeError> 
             }
         }
         ColKind::Long => {
-            let v = c.u32_le("INT value")?;
+            let v = c.u32("INT value")?;
             if col.unsigned {
                 Kind::Uint(u64::from(v))
             } else {
@@ -63,15 +63,15 @@ pub fn decode(c: &mut Cursor<'_>, col: &ColumnDef) -> Result<Kind, DecodeError> 
             }
         }
         ColKind::LongLong => {
-            let v = c.u64_le("BIGINT value")?;
+            let v = c.u64("BIGINT value")?;
             if col.unsigned {
                 Kind::Uint(v)
             } else {
                 Kind::Int(v as i64)
             }
         }
-        ColKind::Float => Kind::Float(f32::from_bits(c.u32_le("FLOAT value")?)),
-        ColKind::Double => Kind::Double(f64::from_bits(c.u64_le("DOUBLE value")?)),
+        ColKind::Float => Kind::Float(f32::from_bits(c.u32("FLOAT value")?)),
+        ColKind::Double => Kind::Double(f64::from_bits(c.u64("DOUBLE value")?)),
         ColKind::Null => Kind::Null(true),
         ColKind::Year => {
             let y = c.u8("YEAR value")?;
@@ -171,8 +171,7 @@ pub fn decode(c: &mut Cursor<'_>, col: &ColumnDef) -> Result<Kind, DecodeError> 
                 .enum_values
                 .as_ref()
                 .and_then(|v| v.get((idx as usize).wrapping_sub(1)))
-                .cloned()
-                .unwrap_or_default();
+                .cloned();
             Kind::Enum(proto::Enum { index: idx, name })
         }
         ColKind::Set { pack } => {
@@ -198,7 +197,7 @@ pub fn decode(c: &mut Cursor<'_>, col: &ColumnDef) -> Result<Kind, DecodeError> 
 
 #[inline]
 fn lp_bytes<'a>(
-    c: &mut Cursor<'a>,
+    c: &mut Reader<'a>,
     len_bytes: u8,
     what: &'static str,
 ) -> Result<&'a [u8], DecodeError> {
@@ -209,7 +208,7 @@ fn lp_bytes<'a>(
         });
     }
     let len = c.uint_le(usize::from(len_bytes), what)? as usize;
-    c.take(len, what)
+    Ok(c.take(len, what)?)
 }
 
 #[inline]
@@ -239,7 +238,7 @@ mod tests {
     }
 
     fn one(bytes: &[u8], c: &ColumnDef) -> Kind {
-        let mut cur = Cursor::new(bytes);
+        let mut cur = Reader::new(bytes);
         let k = decode(&mut cur, c).unwrap();
         assert!(cur.is_empty(), "left {} bytes", cur.remaining());
         k
@@ -325,7 +324,7 @@ mod tests {
             one(&[2], &e),
             Kind::Enum(proto::Enum {
                 index: 2,
-                name: String::new()
+                name: None
             })
         );
         e.enum_values = Some(vec!["x".into(), "y".into()]);
@@ -333,14 +332,23 @@ mod tests {
             one(&[2], &e),
             Kind::Enum(proto::Enum {
                 index: 2,
-                name: "y".into()
+                name: Some("y".into())
             })
         );
         assert_eq!(
             one(&[0], &e),
             Kind::Enum(proto::Enum {
                 index: 0,
-                name: String::new()
+                name: None
+            })
+        );
+        // A member that is the empty string is a known name.
+        e.enum_values = Some(vec!["".into(), "a".into()]);
+        assert_eq!(
+            one(&[1], &e),
+            Kind::Enum(proto::Enum {
+                index: 1,
+                name: Some(String::new())
             })
         );
         let mut s = col(code::STRING, &[0xF8, 1], false, None);
@@ -392,7 +400,7 @@ mod tests {
             (code::JSON, &[4][..]),
         ] {
             let c = col(t, m, false, None);
-            let mut cur = Cursor::new(&[3, 0, 0]);
+            let mut cur = Reader::new(&[3, 0, 0]);
             assert!(decode(&mut cur, &c).is_err(), "type {t}");
         }
     }

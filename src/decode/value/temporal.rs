@@ -16,10 +16,10 @@
 //!             5-6: 3 bytes (microseconds), all big-endian
 //! ```
 
-use super::super::cursor::{be_uint, Cursor};
 use super::super::decimal::push_digits;
 use super::super::DecodeError;
 use crate::proto;
+use crate::wire::{be_uint, Reader};
 
 #[inline]
 fn frac_len(fsp: u8) -> usize {
@@ -60,14 +60,14 @@ fn push_hms(out: &mut String, h: u64, m: u64, s: u64) {
     push_digits(out, s, 2);
 }
 
-pub fn date(c: &mut Cursor<'_>) -> Result<String, DecodeError> {
+pub fn date(c: &mut Reader<'_>) -> Result<String, DecodeError> {
     let v = c.uint_le(3, "DATE value")?;
     let mut s = String::with_capacity(10);
     push_date(&mut s, v >> 9, (v >> 5) & 15, v & 31);
     Ok(s)
 }
 
-pub fn time_old(c: &mut Cursor<'_>) -> Result<String, DecodeError> {
+pub fn time_old(c: &mut Reader<'_>) -> Result<String, DecodeError> {
     let raw = c.uint_le(3, "TIME value")? as u32;
     // Sign-extend the 24-bit value.
     let v = ((raw << 8) as i32) >> 8;
@@ -80,8 +80,8 @@ pub fn time_old(c: &mut Cursor<'_>) -> Result<String, DecodeError> {
     Ok(s)
 }
 
-pub fn datetime_old(c: &mut Cursor<'_>) -> Result<String, DecodeError> {
-    let v = c.u64_le("DATETIME value")?;
+pub fn datetime_old(c: &mut Reader<'_>) -> Result<String, DecodeError> {
+    let v = c.u64("DATETIME value")?;
     let (d, t) = (v / 1_000_000, v % 1_000_000);
     let mut s = String::with_capacity(19);
     push_date(&mut s, d / 10000, (d / 100) % 100, d % 100);
@@ -90,8 +90,8 @@ pub fn datetime_old(c: &mut Cursor<'_>) -> Result<String, DecodeError> {
     Ok(s)
 }
 
-pub fn timestamp_old(c: &mut Cursor<'_>) -> Result<proto::Timestamp, DecodeError> {
-    let secs = c.u32_le("TIMESTAMP value")?;
+pub fn timestamp_old(c: &mut Reader<'_>) -> Result<proto::Timestamp, DecodeError> {
+    let secs = c.u32("TIMESTAMP value")?;
     Ok(proto::Timestamp {
         seconds: i64::from(secs),
         micros: 0,
@@ -101,7 +101,7 @@ pub fn timestamp_old(c: &mut Cursor<'_>) -> Result<proto::Timestamp, DecodeError
 
 /// The fraction bytes of TIMESTAMP2 (unsigned) in microseconds.
 #[inline]
-fn unsigned_frac(c: &mut Cursor<'_>, fsp: u8, what: &'static str) -> Result<u32, DecodeError> {
+fn unsigned_frac(c: &mut Reader<'_>, fsp: u8, what: &'static str) -> Result<u32, DecodeError> {
     let n = frac_len(fsp);
     let v = c.uint_be(n, what)? as u32;
     Ok(match n {
@@ -111,7 +111,7 @@ fn unsigned_frac(c: &mut Cursor<'_>, fsp: u8, what: &'static str) -> Result<u32,
     })
 }
 
-pub fn timestamp2(c: &mut Cursor<'_>, fsp: u8) -> Result<proto::Timestamp, DecodeError> {
+pub fn timestamp2(c: &mut Reader<'_>, fsp: u8) -> Result<proto::Timestamp, DecodeError> {
     let secs = c.uint_be(4, "TIMESTAMP2 value")?;
     let micros = unsigned_frac(c, fsp, "TIMESTAMP2 fraction")?;
     Ok(proto::Timestamp {
@@ -121,7 +121,7 @@ pub fn timestamp2(c: &mut Cursor<'_>, fsp: u8) -> Result<proto::Timestamp, Decod
     })
 }
 
-pub fn datetime2(c: &mut Cursor<'_>, fsp: u8) -> Result<String, DecodeError> {
+pub fn datetime2(c: &mut Reader<'_>, fsp: u8) -> Result<String, DecodeError> {
     let b = c.take(5 + frac_len(fsp), "DATETIME2 value")?;
     let int = be_uint(&b[..5]) as i64 - 0x80_0000_0000;
     // The fraction of a (never negative in practice) datetime is signed.
@@ -155,7 +155,7 @@ pub fn datetime2(c: &mut Cursor<'_>, fsp: u8) -> Result<String, DecodeError> {
     Ok(s)
 }
 
-pub fn time2(c: &mut Cursor<'_>, fsp: u8) -> Result<String, DecodeError> {
+pub fn time2(c: &mut Reader<'_>, fsp: u8) -> Result<String, DecodeError> {
     let b = c.take(3 + frac_len(fsp), "TIME2 value")?;
     let mut int = be_uint(&b[..3]) as i64 - 0x80_0000;
     // Packed value: (integer part << 24) + microseconds, signed.
@@ -240,8 +240,8 @@ mod tests {
     fn date_layout() {
         let v: u32 = (2024 << 9) | (2 << 5) | 29;
         let b = v.to_le_bytes();
-        assert_eq!(date(&mut Cursor::new(&b[..3])).unwrap(), "2024-02-29");
-        assert_eq!(date(&mut Cursor::new(&[0, 0, 0])).unwrap(), "0000-00-00");
+        assert_eq!(date(&mut Reader::new(&b[..3])).unwrap(), "2024-02-29");
+        assert_eq!(date(&mut Reader::new(&[0, 0, 0])).unwrap(), "0000-00-00");
     }
 
     #[test]
@@ -249,30 +249,30 @@ mod tests {
         let mut b = dt2(9999, 12, 31, 23, 59, 59).to_vec();
         b.extend([0x0F, 0x42, 0x3F]); // 999999
         assert_eq!(
-            datetime2(&mut Cursor::new(&b), 6).unwrap(),
+            datetime2(&mut Reader::new(&b), 6).unwrap(),
             "9999-12-31 23:59:59.999999"
         );
         let mut b = dt2(1000, 1, 1, 0, 0, 0).to_vec();
         b.push(5); // fsp 1: 5 hundredths = .0 ... .05 -> tenths digit 0
         assert_eq!(
-            datetime2(&mut Cursor::new(&b), 1).unwrap(),
+            datetime2(&mut Reader::new(&b), 1).unwrap(),
             "1000-01-01 00:00:00.0"
         );
         b.pop();
         b.push(50);
         assert_eq!(
-            datetime2(&mut Cursor::new(&b), 2).unwrap(),
+            datetime2(&mut Reader::new(&b), 2).unwrap(),
             "1000-01-01 00:00:00.50"
         );
         let z = dt2(0, 0, 0, 0, 0, 0);
         assert_eq!(
-            datetime2(&mut Cursor::new(&z), 0).unwrap(),
+            datetime2(&mut Reader::new(&z), 0).unwrap(),
             "0000-00-00 00:00:00"
         );
         let mut b = dt2(2020, 1, 2, 3, 4, 5).to_vec();
         b.extend(1234u16.to_be_bytes());
         assert_eq!(
-            datetime2(&mut Cursor::new(&b), 4).unwrap(),
+            datetime2(&mut Reader::new(&b), 4).unwrap(),
             "2020-01-02 03:04:05.1234"
         );
     }
@@ -306,29 +306,29 @@ mod tests {
     #[test]
     fn time2_negative_and_fractional() {
         let b = time2_bytes(false, 838, 59, 59, 0, 0);
-        assert_eq!(time2(&mut Cursor::new(&b), 0).unwrap(), "838:59:59");
+        assert_eq!(time2(&mut Reader::new(&b), 0).unwrap(), "838:59:59");
         let b = time2_bytes(true, 838, 59, 59, 0, 0);
-        assert_eq!(time2(&mut Cursor::new(&b), 0).unwrap(), "-838:59:59");
+        assert_eq!(time2(&mut Reader::new(&b), 0).unwrap(), "-838:59:59");
         let b = time2_bytes(true, 1, 2, 3, 500_000, 6);
-        assert_eq!(time2(&mut Cursor::new(&b), 6).unwrap(), "-01:02:03.500000");
+        assert_eq!(time2(&mut Reader::new(&b), 6).unwrap(), "-01:02:03.500000");
         let b = time2_bytes(true, 0, 0, 1, 100_000, 1);
-        assert_eq!(time2(&mut Cursor::new(&b), 1).unwrap(), "-00:00:01.1");
+        assert_eq!(time2(&mut Reader::new(&b), 1).unwrap(), "-00:00:01.1");
         let b = time2_bytes(false, 12, 0, 0, 990_000, 2);
-        assert_eq!(time2(&mut Cursor::new(&b), 2).unwrap(), "12:00:00.99");
+        assert_eq!(time2(&mut Reader::new(&b), 2).unwrap(), "12:00:00.99");
     }
 
     #[test]
     fn old_forms() {
         let v: i32 = -123456;
         let b = v.to_le_bytes();
-        assert_eq!(time_old(&mut Cursor::new(&b[..3])).unwrap(), "-12:34:56");
+        assert_eq!(time_old(&mut Reader::new(&b[..3])).unwrap(), "-12:34:56");
         let b = 20240229235958u64.to_le_bytes();
         assert_eq!(
-            datetime_old(&mut Cursor::new(&b)).unwrap(),
+            datetime_old(&mut Reader::new(&b)).unwrap(),
             "2024-02-29 23:59:58"
         );
         let b = [0x5F, 0x5E, 0x10, 0x00, 0x0F, 0x42, 0x3F];
-        let t = timestamp2(&mut Cursor::new(&b), 6).unwrap();
+        let t = timestamp2(&mut Reader::new(&b), 6).unwrap();
         assert_eq!((t.seconds, t.micros, t.fsp), (0x5F5E1000, 999_999, 6));
     }
 }

@@ -421,7 +421,7 @@ mod tests {
             &col(type_codes::ENUM, "enum('a','b')", ""),
             &v(Kind::Enum(Enum {
                 index: 2,
-                name: "b".into(),
+                name: Some("b".into()),
             })),
             TimeZone::Utc,
         )
