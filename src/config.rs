@@ -193,6 +193,19 @@ pub enum ConfigError {
     Invalid(String),
 }
 
+/// A TOML error as one line, `line L, column C: MESSAGE` (toml's own
+/// text spreads over several lines with the source excerpt).
+fn toml_error(text: &str, e: &toml::de::Error) -> String {
+    let message = e.message().trim().replace('\n', "; ");
+    let Some(span) = e.span() else {
+        return message;
+    };
+    let before = &text.as_bytes()[..span.start.min(text.len())];
+    let line = before.iter().filter(|&&b| b == b'\n').count() + 1;
+    let column = before.iter().rev().take_while(|&&b| b != b'\n').count() + 1;
+    format!("line {line}, column {column}: {message}")
+}
+
 impl Config {
     pub fn load(path: &Path) -> Result<Config, ConfigError> {
         let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Read {
@@ -210,7 +223,7 @@ impl Config {
 
     pub fn parse(text: &str) -> Result<Config, ConfigError> {
         let config: Config =
-            toml::from_str(text).map_err(|e| ConfigError::Invalid(e.to_string()))?;
+            toml::from_str(text).map_err(|e| ConfigError::Invalid(toml_error(text, &e)))?;
         config.validate()?;
         Ok(config)
     }

@@ -4,6 +4,7 @@
 pub mod client;
 pub mod groups;
 pub mod history;
+pub mod report;
 pub mod run;
 pub mod tail;
 

@@ -70,7 +70,8 @@ pub async fn main(args: RunArgs) -> anyhow::Result<()> {
     std::fs::create_dir_all(&data)
         .with_context(|| format!("cannot create the data folder {}", data.display()))?;
     let (stop_tx, stop_rx) = watch::channel(false);
-    let mut tasks: tokio::task::JoinSet<Result<(), String>> = tokio::task::JoinSet::new();
+    let mut tasks: tokio::task::JoinSet<Result<(), pipeline::CaptureError>> =
+        tokio::task::JoinSet::new();
     let mut logs = std::collections::HashMap::new();
     let mut served = Vec::new();
     for planned in sources {
@@ -88,7 +89,7 @@ pub async fn main(args: RunArgs) -> anyhow::Result<()> {
         });
         let stop = stop_rx.clone();
         let capture = pipeline::run(planned.options, log, status, stop);
-        tasks.spawn(async move { capture.await.map_err(|e| e.to_string()) });
+        tasks.spawn(capture);
     }
     // Sinks run apart from capture: their errors end up in their own
     // state (`/status`), never in `failed` below.
@@ -143,19 +144,24 @@ pub async fn main(args: RunArgs) -> anyhow::Result<()> {
         &mut listeners,
     )
     .await?;
-    let mut failed = None;
+    // The first failure ends the process and is its exit message (so it is
+    // not also logged); later ones, while the rest stops, are logged.
+    let mut failed: Option<anyhow::Error> = None;
     loop {
         tokio::select! {
             done = tasks.join_next() => match done {
                 None => break,
                 Some(Ok(Ok(()))) => {}
                 Some(Ok(Err(e))) => {
-                    tracing::error!("{e}");
-                    failed.get_or_insert(e);
+                    if failed.is_some() {
+                        tracing::error!("{e}");
+                    } else {
+                        failed = Some(e.into());
+                    }
                     let _ = stop_tx.send(true);
                 }
                 Some(Err(e)) => {
-                    failed.get_or_insert_with(|| format!("capture task failed: {e}"));
+                    failed.get_or_insert_with(|| anyhow::anyhow!("capture task failed: {e}"));
                     let _ = stop_tx.send(true);
                 }
             },
@@ -174,16 +180,16 @@ pub async fn main(args: RunArgs) -> anyhow::Result<()> {
     while let Some(done) = listeners.join_next().await {
         match done {
             Ok(Err(e)) => {
-                failed.get_or_insert_with(|| e.to_string());
+                failed.get_or_insert(e);
             }
             Err(e) => {
-                failed.get_or_insert_with(|| format!("listener task failed: {e}"));
+                failed.get_or_insert_with(|| anyhow::anyhow!("listener task failed: {e}"));
             }
             Ok(Ok(())) => {}
         }
     }
     match failed {
-        Some(e) => bail!(e),
+        Some(e) => Err(e),
         None => Ok(()),
     }
 }
@@ -354,8 +360,11 @@ fn plan(args: &RunArgs) -> anyhow::Result<Plan> {
 
     let mut planned = Vec::new();
     for (i, s) in config.sources.iter().enumerate() {
-        let mut source_config = source::SourceConfig::from_url(s.url.expose())
-            .with_context(|| format!("source {}: bad URL", s.name))?;
+        let mut source_config =
+            source::SourceConfig::from_url(s.url.expose()).map_err(|e| match e {
+                source::SourceError::Config(m) => anyhow::anyhow!("source {}: {m}", s.name),
+                other => anyhow::Error::new(other).context(format!("source {}", s.name)),
+            })?;
         let password = match s.password()? {
             Some(p) => Some(p),
             None if i == 0 => args.password.clone().map(Secret),

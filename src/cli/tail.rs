@@ -52,7 +52,7 @@ pub fn main(args: TailArgs) -> anyhow::Result<()> {
         "latest" => log.durable_end(),
         n => n
             .parse()
-            .with_context(|| format!("--from {n:?}: expected earliest, latest or an offset"))?,
+            .map_err(|_| anyhow::anyhow!("--from {n:?}: expected earliest, latest or an offset"))?,
     };
     let mut reader = log.read_from(from)?;
     let stdout = std::io::stdout();

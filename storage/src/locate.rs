@@ -51,7 +51,9 @@ pub fn logs_below(dir: &Path) -> Vec<FoundLog> {
         .map(|log_dir| {
             let below = log_dir.strip_prefix(dir).unwrap_or(&log_dir);
             let named = match below.file_name() {
-                Some(last) if last == "log" && below.parent().is_some_and(|p| p != Path::new("")) => {
+                Some(last)
+                    if last == "log" && below.parent().is_some_and(|p| p != Path::new("")) =>
+                {
                     below.parent().unwrap_or(below)
                 }
                 _ => below,
@@ -155,7 +157,10 @@ pub(crate) fn source_hint(data: &Path, found: &[FoundLog]) -> String {
                 above.display(),
                 name.to_string_lossy()
             ),
-            None => format!("; {} is itself a log folder, not a data folder", data.display()),
+            None => format!(
+                "; {} is itself a log folder, not a data folder",
+                data.display()
+            ),
         };
     }
     if found.is_empty() {
@@ -193,11 +198,14 @@ mod tests {
         assert_eq!(names, ["billing", "plain", "shop"]);
         let e = require_log(d.path()).unwrap_err().to_string();
         let shop = d.path().join("shop/log");
+        assert!(e.ends_with(&format!("shop ({})", shop.display())), "{e}");
         assert!(
-            e.ends_with(&format!("shop ({})", shop.display())),
+            e.starts_with(&format!(
+                "no log in {}; logs found: billing (",
+                d.path().display()
+            )),
             "{e}"
         );
-        assert!(e.starts_with(&format!("no log in {}; logs found: billing (", d.path().display())), "{e}");
         assert!(require_log(&shop).is_ok());
         assert_eq!(require_source_log(d.path(), "shop").unwrap(), shop);
         let e = require_source_log(d.path(), "shp").unwrap_err().to_string();
@@ -227,6 +235,9 @@ mod tests {
         ));
         let file = d.path().join("f");
         std::fs::write(&file, b"").unwrap();
-        assert!(matches!(require_log(&file), Err(StorageError::NotAFolder(_))));
+        assert!(matches!(
+            require_log(&file),
+            Err(StorageError::NotAFolder(_))
+        ));
     }
 }

@@ -53,7 +53,10 @@ mod tests {
         let e = StorageError::io("list", "/no/such/dir", io);
         let lines = error_lines(&e);
         assert_eq!(lines.len(), 1, "{lines:?}");
-        assert!(lines[0].starts_with("error: list /no/such/dir: "), "{lines:?}");
+        assert!(
+            lines[0].starts_with("error: list /no/such/dir: "),
+            "{lines:?}"
+        );
     }
 
     #[test]
