@@ -67,6 +67,9 @@ struct Planned {
 
 pub async fn main(args: RunArgs) -> anyhow::Result<()> {
     let (data, sources, sinks) = plan(&args)?;
+    // Before capture starts, so that no early metric goes to the no-op
+    // recorder (idempotent: the HTTP listener gets the same handle).
+    crate::serve::http::metrics::install();
     std::fs::create_dir_all(&data)
         .with_context(|| format!("cannot create the data folder {}", data.display()))?;
     let (stop_tx, stop_rx) = watch::channel(false);
