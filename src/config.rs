@@ -187,6 +187,11 @@ pub enum ConfigError {
         path: PathBuf,
         source: std::io::Error,
     },
+    #[error("cannot read password file {path}: {source}")]
+    ReadPassword {
+        path: PathBuf,
+        source: std::io::Error,
+    },
     #[error("config file {path}: {message}")]
     Parse { path: PathBuf, message: String },
     #[error("{0}")]
@@ -330,10 +335,11 @@ impl SourceConfig {
             });
         }
         if let Some(path) = &self.password_file {
-            let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Read {
-                path: path.clone(),
-                source,
-            })?;
+            let text =
+                std::fs::read_to_string(path).map_err(|source| ConfigError::ReadPassword {
+                    path: path.clone(),
+                    source,
+                })?;
             return Ok(Some(Secret(
                 text.lines().next().unwrap_or_default().to_string(),
             )));

@@ -155,6 +155,43 @@ async fn bad_arguments_read_as_one_line() {
             "error: no data folder: give --data DIR or `data = ...` in the config file".into(),
         ),
         (
+            vec!["run", "--source", "mysql://repl@db.internal:port", "--data", &data],
+            1,
+            "error: source main: source URL mysql://repl@db.internal:port: bad HOST:PORT".into(),
+        ),
+        (
+            vec!["run", "--source", "mysql://repl@db.internal?tls=maybe", "--data", &data],
+            1,
+            "error: source main: tls=maybe: expected disabled, preferred, required, verify or \
+             skip-verify"
+                .into(),
+        ),
+        (
+            vec!["run", "--source", "mysql://repl@db.internal", "--data", &data, "--start", "soon"],
+            1,
+            "error: source main: start position \"soon\": expected earliest, current, FILE:POS, \
+             gtid:SET or time:RFC3339"
+                .into(),
+        ),
+        (
+            vec!["run", "--source", "mysql://repl@db.internal", "--data", &data, "--fsync", "sometimes"],
+            1,
+            "error: fsync \"sometimes\": expected always, never or interval:MS (e.g. interval:100)"
+                .into(),
+        ),
+        (
+            vec!["run", "--source", "mysql://repl@db.internal", "--data", &data, "--password-file", missing_toml],
+            1,
+            format!(
+                "error: cannot read password file {missing_toml}: No such file or directory (os error 2)"
+            ),
+        ),
+        (
+            vec!["run", "--source", "mysql://repl@db.internal", "--data", &data, "--include", "shop\\.(orders"],
+            1,
+            "error: source main: bad include filter \"shop\\\\.(orders\": unclosed group".into(),
+        ),
+        (
             vec!["run", "--config", missing_toml],
             1,
             format!(

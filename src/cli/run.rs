@@ -197,6 +197,14 @@ pub async fn main(args: RunArgs) -> anyhow::Result<()> {
     }
 }
 
+/// A source's configuration error as one line: `source NAME: what`.
+fn source_error(name: &str, e: source::SourceError) -> anyhow::Error {
+    match e {
+        source::SourceError::Config(m) => anyhow::anyhow!("source {name}: {m}"),
+        other => anyhow::anyhow!("source {name}: {other}"),
+    }
+}
+
 /// Waits until every sink delivered up to its log's end (or failed), or
 /// until `stop`.
 async fn drain(sinks: &[(crate::sink::SinkHandle, Log)], mut stop: watch::Receiver<bool>) {
@@ -364,10 +372,7 @@ fn plan(args: &RunArgs) -> anyhow::Result<Plan> {
     let mut planned = Vec::new();
     for (i, s) in config.sources.iter().enumerate() {
         let mut source_config =
-            source::SourceConfig::from_url(s.url.expose()).map_err(|e| match e {
-                source::SourceError::Config(m) => anyhow::anyhow!("source {}: {m}", s.name),
-                other => anyhow::Error::new(other).context(format!("source {}", s.name)),
-            })?;
+            source::SourceConfig::from_url(s.url.expose()).map_err(|e| source_error(&s.name, e))?;
         let password = match s.password()? {
             Some(p) => Some(p),
             None if i == 0 => args.password.clone().map(Secret),
@@ -395,9 +400,9 @@ fn plan(args: &RunArgs) -> anyhow::Result<Plan> {
             options: CaptureOptions {
                 name: s.name.clone(),
                 source: source_config,
-                start: StartPoint::parse(&s.start).with_context(|| format!("source {}", s.name))?,
+                start: StartPoint::parse(&s.start).map_err(|e| source_error(&s.name, e))?,
                 filter: TableFilter::new(&s.include, &s.exclude)
-                    .with_context(|| format!("source {}", s.name))?,
+                    .map_err(|e| anyhow::anyhow!("source {}: {e}", s.name))?,
                 until_current: args.until.is_some(),
                 resume_by_gtid: args.resume == "gtid",
                 accept_errant: args.accept_errant,
