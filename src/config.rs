@@ -235,6 +235,11 @@ pub enum ConfigError {
         path: PathBuf,
         source: std::io::Error,
     },
+    #[error("cannot read password file {path}: {source}")]
+    ReadPassword {
+        path: PathBuf,
+        source: std::io::Error,
+    },
     #[error("config file {path}: {message}")]
     Parse { path: PathBuf, message: String },
     #[error("{0}")]
@@ -253,6 +258,19 @@ macro_rules! log_settings_of {
             compression: $s.compression.clone(),
         }
     };
+}
+
+/// A TOML error as one line, `line L, column C: MESSAGE` (toml's own
+/// text spreads over several lines with the source excerpt).
+fn toml_error(text: &str, e: &toml::de::Error) -> String {
+    let message = e.message().trim().replace('\n', "; ");
+    let Some(span) = e.span() else {
+        return message;
+    };
+    let before = &text.as_bytes()[..span.start.min(text.len())];
+    let line = before.iter().filter(|&&b| b == b'\n').count() + 1;
+    let column = before.iter().rev().take_while(|&&b| b != b'\n').count() + 1;
+    format!("line {line}, column {column}: {message}")
 }
 
 impl Config {
@@ -315,7 +333,7 @@ impl Config {
 
     pub fn parse(text: &str) -> Result<Config, ConfigError> {
         let config: Config =
-            toml::from_str(text).map_err(|e| ConfigError::Invalid(e.to_string()))?;
+            toml::from_str(text).map_err(|e| ConfigError::Invalid(toml_error(text, &e)))?;
         config.validate()?;
         Ok(config)
     }
@@ -423,10 +441,11 @@ impl SourceConfig {
             });
         }
         if let Some(path) = &self.password_file {
-            let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Read {
-                path: path.clone(),
-                source,
-            })?;
+            let text =
+                std::fs::read_to_string(path).map_err(|source| ConfigError::ReadPassword {
+                    path: path.clone(),
+                    source,
+                })?;
             return Ok(Some(Secret(
                 text.lines().next().unwrap_or_default().to_string(),
             )));

@@ -19,12 +19,25 @@ pub struct TableFilter {
 }
 
 #[derive(Debug, thiserror::Error)]
-#[error("bad {which} filter {pattern:?}: {source}")]
+#[error("bad {which} filter {pattern:?}: {}", reason(cause))]
 pub struct FilterError {
     which: &'static str,
     pattern: String,
-    #[source]
-    source: regex::Error,
+    // Not a `#[source]`: its text quotes the compiled alternation over
+    // several lines; `reason` keeps the one line that says what is wrong.
+    cause: regex::Error,
+}
+
+/// The last line of a regex error ("unclosed group"), without the
+/// excerpt of the wrapped pattern the lines above show.
+fn reason(e: &regex::Error) -> String {
+    let text = e.to_string();
+    let last = text
+        .lines()
+        .rev()
+        .find(|l| !l.trim().is_empty())
+        .unwrap_or("");
+    last.trim().trim_start_matches("error: ").to_string()
 }
 
 impl TableFilter {
@@ -72,10 +85,10 @@ fn compile(which: &'static str, list: &str) -> Result<Option<Regex>, FilterError
         .size_limit(1 << 20)
         .build()
         .map(Some)
-        .map_err(|source| FilterError {
+        .map_err(|cause| FilterError {
             which,
             pattern: list.to_string(),
-            source,
+            cause,
         })
 }
 

@@ -19,6 +19,10 @@ static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
     about = "Change-data-capture for MySQL and MariaDB"
 )]
 struct Cli {
+    /// On an error, print its full debug form (and a backtrace when
+    /// RUST_BACKTRACE=1) instead of one line per cause.
+    #[arg(long, global = true)]
+    debug: bool,
     #[command(subcommand)]
     command: Command,
 }
@@ -47,9 +51,16 @@ enum Command {
     },
 }
 
-fn main() -> anyhow::Result<()> {
+fn main() -> std::process::ExitCode {
     let cli = Cli::parse();
-    match cli.command {
+    match run(cli.command) {
+        Ok(code) => code,
+        Err(e) => sluice::cli::report::report(&e, cli.debug),
+    }
+}
+
+fn run(command: Command) -> anyhow::Result<std::process::ExitCode> {
+    match command {
         Command::Version => println!("sluice {}", env!("CARGO_PKG_VERSION")),
         Command::Run(args) => {
             sluice::cli::init_logging();
@@ -68,8 +79,8 @@ fn main() -> anyhow::Result<()> {
                 &mut std::io::stdout().lock(),
                 &mut std::io::stderr().lock(),
             )?;
-            std::process::exit(outcome.exit_code());
+            return Ok(std::process::ExitCode::from(outcome.exit_code() as u8));
         }
     }
-    Ok(())
+    Ok(std::process::ExitCode::SUCCESS)
 }

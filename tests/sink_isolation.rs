@@ -224,6 +224,9 @@ format = "canal-json"
         metrics.contains("sluice_sink_failed{sink=\"mirror\"} 1"),
         "{metrics}"
     );
+    // This output has every kind of series (capture, log, groups, sinks
+    // and a failed one): the Grafana dashboard is checked against it.
+    check_dashboard(&metrics);
 
     // Capture, serving and the other sink go on.
     insert(&src, 61..=80, true);
@@ -270,4 +273,72 @@ format = "canal-json"
     let mirror = sink_status(&base, "mirror").await.unwrap();
     assert_eq!(mirror["restarts"], 1, "{mirror}");
     assert_ne!(mirror["state"], "failed", "{mirror}");
+}
+
+/// `docs/grafana/sluice.json` against a live `/metrics`: every metric a
+/// panel queries is exposed, every label a legend names is on that
+/// metric's series, and every metric family exposed is charted.
+fn check_dashboard(metrics: &str) {
+    let path = concat!(env!("CARGO_MANIFEST_DIR"), "/docs/grafana/sluice.json");
+    let dash: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap();
+    let name = regex::Regex::new(r"\bsluice_[a-z_]+").unwrap();
+    let label = regex::Regex::new(r"\{\{(\w+)\}\}").unwrap();
+    // The series lines of a metric: `NAME{labels} value` or `NAME value`.
+    let series = |m: &str| -> Vec<&str> {
+        metrics
+            .lines()
+            .filter(|l| {
+                l.strip_prefix(m)
+                    .is_some_and(|rest| rest.starts_with('{') || rest.starts_with(' '))
+            })
+            .collect()
+    };
+    let mut queried = std::collections::BTreeSet::new();
+    for panel in dash["panels"].as_array().unwrap() {
+        for target in panel["targets"].as_array().into_iter().flatten() {
+            let expr = target["expr"].as_str().unwrap();
+            let names: Vec<&str> = name.find_iter(expr).map(|m| m.as_str()).collect();
+            assert!(!names.is_empty(), "{}: no metric in {expr}", panel["title"]);
+            for n in &names {
+                assert!(
+                    !series(n).is_empty(),
+                    "{}: {n} is not in /metrics:\n{metrics}",
+                    panel["title"]
+                );
+                queried.insert(n.to_string());
+            }
+            let legend = target["legendFormat"].as_str().unwrap_or("");
+            for l in label.captures_iter(legend) {
+                let l = &l[1];
+                assert!(
+                    names
+                        .iter()
+                        .any(|n| series(n).iter().any(|s| s.contains(&format!("{l}=\"")))),
+                    "{}: legend label {l} is on none of {names:?}",
+                    panel["title"]
+                );
+            }
+        }
+    }
+    for line in metrics.lines() {
+        let Some(family) = line
+            .strip_prefix("# TYPE ")
+            .and_then(|t| t.split_whitespace().next())
+        else {
+            continue;
+        };
+        assert!(
+            queried.iter().any(|q| q == family
+                || q.strip_prefix(family)
+                    .is_some_and(|s| ["_bucket", "_sum", "_count"].contains(&s))),
+            "{family} is exposed but no panel of {path} charts it"
+        );
+    }
+    // The source variable is read from a label the log gauges carry.
+    let var = dash["templating"]["list"][1]["definition"]
+        .as_str()
+        .unwrap();
+    assert_eq!(var, "label_values(sluice_log_end_offset, source)");
+    assert!(series("sluice_log_end_offset")[0].contains("source=\""));
 }

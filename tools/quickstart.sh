@@ -3,7 +3,8 @@
 #
 #   tools/quickstart.sh
 #
-# On a Debian machine with Rust: installs MariaDB if missing (apt-get),
+# On a Debian machine with Rust: installs MariaDB (and a C compiler) if
+# missing (apt-get, tools/deps.sh),
 # starts a private instance with binlog on (tools/local-mariadb.sh, in a
 # temporary folder, on a free port — never the machine's own server),
 # builds sluice, runs `sluice run` against it in the background, writes
@@ -24,13 +25,10 @@ cleanup() {
 trap cleanup EXIT
 trap 'exit 130' INT TERM
 
-if ! command -v mariadbd >/dev/null && [ ! -x /usr/sbin/mariadbd ]; then
-    echo "== installing MariaDB (apt-get)"
-    sudo=""; [ "$(id -u)" = 0 ] || sudo=sudo
-    $sudo apt-get update -qq
-    DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq mariadb-server mariadb-client >/dev/null
-    # The package may start the system service; we use our own instance.
-fi
+# MariaDB and a C compiler if missing (apt-get); the list is tools/deps.sh.
+# The package may start the system service; we use our own instance.
+. "$root/tools/deps.sh"
+sluice_deps_install quickstart
 
 if [ -n "${SLUICE_BIN:-}" ]; then
     sluice=$SLUICE_BIN

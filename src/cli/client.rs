@@ -34,6 +34,26 @@ impl Api {
         format!("{}{}", self.base, path)
     }
 
+    /// A request that got no answer, as one line: which server, and the
+    /// innermost cause (reqwest's chain repeats the URL at each level).
+    fn send_error(&self, method: &str, path: &str, e: reqwest::Error) -> anyhow::Error {
+        let mut root: &dyn std::error::Error = &e;
+        while let Some(next) = root.source() {
+            root = next;
+        }
+        if e.is_connect() {
+            anyhow::anyhow!(
+                "cannot connect to the sluice server at {}: {root} (is `sluice run --http-addr` \
+                 listening there?)",
+                self.base
+            )
+        } else if e.is_timeout() {
+            anyhow::anyhow!("{method} {}: no answer in time", self.url(path))
+        } else {
+            anyhow::anyhow!("{method} {}: {root}", self.url(path))
+        }
+    }
+
     fn auth(&self, req: RequestBuilder) -> RequestBuilder {
         match &self.token {
             Some(t) => req.bearer_auth(t),
@@ -43,26 +63,17 @@ impl Api {
 
     pub fn get(&self, path: &str, query: &[(&str, String)]) -> anyhow::Result<Response> {
         let req = self.auth(self.client.get(self.url(path)).query(query));
-        check(
-            req.send()
-                .with_context(|| format!("GET {}", self.url(path)))?,
-        )
+        check(req.send().map_err(|e| self.send_error("GET", path, e))?)
     }
 
     pub fn post(&self, path: &str, body: &serde_json::Value) -> anyhow::Result<Response> {
         let req = self.auth(self.client.post(self.url(path)).json(body));
-        check(
-            req.send()
-                .with_context(|| format!("POST {}", self.url(path)))?,
-        )
+        check(req.send().map_err(|e| self.send_error("POST", path, e))?)
     }
 
     pub fn delete(&self, path: &str) -> anyhow::Result<Response> {
         let req = self.auth(self.client.delete(self.url(path)));
-        check(
-            req.send()
-                .with_context(|| format!("DELETE {}", self.url(path)))?,
-        )
+        check(req.send().map_err(|e| self.send_error("DELETE", path, e))?)
     }
 }
 
@@ -72,7 +83,9 @@ fn check(resp: Response) -> anyhow::Result<Response> {
         return Ok(resp);
     }
     let status = resp.status();
-    let url = resp.url().to_string();
+    // Without the query: the flags the user gave say it better.
+    let mut url = resp.url().clone();
+    url.set_query(None);
     let text = resp.text().unwrap_or_default();
     let detail = serde_json::from_str::<serde_json::Value>(&text)
         .ok()
@@ -84,5 +97,10 @@ fn check(resp: Response) -> anyhow::Result<Response> {
             ))
         })
         .unwrap_or(text);
-    bail!("{url}: HTTP {status}: {detail}")
+    let hint = if status == reqwest::StatusCode::UNAUTHORIZED {
+        " (give the server's --http-token with --token or SLUICE_HTTP_TOKEN)"
+    } else {
+        ""
+    };
+    bail!("{url}: HTTP {status}: {detail}{hint}")
 }

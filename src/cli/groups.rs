@@ -7,9 +7,9 @@ use super::client::Api;
 use crate::serve::http::changes::parse_reset;
 use crate::serve::http::groups::{create_group, seek_group, GroupView};
 use crate::serve::http::Seek;
-use anyhow::{bail, Context};
+use anyhow::bail;
 use serde_json::json;
-use sluice_storage::{Log, ResetPolicy};
+use sluice_storage::ResetPolicy;
 use std::io::Write;
 use std::path::PathBuf;
 
@@ -95,16 +95,7 @@ fn remote(api: &Api, args: &GroupsArgs) -> anyhow::Result<Vec<serde_json::Value>
 }
 
 fn local(data: &std::path::Path, args: &GroupsArgs) -> anyhow::Result<Vec<serde_json::Value>> {
-    let dir = crate::pipeline::log_dir(data, &args.name);
-    if !dir.is_dir() {
-        bail!(
-            "no log for source {:?} in {} (is --data the folder given to `sluice run`?)",
-            args.name,
-            data.display()
-        );
-    }
-    let log = Log::open_read_only(&dir)
-        .with_context(|| format!("cannot open the log in {}", dir.display()))?;
+    let log = super::open_log(data, &args.name)?;
     let api_err = |e: crate::serve::http::ApiError| anyhow::anyhow!("{}: {}", e.code, e.detail);
     let view = |g| serde_json::to_value(GroupView::with_lag(&log, g)).unwrap_or_default();
     Ok(match &args.command {

@@ -8,7 +8,6 @@ use crate::proto::{self, Record};
 use crate::serve::http::seek::parse_time;
 use anyhow::{bail, Context};
 use prost::Message;
-use sluice_storage::Log;
 use std::io::{ErrorKind, Write};
 use std::path::PathBuf;
 
@@ -109,16 +108,7 @@ pub fn main(args: HistoryArgs) -> anyhow::Result<()> {
         .map(parse_time)
         .transpose()
         .map_err(|e| anyhow::anyhow!("--until: {e}"))?;
-    let dir = crate::pipeline::log_dir(&args.data, &args.name);
-    if !dir.is_dir() {
-        bail!(
-            "no log for source {:?} in {} (is --data the folder given to `sluice run`?)",
-            args.name,
-            args.data.display()
-        );
-    }
-    let log = Log::open_read_only(&dir)
-        .with_context(|| format!("cannot open the log in {}", dir.display()))?;
+    let log = super::open_log(&args.data, &args.name)?;
     let from = match since {
         Some(t) => log.find_time(t)?,
         None => log.start_offset(),

@@ -4,8 +4,16 @@
 pub mod client;
 pub mod groups;
 pub mod history;
+pub mod report;
 pub mod run;
 pub mod tail;
+
+/// Opens the log of source `name` in data folder `data` read-only; a
+/// folder without that log is refused with the logs it does hold.
+pub fn open_log(data: &std::path::Path, name: &str) -> anyhow::Result<sluice_storage::Log> {
+    let dir = sluice_storage::locate::require_source_log(data, name)?;
+    Ok(sluice_storage::Log::open_read_only(&dir)?)
+}
 
 /// Log to stderr with `tracing`; `RUST_LOG` overrides the level.
 pub fn init_logging() {

@@ -86,10 +86,14 @@ struct Planned {
 
 pub async fn main(args: RunArgs) -> anyhow::Result<()> {
     let (data, sources, sinks) = plan(&args)?;
+    // Before capture starts, so that no early metric goes to the no-op
+    // recorder (idempotent: the HTTP listener gets the same handle).
+    crate::serve::http::metrics::install();
     std::fs::create_dir_all(&data)
         .with_context(|| format!("cannot create the data folder {}", data.display()))?;
     let (stop_tx, stop_rx) = watch::channel(false);
-    let mut tasks: tokio::task::JoinSet<Result<(), String>> = tokio::task::JoinSet::new();
+    let mut tasks: tokio::task::JoinSet<Result<(), pipeline::CaptureError>> =
+        tokio::task::JoinSet::new();
     let mut logs = std::collections::HashMap::new();
     let mut served = Vec::new();
     for planned in sources {
@@ -107,7 +111,7 @@ pub async fn main(args: RunArgs) -> anyhow::Result<()> {
         });
         let stop = stop_rx.clone();
         let capture = pipeline::run(planned.options, log, status, stop);
-        tasks.spawn(async move { capture.await.map_err(|e| e.to_string()) });
+        tasks.spawn(capture);
     }
     // Sinks run apart from capture: their errors end up in their own
     // state (`/status`), never in `failed` below.
@@ -164,19 +168,24 @@ pub async fn main(args: RunArgs) -> anyhow::Result<()> {
         &mut listeners,
     )
     .await?;
-    let mut failed = None;
+    // The first failure ends the process and is its exit message (so it is
+    // not also logged); later ones, while the rest stops, are logged.
+    let mut failed: Option<anyhow::Error> = None;
     loop {
         tokio::select! {
             done = tasks.join_next() => match done {
                 None => break,
                 Some(Ok(Ok(()))) => {}
                 Some(Ok(Err(e))) => {
-                    tracing::error!("{e}");
-                    failed.get_or_insert(e);
+                    if failed.is_some() {
+                        tracing::error!("{e}");
+                    } else {
+                        failed = Some(e.into());
+                    }
                     let _ = stop_tx.send(true);
                 }
                 Some(Err(e)) => {
-                    failed.get_or_insert_with(|| format!("capture task failed: {e}"));
+                    failed.get_or_insert_with(|| anyhow::anyhow!("capture task failed: {e}"));
                     let _ = stop_tx.send(true);
                 }
             },
@@ -195,17 +204,25 @@ pub async fn main(args: RunArgs) -> anyhow::Result<()> {
     while let Some(done) = listeners.join_next().await {
         match done {
             Ok(Err(e)) => {
-                failed.get_or_insert_with(|| e.to_string());
+                failed.get_or_insert(e);
             }
             Err(e) => {
-                failed.get_or_insert_with(|| format!("listener task failed: {e}"));
+                failed.get_or_insert_with(|| anyhow::anyhow!("listener task failed: {e}"));
             }
             Ok(Ok(())) => {}
         }
     }
     match failed {
-        Some(e) => bail!(e),
+        Some(e) => Err(e),
         None => Ok(()),
+    }
+}
+
+/// A source's configuration error as one line: `source NAME: what`.
+fn source_error(name: &str, e: source::SourceError) -> anyhow::Error {
+    match e {
+        source::SourceError::Config(m) => anyhow::anyhow!("source {name}: {m}"),
+        other => anyhow::anyhow!("source {name}: {other}"),
     }
 }
 
@@ -374,8 +391,8 @@ fn plan(args: &RunArgs) -> anyhow::Result<Plan> {
 
     let mut planned = Vec::new();
     for (i, s) in config.sources.iter().enumerate() {
-        let mut source_config = source::SourceConfig::from_url(s.url.expose())
-            .with_context(|| format!("source {}: bad URL", s.name))?;
+        let mut source_config =
+            source::SourceConfig::from_url(s.url.expose()).map_err(|e| source_error(&s.name, e))?;
         let password = match s.password()? {
             Some(p) => Some(p),
             None if i == 0 => args.password.clone().map(Secret),
@@ -401,9 +418,9 @@ fn plan(args: &RunArgs) -> anyhow::Result<Plan> {
             options: CaptureOptions {
                 name: s.name.clone(),
                 source: source_config,
-                start: StartPoint::parse(&s.start).with_context(|| format!("source {}", s.name))?,
+                start: StartPoint::parse(&s.start).map_err(|e| source_error(&s.name, e))?,
                 filter: TableFilter::new(&s.include, &s.exclude)
-                    .with_context(|| format!("source {}", s.name))?,
+                    .map_err(|e| anyhow::anyhow!("source {}: {e}", s.name))?,
                 until_current: args.until.is_some(),
                 resume_by_gtid: args.resume == "gtid",
                 accept_errant: args.accept_errant,

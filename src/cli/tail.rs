@@ -7,7 +7,6 @@ use crate::format::Format;
 use crate::proto::Record;
 use anyhow::Context;
 use prost::Message;
-use sluice_storage::Log;
 use std::io::{ErrorKind, Write};
 use std::path::PathBuf;
 use std::time::Duration;
@@ -47,22 +46,13 @@ pub fn main(args: TailArgs) -> anyhow::Result<()> {
         (Some(d), None) => d,
         (None, None) => anyhow::bail!("give --data DIR or --server URL"),
     };
-    let dir = crate::pipeline::log_dir(data, &args.name);
-    if !dir.is_dir() {
-        anyhow::bail!(
-            "no log for source {:?} in {} (is --data the folder given to `sluice run`?)",
-            args.name,
-            data.display()
-        );
-    }
-    let log = Log::open_read_only(&dir)
-        .with_context(|| format!("cannot open the log in {}", dir.display()))?;
+    let log = super::open_log(data, &args.name)?;
     let from = match args.from.as_str() {
         "earliest" => log.start_offset(),
         "latest" => log.durable_end(),
         n => n
             .parse()
-            .with_context(|| format!("--from {n:?}: expected earliest, latest or an offset"))?,
+            .map_err(|_| anyhow::anyhow!("--from {n:?}: expected earliest, latest or an offset"))?,
     };
     let mut reader = log.read_from(from)?;
     let stdout = std::io::stdout();

@@ -25,5 +25,5 @@ pub use status::{CaptureStatus, ConnectionState, StatusHandle};
 
 /// The log folder of source `name` under the data folder.
 pub fn log_dir(data: &std::path::Path, name: &str) -> std::path::PathBuf {
-    data.join(name).join("log")
+    sluice_storage::locate::source_log_dir(data, name)
 }

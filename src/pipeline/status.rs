@@ -145,11 +145,14 @@ impl StatusHandle {
     pub fn connected_to(&self, host: &str, failover: bool) {
         let mut s = self.0.lock();
         s.host = host.to_string();
-        if failover {
-            s.failovers += 1;
-            metrics::counter!("sluice_source_failovers_total", "source" => s.source.clone())
-                .increment(1);
-        }
+        s.failovers += u64::from(failover);
+        // Both counters exist from the first connection on, at 0 until
+        // something happens: a dashboard's rate() and an alert on them
+        // then see a series, not a gap.
+        metrics::counter!("sluice_source_failovers_total", "source" => s.source.clone())
+            .increment(u64::from(failover));
+        metrics::counter!("sluice_connection_errors_total", "source" => s.source.clone())
+            .increment(0);
     }
 
     pub fn server_end(&self, file: &str, position: u64) {

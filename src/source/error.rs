@@ -21,6 +21,11 @@ pub enum ErrorClass {
 /// ER_CLIENT_INTERACTION_TIMEOUT (4031).
 const RETRYABLE_SERVER_CODES: &[u16] = &[1040, 1053, 1205, 1317, 1927, 2013, 4031];
 
+/// Refusals of a statement for want of a privilege: 1044 database, 1142
+/// table, 1143 column access denied, 1227 "you need (at least one of) the
+/// … privilege(s)".
+const ACCESS_DENIED_CODES: &[u16] = &[1044, 1142, 1143, 1227];
+
 #[derive(Debug, thiserror::Error)]
 pub enum SourceError {
     #[error("bad source configuration: {0}")]
@@ -109,6 +114,32 @@ impl SourceError {
     pub fn server_code(&self) -> Option<u16> {
         match self {
             SourceError::Server { code, .. } => Some(*code),
+            _ => None,
+        }
+    }
+
+    /// What the user can do about it, when that is clear from the error:
+    /// a refused login is the password (or the user), a refused statement
+    /// a missing privilege, named as the GRANT that gives it.
+    pub fn hint(&self) -> Option<String> {
+        match self {
+            SourceError::Auth { user, detail, .. } if detail.contains("error 1045") => {
+                Some(format!(
+                    "the server refused user '{user}' with this password: check the password \
+                 (--password, SLUICE_PASSWORD, --password-file, or password_env / password_file \
+                 in the source URL or config) and that the user may connect from this host"
+                ))
+            }
+            SourceError::Connect { addr, .. } => Some(format!(
+                "check the host and port of the source URL, and that the server at {addr} \
+                 takes TCP connections from this host"
+            )),
+            SourceError::Server { code, .. } if ACCESS_DENIED_CODES.contains(code) => Some(
+                "the source user lacks a privilege capture needs; as an administrator run \
+                 GRANT REPLICATION SLAVE, REPLICATION CLIENT, SELECT ON *.* TO 'USER'@'HOST' \
+                 (MariaDB 10.5+: BINLOG MONITOR instead of REPLICATION CLIENT)"
+                    .into(),
+            ),
             _ => None,
         }
     }

@@ -100,6 +100,31 @@ pub enum StorageError {
         /// The first offset still in the log.
         start: u64,
     },
+    /// A reader was given a folder that does not exist.
+    #[error("no such folder: {}", .0.display())]
+    NoFolder(PathBuf),
+    /// A reader was given a file where a log folder was expected.
+    #[error("{} is a file, not a log folder", .0.display())]
+    NotAFolder(PathBuf),
+    /// A reader was given a folder without segment files; `found` names
+    /// the logs below it (a data folder's `NAME/log`).
+    #[error("no log in {}{}", dir.display(), crate::locate::found_text(found))]
+    NoLog {
+        /// The folder given.
+        dir: PathBuf,
+        /// Logs one or two levels below it.
+        found: Vec<crate::locate::FoundLog>,
+    },
+    /// The data folder holds no log for this source at `DATA/NAME/log`.
+    #[error("no log for source {name:?} in {}{}", data.display(), crate::locate::source_hint(data, found))]
+    NoSourceLog {
+        /// The source name given.
+        name: String,
+        /// The data folder given.
+        data: PathBuf,
+        /// Logs one or two levels below it.
+        found: Vec<crate::locate::FoundLog>,
+    },
     /// The configuration is not usable.
     #[error("invalid log configuration: {0}")]
     Config(String),
@@ -130,6 +155,18 @@ impl StorageError {
     /// kernel may have dropped the pages), whatever its cause.
     pub fn is_disk_full(&self) -> bool {
         matches!(self, StorageError::Io { source, .. } if is_disk_full(source))
+    }
+
+    /// Whether this says the folder given is no log: missing, a file, or
+    /// without segment files (a usage error, not damage).
+    pub fn is_wrong_folder(&self) -> bool {
+        matches!(
+            self,
+            StorageError::NoFolder(_)
+                | StorageError::NotAFolder(_)
+                | StorageError::NoLog { .. }
+                | StorageError::NoSourceLog { .. }
+        )
     }
 
     pub(crate) fn io(op: &'static str, path: impl Into<PathBuf>, source: io::Error) -> Self {

@@ -165,8 +165,11 @@ impl Log {
     /// be writing it. New segments and batches written by that process are
     /// picked up by [`Log::refresh`], which [`Log::wait_for`] calls while it
     /// waits. Such a reader sees every complete, checksummed batch on disk
-    /// (it cannot know the writer's fsync state).
+    /// (it cannot know the writer's fsync state). A folder without segment
+    /// files is refused ([`StorageError::NoLog`], naming the logs below it)
+    /// rather than read as an empty log.
     pub fn open_read_only(dir: &Path) -> Result<Log, StorageError> {
+        crate::locate::require_log(dir)?;
         let config = LogConfig::default();
         let (state, writer) = crate::recovery::open_dir(dir, &config, true)?;
         Ok(Log::assemble(dir, config, true, state, writer, None))

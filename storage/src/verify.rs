@@ -202,6 +202,7 @@ impl SegmentFile {
 
 /// The segment files of a log directory, ascending by base offset.
 pub fn segment_paths(dir: &Path) -> Result<Vec<PathBuf>, StorageError> {
+    crate::locate::require_log(dir)?;
     Ok(crate::recovery::list_segments(dir)?
         .into_iter()
         .map(|b| dir.join(segment::segment_name(b)))

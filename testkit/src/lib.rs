@@ -10,7 +10,8 @@
 //! When a server binary is missing, [`MariaDb::start`] fails with the
 //! command that installs it when `CI` is set; elsewhere it prints
 //! `SKIPPED` and returns `None`, so a developer without MariaDB still gets
-//! the rest of the suite.
+//! the rest of the suite; [`note_skip`] also writes the test's name to the
+//! file `SLUICE_SKIP_LOG` names, which `tools/test.sh` counts at the end.
 
 mod mariadb;
 mod nats;
@@ -43,12 +44,43 @@ pub fn in_ci() -> bool {
 }
 
 /// A required outside part is missing: a failure in CI, a printed skip
-/// elsewhere.
-pub(crate) fn missing(what: &str) {
+/// elsewhere (also counted in `tools/test.sh`'s closing summary).
+pub fn missing(what: &str) {
     if in_ci() {
         panic!("{what}");
     }
     eprintln!("SKIPPED (not in CI): {what}");
+    note_skip(what);
+}
+
+/// Appends `TEST<tab>why` to the file `SLUICE_SKIP_LOG` names (set by
+/// `tools/test.sh`), so that a skip is counted at the end of the run, not
+/// only printed among thousands of lines. TEST is the test binary's name
+/// and the test's (libtest names the thread of a test after it).
+pub fn note_skip(why: &str) {
+    let Some(log) = std::env::var_os("SLUICE_SKIP_LOG") else {
+        return;
+    };
+    let binary = std::env::current_exe()
+        .ok()
+        .and_then(|p| p.file_stem().map(|s| s.to_string_lossy().into_owned()))
+        .map(|s| match s.rsplit_once('-') {
+            Some((name, _hash)) => name.to_string(),
+            None => s,
+        })
+        .unwrap_or_default();
+    let thread = std::thread::current();
+    let test = thread.name().unwrap_or("main");
+    let line = format!("{binary}::{test}\t{}\n", why.replace(['\n', '\t'], " "));
+    // O_APPEND: test threads and binaries write whole lines concurrently.
+    let written = std::fs::OpenOptions::new()
+        .append(true)
+        .create(true)
+        .open(&log)
+        .and_then(|mut f| std::io::Write::write_all(&mut f, line.as_bytes()));
+    if let Err(e) = written {
+        eprintln!("cannot record the skip in {}: {e}", log.to_string_lossy());
+    }
 }
 
 /// A free TCP port on 127.0.0.1 (bound, then released for the server).

@@ -24,24 +24,61 @@ use sluice_storage::{GtidSet, Log, SegmentInfo, SourcePos};
     about = "Inspect, verify and search a sluice segment log"
 )]
 struct Cli {
+    /// On an error, print its full debug form (and a backtrace when
+    /// RUST_BACKTRACE=1).
+    #[arg(long, global = true)]
+    debug: bool,
     #[command(subcommand)]
     cmd: Cmd,
+}
+
+/// Which log: its folder, or the data folder and source name given to
+/// `sluice run` (the log is then `DATA/NAME/log`).
+#[derive(clap::Args)]
+struct LogArg {
+    /// The log folder (`DATA/NAME/log` of `sluice run`).
+    #[arg(required_unless_present = "data", conflicts_with = "data")]
+    dir: Option<PathBuf>,
+    /// The data folder given to `sluice run` (with --name).
+    #[arg(long)]
+    data: Option<PathBuf>,
+    /// The source name, with --data [default: main].
+    #[arg(long, requires = "data")]
+    name: Option<String>,
+}
+
+impl LogArg {
+    /// The log folder, checked to hold a log.
+    fn dir(&self) -> Result<PathBuf, sluice_storage::StorageError> {
+        match (&self.dir, &self.data) {
+            (Some(dir), _) => {
+                sluice_storage::locate::require_log(dir)?;
+                Ok(dir.clone())
+            }
+            (None, Some(data)) => sluice_storage::locate::require_source_log(
+                data,
+                self.name.as_deref().unwrap_or("main"),
+            ),
+            // clap requires one of the two.
+            (None, None) => Err(sluice_storage::StorageError::NoFolder(PathBuf::new())),
+        }
+    }
 }
 
 #[derive(Subcommand)]
 enum Cmd {
     /// One line per segment: offsets, bytes, time and position range, GTIDs, sealed or active.
     Segments {
-        /// The log directory.
-        dir: PathBuf,
+        #[command(flatten)]
+        log: LogArg,
         /// Print JSON.
         #[arg(long)]
         json: bool,
     },
     /// Batch and record headers, payload sizes and checksum status.
     Dump {
-        /// The log directory.
-        dir: PathBuf,
+        #[command(flatten)]
+        log: LogArg,
         /// First offset to show.
         #[arg(long, default_value_t = 0)]
         from: u64,
@@ -54,16 +91,16 @@ enum Cmd {
     },
     /// Check every checksum, index entry, footer, offset and position.
     Verify {
-        /// The log directory.
-        dir: PathBuf,
+        #[command(flatten)]
+        log: LogArg,
         /// Print JSON.
         #[arg(long)]
         json: bool,
     },
     /// Where an offset, a time, a source position or a GTID set lands.
     Find {
-        /// The log directory.
-        dir: PathBuf,
+        #[command(flatten)]
+        log: LogArg,
         /// A log offset.
         #[arg(long, group = "key")]
         offset: Option<u64>,
@@ -82,8 +119,8 @@ enum Cmd {
     },
     /// Each consumer group's offset and lag.
     Groups {
-        /// The log directory.
-        dir: PathBuf,
+        #[command(flatten)]
+        log: LogArg,
         /// Print JSON.
         #[arg(long)]
         json: bool,
@@ -92,31 +129,41 @@ enum Cmd {
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
-    let result = match cli.cmd {
-        Cmd::Segments { dir, json } => segments(&dir, json),
+    let debug = cli.debug;
+    match run(cli.cmd) {
+        Ok(code) => code,
+        Err(e) => {
+            if debug {
+                eprintln!("error: {e:?}");
+            } else {
+                for line in sluice_storage::report::error_lines(e.as_ref()) {
+                    eprintln!("{line}");
+                }
+            }
+            ExitCode::from(2)
+        }
+    }
+}
+
+fn run(cmd: Cmd) -> anyhow::Result<ExitCode> {
+    match cmd {
+        Cmd::Segments { log, json } => segments(&log.dir()?, json),
         Cmd::Dump {
-            dir,
+            log,
             from,
             limit,
             json,
-        } => dump(&dir, from, limit, json),
-        Cmd::Verify { dir, json } => verify(&dir, json),
+        } => dump(&log.dir()?, from, limit, json),
+        Cmd::Verify { log, json } => verify(&log.dir()?, json),
         Cmd::Find {
-            dir,
+            log,
             offset,
             time,
             position,
             gtid,
             json,
-        } => find(&dir, offset, time, position, gtid, json),
-        Cmd::Groups { dir, json } => groups(&dir, json),
-    };
-    match result {
-        Ok(code) => code,
-        Err(e) => {
-            eprintln!("sluice-inspect: {e:#}");
-            ExitCode::from(2)
-        }
+        } => find(&log.dir()?, offset, time, position, gtid, json),
+        Cmd::Groups { log, json } => groups(&log.dir()?, json),
     }
 }
 

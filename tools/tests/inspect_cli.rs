@@ -155,3 +155,85 @@ fn verify_reports_a_corrupted_byte_with_file_and_offset() {
     assert_eq!(code, 1);
     assert!(out.contains("checksum mismatch"), "{out}");
 }
+
+/// Every command, given a folder that is not a log: exit 2, one line on
+/// stderr naming what was wrong (and the logs below a data folder),
+/// nothing on stdout, no backtrace even with RUST_BACKTRACE=1.
+#[test]
+fn every_command_refuses_a_folder_without_a_log() {
+    let d = tempfile::tempdir().unwrap();
+    let data = d.path().join("data");
+    let shop = data.join("shop").join("log");
+    build(&shop);
+    std::fs::create_dir_all(data.join("empty")).unwrap();
+    let gone = d.path().join("gone");
+    let (data_s, gone_s) = (data.to_str().unwrap(), gone.to_str().unwrap());
+    let empty = data.join("empty");
+    let empty_s = empty.to_str().unwrap();
+    let commands: [&[&str]; 5] = [
+        &["segments"],
+        &["dump"],
+        &["verify"],
+        &["find", "--offset", "0"],
+        &["groups"],
+    ];
+    let cases = [
+        (
+            vec![data_s],
+            format!(
+                "error: no log in {data_s}; logs found: shop ({})",
+                shop.display()
+            ),
+        ),
+        (vec![gone_s], format!("error: no such folder: {gone_s}")),
+        (
+            vec![empty_s],
+            format!(
+                "error: no log in {empty_s} (a log folder holds segment files \
+                 NNNNNNNNNNNNNNNNNNNN.log; none here or in the two levels below)"
+            ),
+        ),
+        (
+            vec!["--data", data_s, "--name", "shp"],
+            format!(
+                "error: no log for source \"shp\" in {data_s}; logs found: shop ({})",
+                shop.display()
+            ),
+        ),
+        (
+            vec!["--data", data_s],
+            format!(
+                "error: no log for source \"main\" in {data_s}; logs found: shop ({})",
+                shop.display()
+            ),
+        ),
+    ];
+    for cmd in commands {
+        for (dir, want) in &cases {
+            let args: Vec<&str> = cmd.iter().chain(dir.iter()).copied().collect();
+            let o = Command::new(env!("CARGO_BIN_EXE_sluice-inspect"))
+                .args(&args)
+                .env("RUST_BACKTRACE", "1")
+                .output()
+                .unwrap();
+            let err = String::from_utf8_lossy(&o.stderr);
+            assert_eq!(o.status.code(), Some(2), "{args:?}: {err}");
+            assert_eq!(err.trim_end(), want, "{args:?}");
+            assert!(o.stdout.is_empty(), "{args:?}");
+        }
+        // --data DIR --name NAME reaches the same log as its folder.
+        let args: Vec<&str> = cmd
+            .iter()
+            .copied()
+            .chain(["--data", data_s, "--name", "shop"])
+            .collect();
+        let (code, out, err) = run(&args);
+        let (code_dir, out_dir, _) = run(&cmd
+            .iter()
+            .copied()
+            .chain([shop.to_str().unwrap()])
+            .collect::<Vec<_>>());
+        assert_eq!((code, &out), (code_dir, &out_dir), "{args:?}: {err}");
+        assert_eq!(code, 0, "{args:?}: {err}");
+    }
+}

@@ -75,11 +75,11 @@ pub fn parse_reset(text: &str) -> Result<ResetPolicy, ApiError> {
 }
 
 pub(super) fn source(state: &AppState, name: &str) -> Result<Arc<Source>, ApiError> {
-    state
-        .sources
-        .get(name)
-        .cloned()
-        .ok_or_else(|| ApiError::unknown_source(name))
+    state.sources.get(name).cloned().ok_or_else(|| {
+        let mut served: Vec<&str> = state.sources.iter().map(|s| s.name.as_str()).collect();
+        served.sort_unstable();
+        ApiError::unknown_source(name, &served)
+    })
 }
 
 pub(crate) async fn changes(

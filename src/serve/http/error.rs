@@ -38,11 +38,12 @@ impl ApiError {
         ApiError::new(StatusCode::NOT_FOUND, "not_found", detail)
     }
 
-    pub fn unknown_source(name: &str) -> Self {
+    /// A source name not served; `served` names those that are.
+    pub fn unknown_source(name: &str, served: &[&str]) -> Self {
         ApiError::new(
             StatusCode::NOT_FOUND,
             "unknown_source",
-            format!("no source named {name:?}"),
+            format!("no source named {name:?}; sources: {}", served.join(", ")),
         )
     }
 

@@ -2,6 +2,7 @@
 //! management and the change stream as NDJSON.
 //!
 //! ```text
+//! GET    /                                            status page (HTML), no auth
 //! GET    /health                                      no auth
 //! GET    /status                                      sources, captures, logs, groups
 //! GET    /metrics                                     Prometheus text
@@ -16,19 +17,21 @@
 //! ```
 //!
 //! Errors are JSON `{"error": CODE, "detail": TEXT}` ([`error`]). With a
-//! token configured every route but `/health` needs
+//! token configured every route but `/` and `/health` needs
 //! `Authorization: Bearer TOKEN` (401 otherwise).
 //!
 //! - [`source`]: the served logs and the async wake-up on new records.
 //! - [`changes`]: the NDJSON stream and commits.
 //! - [`groups`]: group management. [`seek`]: start points as text.
-//! - [`status`], [`metrics`]: health, status and Prometheus.
+//! - [`status`], [`metrics`]: health, status and Prometheus; [`page`]:
+//!   the status page over `/status`.
 //! - [`sinks`]: restarting a failed sink.
 
 pub mod changes;
 pub mod error;
 pub mod groups;
 pub mod metrics;
+pub mod page;
 pub mod seek;
 pub mod sinks;
 pub mod source;
@@ -183,6 +186,7 @@ fn router(state: AppState) -> Router {
         .route("/v1/sinks/{name}/restart", post(sinks::restart))
         .route_layer(axum::middleware::from_fn_with_state(state.clone(), auth));
     Router::new()
+        .route("/", get(page::page))
         .route("/health", get(status::health))
         .merge(api)
         .fallback(|| async { ApiError::not_found("no such endpoint") })
