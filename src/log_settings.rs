@@ -107,7 +107,8 @@ pub fn size(text: &str) -> Result<Option<u64>, String> {
     let n: u64 = digits
         .parse()
         .map_err(|_| format!("{digits} is too large"))?;
-    let scale: u64 = match unit.trim().to_ascii_lowercase().as_str() {
+    let unit = unit.trim();
+    let scale: u64 = match unit.to_ascii_lowercase().as_str() {
         "" | "b" => 1,
         "kb" | "k" => 1_000,
         "mb" | "m" => 1_000_000,
@@ -117,9 +118,9 @@ pub fn size(text: &str) -> Result<Option<u64>, String> {
         "mib" => 1 << 20,
         "gib" => 1 << 30,
         "tib" => 1 << 40,
-        other => {
+        _ => {
             return Err(format!(
-                "unknown size unit {other:?}: use B, KB, MB, GB, TB, KiB, MiB, GiB or TiB"
+                "unknown size unit {unit:?}: use B, KB, MB, GB, TB, KiB, MiB, GiB or TiB"
             ))
         }
     };

@@ -203,8 +203,29 @@ async fn bad_arguments_read_as_one_line() {
             1,
             format!(
                 "error: config file {bad_toml}: line 2, column 1: unknown field `bogus`, expected \
-                 one of `data`, `fsync`, `source`, `canal_addr`, `http_addr`, `http_token`, `sink`"
+                 one of `data`, `fsync`, `segment_bytes`, `segment_age`, `retention_bytes`, \
+                 `retention_age`, `retention_max_bytes`, `compression`, `canal_protect_groups`, \
+                 `source`, `canal_addr`, `http_addr`, `http_token`, `sink`"
             ),
+        ),
+        (
+            vec!["run", "--source", "mysql://u@127.0.0.1:1", "--data", dir.to_str().unwrap(), "--segment-bytes", "12XB"],
+            1,
+            "error: source \"main\": segment_bytes = \"12XB\": unknown size unit \"XB\": use B, KB, \
+             MB, GB, TB, KiB, MiB, GiB or TiB"
+                .into(),
+        ),
+        (
+            vec!["run", "--source", "mysql://u@127.0.0.1:1", "--data", dir.to_str().unwrap(), "--retention-age", "30"],
+            1,
+            "error: source \"main\": retention_age = \"30\": expected a duration with its unit, \
+             such as 30s, 12h or 7d, or none"
+                .into(),
+        ),
+        (
+            vec!["run", "--source", "mysql://u@127.0.0.1:1", "--data", dir.to_str().unwrap(), "--compression", "lz4"],
+            1,
+            "error: source \"main\": compression = \"lz4\": expected none, zstd or zstd:LEVEL".into(),
         ),
         (
             vec!["run", "--config", broken_toml],
