@@ -153,6 +153,7 @@ impl StatusHandle {
             .increment(u64::from(failover));
         metrics::counter!("sluice_connection_errors_total", "source" => s.source.clone())
             .increment(0);
+        metrics::counter!("sluice_disk_full_total", "source" => s.source.clone()).increment(0);
     }
 
     pub fn server_end(&self, file: &str, position: u64) {
