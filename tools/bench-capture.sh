@@ -14,6 +14,11 @@
 #    - `sluice run --start earliest --until current --fsync never` capturing
 #      the same binlog into a fresh log (dump, decode, encode, append).
 # 4. Prints the best time of each, the ratio, rows/s and sluice's peak RSS.
+# 5. For each log compression in BENCH_COMPRESSION (default
+#    "none zstd:1 zstd:3"): the best ingest time (same run as the raw
+#    pull), the log's bytes on disk per binlog byte, and the best replay
+#    time (`sluice tail --no-follow --format json` of the whole log to
+#    /dev/null: read, decompress, decode, render).
 #
 # The release binary is built if missing. Everything is removed at exit.
 set -euo pipefail
@@ -80,7 +85,7 @@ sluice_run() {
     rm -rf "$work/data"
     local s=$(date +%s.%N)
     RUST_LOG=warn /usr/bin/time -f "%M" -o "$work/rss" "$bin" run --source "$url" --data "$work/data" \
-        --server-id 99 --start earliest --until current --fsync never 2>"$work/run.log" \
+        --server-id 99 --start earliest --until current --fsync never "$@" 2>"$work/run.log" \
         || { cat "$work/run.log" >&2; exit 1; }
     echo "$(date +%s.%N) - $s" | bc
 }
@@ -100,3 +105,20 @@ printf '   sluice run:           %.2f s (%.0f MB/s, %.0f rows/s)\n' "$best_sluic
     "$(echo "$binlog_bytes / 1000000 / $best_sluice" | bc -l)" "$(echo "$total_rows / $best_sluice" | bc -l)"
 printf '   ratio sluice/raw:     %.2f (target <= 1.5)\n' "$(echo "$best_sluice / $best_raw" | bc -l)"
 echo "   sluice peak RSS:      $((rss / 1024)) MB (target < 150)"
+
+echo "== log compression (ingest best of ${BENCH_ROUNDS:-3}, raw pull ${best_raw} s)"
+printf '   %-8s %9s %7s %12s %10s\n' setting ingest ratio bytes/binlog replay
+for c in ${BENCH_COMPRESSION:-none zstd:1 zstd:3}; do
+    best_in=999999; best_out=999999
+    for round in $(seq 1 "${BENCH_ROUNDS:-3}"); do
+        i=$(sluice_run --compression "$c")
+        s=$(date +%s.%N)
+        "$bin" tail --data "$work/data" --name main --no-follow --format json >/dev/null
+        o=$(echo "$(date +%s.%N) - $s" | bc)
+        best_in=$(echo "if ($i < $best_in) $i else $best_in" | bc)
+        best_out=$(echo "if ($o < $best_out) $o else $best_out" | bc)
+    done
+    log_bytes=$(du -sB1 "$work/data/main/log" | cut -f1)  # allocated, not the sparse length
+    printf '   %-8s %8.2fs %7.2f %12.3f %9.2fs\n' "$c" "$best_in" "$(echo "$best_in / $best_raw" | bc -l)" \
+        "$(echo "$log_bytes / $binlog_bytes" | bc -l)" "$best_out"
+done
