@@ -121,7 +121,14 @@ fn capture_pauses_on_a_full_disk_and_resumes_exactly() {
             .arg("--data")
             .arg(&data)
             .args(["--server-id", "4931", "--fsync", "always"])
-            .args(["--segment-bytes", "1MiB", "--http-addr"])
+            // Uncompressed: the load's bytes are what fills the disk.
+            .args([
+                "--segment-bytes",
+                "1MiB",
+                "--compression",
+                "none",
+                "--http-addr",
+            ])
             .arg(format!("127.0.0.1:{port}"))
             .env("RUST_LOG", "info")
             .stdout(Stdio::null())

@@ -131,6 +131,8 @@ fn schema_history_survives_retention_of_the_first_segments() {
         "64KiB",
         "--retention-bytes",
         "256KiB",
+        "--compression",
+        "none",
     ]
     .iter()
     .map(|s| s.to_string())

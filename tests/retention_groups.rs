@@ -102,6 +102,7 @@ segment_bytes = "64KiB"
 retention_bytes = "64KiB"
 retention_age = "none"
 retention_max_bytes = "1MiB"
+compression = "none"
 
 [[source]]
 name = "rg"

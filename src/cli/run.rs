@@ -60,7 +60,7 @@ pub struct RunArgs {
     /// Hard cap on the log's size, even over protected groups (none). Default none.
     #[arg(long)]
     pub retention_max_bytes: Option<String>,
-    /// Compression of log batches: none, zstd or zstd:LEVEL (1..=22).
+    /// Compression of log batches: none, zstd or zstd:LEVEL (1..=22). Default zstd:1.
     #[arg(long)]
     pub compression: Option<String>,
     /// `current`: capture up to the server's binlog end at start-up, then exit 0.
