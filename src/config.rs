@@ -21,6 +21,10 @@
 //! include = 'shop\..*'              # Canal filter.regex
 //! exclude = 'shop\.tmp_.*'          # Canal filter.black.regex
 //! retention_age = "30d"             # any log setting above, for this source
+//! snapshot = "initial"              # never | initial | initial_only (existing rows first)
+//! snapshot_chunk_rows = 8192        # rows per snapshot chunk
+//! snapshot_parallel = 2             # chunk readers, one connection each
+//! snapshot_keyless = "exact"        # or at_least_once: keyless tables off MariaDB
 //! ```
 //!
 //! Unknown keys are an error, so a typo never silently drops a setting.
@@ -175,6 +179,51 @@ pub struct SourceConfig {
     pub retention_age: Option<Setting>,
     pub retention_max_bytes: Option<Setting>,
     pub compression: Option<Setting>,
+    /// `never` (default), `initial` or `initial_only` (src/snapshot/).
+    pub snapshot: Option<String>,
+    /// Rows per snapshot chunk (default 8192).
+    pub snapshot_chunk_rows: Option<u64>,
+    /// Snapshot chunk readers, each on its own connection (default 2).
+    pub snapshot_parallel: Option<usize>,
+    /// `exact` (default) or `at_least_once`: how a table without a usable
+    /// key is read on a server other than MariaDB.
+    pub snapshot_keyless: Option<String>,
+}
+
+impl SourceConfig {
+    /// The snapshot settings, `flag` (`--snapshot`) over the `snapshot` key.
+    pub fn snapshot_options(
+        &self,
+        flag: Option<&str>,
+    ) -> Result<crate::snapshot::SnapshotOptions, ConfigError> {
+        let invalid = |m: String| ConfigError::Invalid(format!("source {:?}: {m}", self.name));
+        let mut opts = crate::snapshot::SnapshotOptions::default();
+        if let Some(mode) = flag.or(self.snapshot.as_deref()) {
+            opts.mode = crate::snapshot::Mode::parse(mode).map_err(invalid)?;
+        }
+        if let Some(rows) = self.snapshot_chunk_rows {
+            if rows == 0 {
+                return Err(invalid("snapshot_chunk_rows must be at least 1".into()));
+            }
+            opts.chunk_rows = rows;
+        }
+        if let Some(n) = self.snapshot_parallel {
+            if n == 0 || n > 64 {
+                return Err(invalid(format!("snapshot_parallel {n}: expected 1 to 64")));
+            }
+            opts.parallel = n;
+        }
+        opts.keyless_at_least_once = match self.snapshot_keyless.as_deref() {
+            None | Some("exact") => false,
+            Some("at_least_once") => true,
+            Some(other) => {
+                return Err(invalid(format!(
+                    "snapshot_keyless {other:?}: expected exact or at_least_once"
+                )))
+            }
+        };
+        Ok(opts)
+    }
 }
 
 impl Default for SourceConfig {
@@ -195,6 +244,10 @@ impl Default for SourceConfig {
             retention_age: None,
             retention_max_bytes: None,
             compression: None,
+            snapshot: None,
+            snapshot_chunk_rows: None,
+            snapshot_parallel: None,
+            snapshot_keyless: None,
         }
     }
 }

@@ -13,5 +13,6 @@ pub mod proto;
 pub mod schema;
 pub mod serve;
 pub mod sink;
+pub mod snapshot;
 pub mod source;
 pub mod wire;

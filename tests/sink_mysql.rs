@@ -45,6 +45,7 @@ CREATE TABLE t2 (
 
 async fn capture(src: &MariaDb, data: &Path, start: StartPoint) {
     let options = CaptureOptions {
+        snapshot: Default::default(),
         name: "src".into(),
         source: SourceConfig::from_url(&src.url()).unwrap(),
         start,
@@ -354,6 +355,7 @@ async fn mirror_survives_kills_during_the_load() {
     let destination: Arc<dyn Destination> = StorageDestination::new("src", log.clone());
     let (capture_stop, stop) = watch::channel(false);
     let live = CaptureOptions {
+        snapshot: Default::default(),
         name: "src".into(),
         source: SourceConfig::from_url(&src.url()).unwrap(),
         start: StartPoint::Current,

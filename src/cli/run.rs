@@ -63,6 +63,10 @@ pub struct RunArgs {
     /// Compression of log batches: none, zstd or zstd:LEVEL (1..=22). Default zstd:1.
     #[arg(long)]
     pub compression: Option<String>,
+    /// Snapshot of the existing rows: never, initial (a new log reads every
+    /// captured table first, while streaming) or initial_only (then stop).
+    #[arg(long, value_parser = ["never", "initial", "initial_only"])]
+    pub snapshot: Option<String>,
     /// `current`: capture up to the server's binlog end at start-up, then exit 0.
     #[arg(long, value_parser = ["current"])]
     pub until: Option<String>,
@@ -425,6 +429,11 @@ fn plan(args: &RunArgs) -> anyhow::Result<Plan> {
                 resume_by_gtid: args.resume == "gtid",
                 accept_errant: args.accept_errant,
                 dir: data.join(&s.name),
+                snapshot: s.snapshot_options(if i == 0 {
+                    args.snapshot.as_deref()
+                } else {
+                    None
+                })?,
             },
             log_config,
         });

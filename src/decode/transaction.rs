@@ -715,6 +715,7 @@ impl Decoder {
             part: 0,
             last_part: true,
             statements: trx.statements,
+            snapshot_chunk: None,
         });
         Ok(())
     }

@@ -17,7 +17,8 @@
 //! image for INSERT/UPDATE and the before image for DELETE; columns absent
 //! from an image (MINIMAL row image) are left out; `sqlType` holds
 //! java.sql.Types codes; `id` is the log offset, `es` the commit time,
-//! `ts` the time of rendering. DDL messages have `isDdl: true`, the
+//! `ts` the time of rendering. A snapshot read is an `INSERT` with
+//! `"snapshot": true`. DDL messages have `isDdl: true`, the
 //! statement in `sql` and a `type` of CREATE, ALTER, ERASE (drop), RENAME,
 //! TRUNCATE, CINDEX or DINDEX; other statements come as type QUERY.
 //!
@@ -339,10 +340,16 @@ impl Serialize for Message<'_> {
                 m.serialize_entry("table", "")?;
             }
         }
+        if let Body::Rows(c) = &self.body {
+            // A snapshot read is an INSERT that says it comes from one.
+            if c.kind == proto::ChangeKind::Read as i32 {
+                m.serialize_entry("snapshot", &true)?;
+            }
+        }
         m.serialize_entry("ts", &self.now_ms)?;
         let kind = match &self.body {
             Body::Rows(c) => match proto::ChangeKind::try_from(c.kind) {
-                Ok(proto::ChangeKind::Insert) => "INSERT",
+                Ok(proto::ChangeKind::Insert | proto::ChangeKind::Read) => "INSERT",
                 Ok(proto::ChangeKind::Update) => "UPDATE",
                 Ok(proto::ChangeKind::Delete) => "DELETE",
                 _ => "QUERY",

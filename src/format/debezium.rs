@@ -10,7 +10,9 @@
 //!  "op": "c", "ts_ms": 1700000000123}
 //! ```
 //!
-//! `op` is `c`, `u` or `d`; `source.pos` is the transaction's start
+//! `op` is `c`, `u` or `d`, or `r` for a snapshot read (then
+//! `source.snapshot` is `"true"`, and `"last"` on the snapshot's final
+//! row); `source.pos` is the transaction's start
 //! position and `source.row` the row's index in its event, as Debezium's
 //! MySQL connector gives them. Values follow Debezium's default
 //! converters where they are unambiguous: integers and floats as numbers,
@@ -151,6 +153,25 @@ impl Serialize for Envelope<'_> {
         }
         let gtid = (!self.record.gtid.is_empty()).then_some(&self.record.gtid);
         let query = (!c.query.is_empty()).then_some(&c.query);
+        // Debezium's snapshot marker: "last" on the snapshot's final row.
+        let snapshot = if c.kind != proto::ChangeKind::Read as i32 {
+            "false"
+        } else if self
+            .record
+            .snapshot_chunk
+            .as_ref()
+            .is_some_and(|s| s.snapshot_done)
+            && self
+                .record
+                .changes
+                .last()
+                .is_some_and(|l| std::ptr::eq(l, c))
+            && self.index + 1 == c.rows.len()
+        {
+            "last"
+        } else {
+            "true"
+        };
         m.serialize_entry(
             "source",
             &serde_json::json!({
@@ -158,7 +179,7 @@ impl Serialize for Envelope<'_> {
                 "connector": "mysql",
                 "name": "sluice",
                 "ts_ms": self.record.commit_time_ms,
-                "snapshot": "false",
+                "snapshot": snapshot,
                 "db": c.schema,
                 "table": c.table,
                 "server_id": self.record.server_id,
@@ -173,6 +194,7 @@ impl Serialize for Envelope<'_> {
             Ok(proto::ChangeKind::Insert) => "c",
             Ok(proto::ChangeKind::Update) => "u",
             Ok(proto::ChangeKind::Delete) => "d",
+            // A snapshot read (and anything unknown): Debezium's read.
             _ => "r",
         };
         m.serialize_entry("op", op)?;

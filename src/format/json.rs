@@ -15,9 +15,11 @@
 //!  "statements": [{"schema": "db", "text": "INSERT ..."}]}    // only when present
 //! ```
 //!
+//! `kind` is `insert`, `update`, `delete`, or `read`: a snapshot read
+//! (`snapshot = "initial"`), the row as it is at the record's position.
 //! Rows are objects keyed by column name (`@1`, `@2`, ... when the binlog
 //! has no names); `before` appears for updates and deletes, `after` for
-//! inserts and updates. A column absent from an image (MINIMAL row image)
+//! inserts, updates and reads. A column absent from an image (MINIMAL row image)
 //! is left out of that image's object; SQL NULL is `null`. Values are
 //! typed as [`super::value::Typed`] documents.
 

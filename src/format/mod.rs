@@ -94,6 +94,7 @@ pub(crate) fn kind_name(kind: i32) -> &'static str {
         Ok(proto::ChangeKind::Insert) => "insert",
         Ok(proto::ChangeKind::Update) => "update",
         Ok(proto::ChangeKind::Delete) => "delete",
+        Ok(proto::ChangeKind::Read) => "read",
         _ => "unspecified",
     }
 }

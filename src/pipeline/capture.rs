@@ -56,6 +56,8 @@ pub struct CaptureOptions {
     pub accept_errant: bool,
     /// `DATA/NAME`: holds the log (`log/`) and the schema record list.
     pub dir: PathBuf,
+    /// Whether and how a new log snapshots the tables' rows.
+    pub snapshot: crate::snapshot::SnapshotOptions,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -131,6 +133,8 @@ struct Capture {
     progress: Progress,
     /// The server's GTID position at a `current` start, for the snapshot.
     start_gtid: Option<String>,
+    /// Snapshot hook: the table snapshot in progress (src/snapshot/).
+    snapshot: Option<crate::snapshot::Driver>,
 }
 
 /// Run one source's capture until `shutdown` turns true, a fatal error, or
@@ -187,7 +191,9 @@ pub async fn run(
         skip_parts: None,
         progress: Progress::new(),
         start_gtid: None,
+        snapshot: None,
     };
+    let new_log = resume.is_none();
     let mut from = match resume {
         Some(Resume {
             from,
@@ -201,6 +207,22 @@ pub async fn run(
         }
         None => capture.initialize(&mut conn, &dialect).await?,
     };
+    // Snapshot hook: open the log's snapshot; a new log records its plan.
+    capture.snapshot = crate::snapshot::Driver::open(
+        &name,
+        &capture.opts.snapshot,
+        &capture.opts.source,
+        &capture.opts.dir,
+        &capture.log,
+        new_log,
+        &mut conn,
+    )
+    .await
+    .map_err(|e| capture.snapshot_err(e))?;
+    if let (true, Some(driver)) = (new_log, capture.snapshot.as_mut()) {
+        let plan = driver.plan_record(&capture.history, &from);
+        capture.append_records(vec![plan])?;
+    }
     capture.query = Some(conn);
     let _server_end = AbortOnDrop(tokio::spawn(super::server_end::poll(
         capture.opts.source.clone(),
@@ -438,9 +460,20 @@ impl Capture {
         shutdown: &mut watch::Receiver<bool>,
     ) -> Result<Ended, CaptureError> {
         if let Some((file, pos)) = &self.until {
-            if from.gtid_set.is_none() && at_or_after((&from.file, from.pos), (file, *pos)) {
+            if from.gtid_set.is_none()
+                && at_or_after((&from.file, from.pos), (file, *pos))
+                && !self.snapshot_active()
+            {
                 return Ok(Ended::Finished);
             }
+        }
+        // Snapshot hook: chunks not in the log are read again.
+        if let Some(driver) = self.snapshot.as_mut() {
+            if driver.finished() && driver.only() {
+                return Ok(Ended::Finished);
+            }
+            let started = driver.start_session(&self.log, &self.history);
+            started.map_err(|e| self.snapshot_err(e))?;
         }
         self.status.set_state(ConnectionState::Connecting);
         let (conn, from, moved) = super::failover::connect(
@@ -458,7 +491,8 @@ impl Capture {
             ChecksumAlg::Off
         };
         let options = DumpOptions {
-            non_blocking: self.until.is_some(),
+            // A snapshot needs the stream to pass its chunks' watermarks.
+            non_blocking: self.until.is_some() && !self.snapshot_active(),
             annotate_rows: true,
         };
         let mut stream =
@@ -505,6 +539,24 @@ impl Capture {
                 _ = shutdown.changed() => {
                     self.append(std::mem::take(&mut pending), true)?;
                     return Ok(Ended::Shutdown);
+                }
+                // Snapshot hook: a chunk read; appended if the stream
+                // already passed it.
+                got = crate::snapshot::Driver::recv(&mut self.snapshot) => {
+                    if let Some(Err(e)) = got {
+                        self.append(std::mem::take(&mut pending), true)?;
+                        return Err(self.snapshot_err(e));
+                    }
+                    if !decoder.in_transaction() {
+                        self.snapshot_at(decoder.file(), last_pos, &mut pending);
+                        if self.snapshot_stops(decoder.file(), last_pos) {
+                            self.append(std::mem::take(&mut pending), true)?;
+                            return Ok(Ended::Finished);
+                        }
+                    }
+                    self.append(std::mem::take(&mut pending), true)?;
+                    pending_bytes = 0;
+                    continue;
                 }
             };
             let mut item = first;
@@ -554,7 +606,23 @@ impl Capture {
                 for record in records {
                     let chunks = spill.take_for(&record, &self.opts.name);
                     match self.prepare(record, !chunks.is_empty()).await {
-                        Ok(Some(r)) => pending_bytes += self.stage(r, chunks, &mut pending),
+                        Ok(Some(r)) => {
+                            // Snapshot hook: chunks the stream passed go
+                            // before it; its keys are noted for the others.
+                            if let Some(driver) = self.snapshot.as_mut() {
+                                let reads = match driver.before_record(&r).await {
+                                    Ok(reads) => reads,
+                                    Err(e) => {
+                                        self.append(std::mem::take(&mut pending), true)?;
+                                        return Err(self.snapshot_err(e));
+                                    }
+                                };
+                                for read in reads {
+                                    pending_bytes += self.stage(read, Vec::new(), &mut pending);
+                                }
+                            }
+                            pending_bytes += self.stage(r, chunks, &mut pending)
+                        }
                         Ok(None) => {}
                         Err(e) => {
                             // What the history already followed goes into
@@ -587,6 +655,14 @@ impl Capture {
                     Err(_) => break,
                 };
             }
+            // Snapshot hook: between transactions, the chunks passed.
+            if !decoder.in_transaction() {
+                self.snapshot_at(decoder.file(), last_pos, &mut pending);
+                if self.snapshot_stops(decoder.file(), last_pos) {
+                    self.append(std::mem::take(&mut pending), true)?;
+                    return Ok(Ended::Finished);
+                }
+            }
             self.append(std::mem::take(&mut pending), true)?;
             pending_bytes = 0;
             self.progress.maybe_report(&self.opts.name, &self.status);
@@ -600,7 +676,10 @@ impl Capture {
         };
         // A ROTATE's position is in the file it closes, while the decoder
         // already names the next one: never compare it.
-        if decoder.in_transaction() || event.type_code == event_type::ROTATE {
+        if decoder.in_transaction()
+            || event.type_code == event_type::ROTATE
+            || self.snapshot_active()
+        {
             return false;
         }
         event.log_pos != 0 && at_or_after((decoder.file(), u64::from(event.log_pos)), (file, *pos))
@@ -666,7 +745,52 @@ impl Capture {
         }
         let filter = &self.opts.filter;
         changes.retain(|c| filter.matches(&c.schema, &c.table));
+        // Snapshot hook: these rows change keys of chunks being read.
+        if let Some(driver) = &self.snapshot {
+            driver.observe(&changes, &owner.0, owner.1);
+        }
         spill.push(owner, &changes);
+    }
+
+    /// Snapshot hook: is a snapshot still reading or holding chunks?
+    fn snapshot_active(&self) -> bool {
+        self.snapshot.as_ref().is_some_and(|d| d.active())
+    }
+
+    /// Snapshot hook: stage the chunk records the stream (between
+    /// transactions at `file:pos`) has passed.
+    fn snapshot_at(&mut self, file: &str, pos: u64, pending: &mut Vec<Staged>) {
+        let Some(driver) = self.snapshot.as_mut() else {
+            return;
+        };
+        let file = file.to_string();
+        for read in driver.at_position(&file, pos) {
+            self.stage(read, Vec::new(), pending);
+        }
+    }
+
+    /// Snapshot hook: the snapshot is complete and the run stops after it
+    /// (`initial_only`, or `--until current` with its position reached).
+    fn snapshot_stops(&self, file: &str, pos: u64) -> bool {
+        let Some(driver) = &self.snapshot else {
+            return false;
+        };
+        driver.finished()
+            && (driver.only()
+                || self
+                    .until
+                    .as_ref()
+                    .is_some_and(|(f, p)| at_or_after((file, pos), (f, *p))))
+    }
+
+    fn snapshot_err(&self, e: crate::snapshot::SnapshotError) -> CaptureError {
+        match e {
+            crate::snapshot::SnapshotError::Source(source) => self.source_err(source),
+            crate::snapshot::SnapshotError::Fatal(message) => CaptureError::Other {
+                name: self.opts.name.clone(),
+                message: format!("snapshot: {message}"),
+            },
+        }
     }
 
     /// See [`stage`].
@@ -726,6 +850,18 @@ impl Capture {
         }
         let next = self.log.last_record().next_offset;
         for (i, s) in batch.iter().enumerate() {
+            // Snapshot hook: list the snapshot records (src/snapshot/progress.rs).
+            if let (Some(label), Some(driver)) = (&s.snapshot_label, &self.snapshot) {
+                driver.note(next + i as u64, label).map_err(|e| {
+                    let name = self.opts.name.clone();
+                    let message = format!("writing the snapshot record list: {e}");
+                    if sluice_storage::is_disk_full(&e) {
+                        CaptureError::DiskFull { name, message }
+                    } else {
+                        CaptureError::Other { name, message }
+                    }
+                })?;
+            }
             if s.schema {
                 self.schema_log.note(next + i as u64).map_err(|e| {
                     let name = self.opts.name.clone();
@@ -797,6 +933,8 @@ struct Staged {
     /// A snapshot record (the first one, or a checkpoint).
     snapshot: bool,
     rows: u64,
+    /// A table snapshot's record: its label in the snapshot record list.
+    snapshot_label: Option<String>,
 }
 
 impl Staged {
@@ -820,6 +958,10 @@ impl Staged {
             schema: record.ddl.is_some() || record.snapshot.is_some(),
             snapshot: record.snapshot.is_some(),
             rows,
+            snapshot_label: record
+                .snapshot_chunk
+                .as_ref()
+                .map(crate::snapshot::progress::label),
             gtid: record.gtid,
         }
     }

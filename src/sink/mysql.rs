@@ -197,6 +197,17 @@ impl MysqlSink {
             out.push((text, true));
             return Ok(out);
         }
+        // A table snapshot's first record: the table is created where it
+        // is missing, from the source's SHOW CREATE TABLE, so a mirror
+        // can start from an empty server.
+        if let Some(chunk) = record.snapshot_chunk.as_ref() {
+            if let Some(target) = self
+                .target(&chunk.schema)
+                .filter(|_| !chunk.create_table.is_empty())
+            {
+                out.extend(create_missing_table(&target, &chunk.create_table));
+            }
+        }
         for statement in &record.statements {
             if !self.options.replay_accounts && mysql_skip::statement(statement) {
                 continue;
@@ -240,7 +251,7 @@ impl MysqlSink {
             if plan.is_empty() {
                 continue;
             }
-            if record.ddl.is_some() {
+            if plan.iter().any(|(_, ddl)| *ddl) {
                 self.send(&mut pending).await?;
                 self.replay_ddl(*offset, &plan).await?;
                 continue;
@@ -510,10 +521,11 @@ fn change_sql(
     // Whether `out`'s last statement is a REPLACE of this change.
     let mut merging = false;
     for (index, row) in change.rows.iter().enumerate() {
-        merging &= kind == ChangeKind::Insert;
+        merging &= matches!(kind, ChangeKind::Insert | ChangeKind::Read);
         let missing = |what: &str| format!("table {name} row {index}: no {what} image");
         match kind {
-            ChangeKind::Insert => {
+            // A snapshot read replaces like an insert: the row as it is.
+            ChangeKind::Insert | ChangeKind::Read => {
                 let after = row.after.as_ref().ok_or_else(|| missing("after"))?;
                 let (head, tuple) = replace_parts(&table, &change.columns, after, &name)?;
                 // Consecutive inserts with the same column list share one
@@ -577,6 +589,22 @@ fn change_sql(
         }
     }
     Ok(())
+}
+
+/// `CREATE TABLE \`t\` (…)` as SHOW CREATE TABLE prints it → created in
+/// database `target` unless it exists (and the database with it).
+fn create_missing_table(target: &str, create: &str) -> Vec<(String, bool)> {
+    let body = create.strip_prefix("CREATE TABLE ").unwrap_or(create);
+    vec![
+        (
+            format!("CREATE DATABASE IF NOT EXISTS {}", ident(target)),
+            true,
+        ),
+        (
+            format!("CREATE TABLE IF NOT EXISTS {}.{body}", ident(target)),
+            true,
+        ),
+    ]
 }
 
 /// The present (column, literal) pairs of an image.

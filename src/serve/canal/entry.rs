@@ -212,7 +212,8 @@ fn pair(key: &str, value: &str) -> c::Pair {
 
 fn row_entry(record: &Record, change: &TableChange, tz: TimeZone) -> c::Entry {
     let kind = match ChangeKind::try_from(change.kind) {
-        Ok(ChangeKind::Insert) => c::EventType::Insert,
+        // Canal has no read: a snapshot read is an INSERT.
+        Ok(ChangeKind::Insert | ChangeKind::Read) => c::EventType::Insert,
         Ok(ChangeKind::Delete) => c::EventType::Delete,
         _ => c::EventType::Update,
     };

@@ -1,0 +1,127 @@
+//! Where a snapshot stands, from the log: the plan record (the tables to
+//! read) and each table's newest chunk record (its last key, done or not).
+//!
+//! A side file, `DATA/NAME/snapshot-records`, lists the offsets of those
+//! records with their table (`OFFSET<TAB>schema.table`, `OFFSET<TAB>*` for
+//! the plan), written and fsynced before the record is appended, like the
+//! schema record list: an entry at or past the log's end never made it
+//! and is ignored. Without the file the log is scanned. The log is the
+//! truth; the file only saves reading it.
+
+use crate::proto::{Record, SnapshotChunk};
+use prost::Message;
+use sluice_storage::Log;
+use std::collections::HashMap;
+use std::io::Write;
+use std::path::{Path, PathBuf};
+
+/// The side file's label for a snapshot record.
+pub fn label(chunk: &SnapshotChunk) -> String {
+    if chunk.plan.is_empty() {
+        format!("{}.{}", chunk.schema, chunk.table)
+    } else {
+        "*".into()
+    }
+}
+
+pub struct RecordList {
+    path: PathBuf,
+}
+
+/// The durable state of a snapshot.
+#[derive(Debug, Default)]
+pub struct State {
+    /// `schema.table` of every table the snapshot reads.
+    pub plan: Vec<String>,
+    /// Each table's newest chunk record.
+    pub tables: HashMap<String, SnapshotChunk>,
+    /// The plan's record was deleted by retention (the snapshot is old).
+    pub plan_lost: bool,
+}
+
+impl RecordList {
+    pub fn new(source_dir: &Path) -> RecordList {
+        RecordList {
+            path: source_dir.join("snapshot-records"),
+        }
+    }
+
+    /// Note that the record about to be appended at `offset` is a
+    /// snapshot record labelled `label`.
+    pub fn note(&self, offset: u64, label: &str) -> std::io::Result<()> {
+        let mut file = std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(&self.path)?;
+        writeln!(file, "{offset}\t{label}")?;
+        file.sync_data()
+    }
+
+    /// The state the log holds; `None` when it holds no snapshot.
+    pub fn load(&self, log: &Log) -> Result<Option<State>, String> {
+        let end = log.last_record().next_offset;
+        let start = log.start_offset();
+        let read = |offset: u64| -> Result<Option<SnapshotChunk>, String> {
+            let mut reader = log.read_from(offset).map_err(|e| e.to_string())?;
+            let Some(r) = reader.next().map_err(|e| e.to_string())? else {
+                return Ok(None);
+            };
+            let rec = Record::decode(r.payload().as_ref())
+                .map_err(|e| format!("log record {offset} is not a change event: {e}"))?;
+            Ok(rec.snapshot_chunk)
+        };
+        let mut state = State::default();
+        let mut found = false;
+        match std::fs::read_to_string(&self.path) {
+            Ok(text) => {
+                // The newest listed record of each label.
+                let mut newest: HashMap<String, u64> = HashMap::new();
+                for line in text.lines() {
+                    let Some((offset, label)) = line.split_once('\t') else {
+                        continue;
+                    };
+                    let Ok(offset) = offset.parse::<u64>() else {
+                        continue;
+                    };
+                    if offset >= end {
+                        continue;
+                    }
+                    let e = newest.entry(label.to_string()).or_insert(offset);
+                    *e = (*e).max(offset);
+                }
+                for (label, offset) in newest {
+                    found = true;
+                    if offset < start {
+                        state.plan_lost |= label == "*";
+                        continue;
+                    }
+                    if let Some(chunk) = read(offset)? {
+                        absorb(&mut state, chunk);
+                    }
+                }
+            }
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound && end > start => {
+                let mut reader = log.read_from(start).map_err(|e| e.to_string())?;
+                while let Some(r) = reader.next().map_err(|e| e.to_string())? {
+                    if let Ok(rec) = Record::decode(r.payload().as_ref()) {
+                        if let Some(chunk) = rec.snapshot_chunk {
+                            found = true;
+                            absorb(&mut state, chunk);
+                        }
+                    }
+                }
+            }
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+            Err(e) => return Err(format!("reading {}: {e}", self.path.display())),
+        }
+        Ok(found.then_some(state))
+    }
+}
+
+fn absorb(state: &mut State, chunk: SnapshotChunk) {
+    if !chunk.plan.is_empty() {
+        state.plan = chunk.plan;
+    } else {
+        state.tables.insert(label(&chunk), chunk);
+    }
+}
