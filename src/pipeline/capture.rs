@@ -220,7 +220,8 @@ pub async fn run(
     .await
     .map_err(|e| capture.snapshot_err(e))?;
     if let (true, Some(driver)) = (new_log, capture.snapshot.as_mut()) {
-        let plan = driver.plan_record(&capture.history, &from);
+        let plan = driver.plan_record(&capture.history, &from, &mut conn).await;
+        let plan = plan.map_err(|e| capture.snapshot_err(e))?;
         capture.append_records(vec![plan])?;
     }
     capture.query = Some(conn);

@@ -197,15 +197,24 @@ impl MysqlSink {
             out.push((text, true));
             return Ok(out);
         }
-        // A table snapshot's first record: the table is created where it
-        // is missing, from the source's SHOW CREATE TABLE, so a mirror
+        // A snapshot's plan record: its tables are created where they
+        // are missing, from the source's SHOW CREATE TABLE, so a mirror
         // can start from an empty server.
         if let Some(chunk) = record.snapshot_chunk.as_ref() {
-            if let Some(target) = self
-                .target(&chunk.schema)
-                .filter(|_| !chunk.create_table.is_empty())
-            {
-                out.extend(create_missing_table(&target, &chunk.create_table));
+            for (name, create) in chunk.plan.iter().zip(&chunk.create_tables) {
+                let schema = name.split_once('.').map(|(s, _)| s).unwrap_or_default();
+                if let Some(target) = self.target(schema).filter(|_| !create.is_empty()) {
+                    out.extend(create_missing_table(&target, create));
+                }
+            }
+            // A table without a key is read whole at one position: its
+            // rows are the table's contents there, replacing what the
+            // stream put in before (rows cannot be matched one by one).
+            if chunk.plan.is_empty() && chunk.key_columns.is_empty() {
+                if let Some(target) = self.target(&chunk.schema) {
+                    let table = format!("{}.{}", ident(&target), ident(&chunk.table));
+                    out.push((format!("DELETE FROM {table}"), false));
+                }
             }
         }
         for statement in &record.statements {
@@ -566,6 +575,21 @@ fn change_sql(
                     ));
                     let (head, tuple) = replace_parts(&table, &change.columns, after, &name)?;
                     out.push((format!("{head}{tuple}"), false));
+                } else if has_pk && full_after {
+                    // An upsert: the row may not be on the target yet (a
+                    // snapshot leaves out of its chunk the rows the stream
+                    // changed meanwhile; their updates carry them).
+                    let (head, tuple) = replace_parts(&table, &change.columns, after, &name)?;
+                    let head = head.replacen("REPLACE INTO", "INSERT INTO", 1);
+                    let set: Vec<String> = change
+                        .columns
+                        .iter()
+                        .map(|c| format!("{0} = VALUES({0})", ident(&c.name)))
+                        .collect();
+                    out.push((
+                        format!("{head}{tuple} ON DUPLICATE KEY UPDATE {}", set.join(", ")),
+                        false,
+                    ));
                 } else {
                     out.push((
                         update_sql(&table, &change.columns, before, after, has_pk, &name)?,
@@ -821,7 +845,7 @@ mod tests {
             plan,
             vec![
                 "REPLACE INTO `dst`.`t` (`id`, `a`) VALUES (1, 'x')",
-                "UPDATE `dst`.`t` SET `id` = 1, `a` = NULL WHERE `id` = 1",
+                "INSERT INTO `dst`.`t` (`id`, `a`) VALUES (1, NULL) ON DUPLICATE KEY UPDATE `id` = VALUES(`id`), `a` = VALUES(`a`)",
                 "DELETE FROM `dst`.`t` WHERE `id` = 1",
                 "REPLACE INTO `dst`.`t` (`id`, `a`) VALUES (2, NULL)",
                 "DELETE FROM `dst`.`t` WHERE `id` = 2",

@@ -17,8 +17,9 @@
 //! log ([`progress`]) and reads on after the last durable chunk. A table
 //! whose last record says done is never read again.
 //!
-//! Each table's first record carries its `SHOW CREATE TABLE` text, so a
-//! mirror can create the table on an empty server.
+//! The plan record that starts a snapshot lists its tables with their
+//! `SHOW CREATE TABLE` text, so a mirror can create them on an empty
+//! server before any of their changes.
 
 pub mod progress;
 mod reader;
@@ -202,17 +203,38 @@ impl Driver {
         Ok(Some(driver))
     }
 
-    /// A new log's plan record: every captured table, at the position the
-    /// stream starts from.
-    pub fn plan_record(&mut self, history: &SchemaHistory, from: &DumpFrom) -> Record {
-        let mut plan: Vec<String> = history
+    /// A new log's plan record: every captured table with its `SHOW
+    /// CREATE TABLE`, at the position the stream starts from.
+    pub async fn plan_record(
+        &mut self,
+        history: &SchemaHistory,
+        from: &DumpFrom,
+        conn: &mut Connection,
+    ) -> Result<Record, SnapshotError> {
+        let mut tables: Vec<(&str, &str)> = history
             .tables()
-            .map(|t| format!("{}.{}", t.schema, t.table))
+            .map(|t| (t.schema.as_str(), t.table.as_str()))
             .collect();
-        plan.sort();
+        tables.sort();
+        let mut plan = Vec::new();
+        let mut create_tables = Vec::new();
+        for (schema, table) in tables {
+            let sql = format!(
+                "SHOW CREATE TABLE {}.{}",
+                table::ident(schema),
+                table::ident(table)
+            );
+            let rows = conn.query(&sql).await.map_err(SnapshotError::Source)?;
+            plan.push(format!("{schema}.{table}"));
+            create_tables.push(
+                rows.first()
+                    .and_then(|r| r.get(1).cloned().flatten())
+                    .unwrap_or_default(),
+            );
+        }
         self.plan = plan.clone();
         tracing::info!(source = %self.name, tables = plan.len(), "snapshot planned");
-        Record {
+        Ok(Record {
             position: Some(proto::BinlogPosition {
                 file: from.file.clone(),
                 start: from.pos,
@@ -221,11 +243,12 @@ impl Driver {
             commit_time_ms: chrono::Utc::now().timestamp_millis(),
             snapshot_chunk: Some(SnapshotChunk {
                 plan,
+                create_tables,
                 ..Default::default()
             }),
             last_part: true,
             ..Default::default()
-        }
+        })
     }
 
     /// Every planned table read and in the log (or staged to be).

@@ -11,7 +11,7 @@
 //! position is `binlog_snapshot_file/position`; elsewhere only with
 //! `snapshot_keyless = "at_least_once"` (between two watermarks).
 
-use super::table::{choose_key, ident, keys_sql, Plan};
+use super::table::{choose_key, keys_sql, Plan};
 use super::text::read_value;
 use super::watch::{Pos, Watch};
 use crate::pipeline::resume::file_number;
@@ -130,20 +130,10 @@ async fn read_table(
         schema: job.table.clone(),
         key,
     });
-    let create_table = if job.last_key.is_none() && job.rows_read == 0 {
-        let sql = format!("SHOW CREATE TABLE {}.{}", ident(&schema), ident(&name));
-        let rows = conn.query(&sql).await?;
-        rows.first()
-            .and_then(|r| r.get(1).cloned().flatten())
-            .unwrap_or_default()
-    } else {
-        String::new()
-    };
     let mut info = SnapshotChunk {
         schema: schema.clone(),
         table: name.clone(),
         key_columns: plan.key_names(),
-        create_table,
         rows_read: job.rows_read,
         ..Default::default()
     };
@@ -184,7 +174,6 @@ async fn read_table(
             rows,
             info: info.clone(),
         };
-        info.create_table.clear();
         if tx.send(Ok(chunk)).await.is_err() {
             return Ok(false);
         }

@@ -1,0 +1,494 @@
+//! Initial snapshots against a real MariaDB: tables keyed by INT, by a
+//! composite VARCHAR+INT key, by BIGINT UNSIGNED (keys on both sides of
+//! 2^63), and one without any key, under a concurrent writer doing
+//! inserts, updates (also of the key) and deletes over every range for
+//! the whole snapshot. `sluice run` is SIGKILLed mid-snapshot (proved
+//! from the log: some chunks in, the snapshot not done) and restarted.
+//!
+//! The expected side is the server's own: `CHECKSUM TABLE` of a mirror
+//! built by the MySQL sink into an empty second MariaDB, and the source's
+//! final `SELECT`, which the log replayed into a map must equal. Every
+//! row that existed before and that the writer never touched appears
+//! exactly once as a read; the writer never waited a second.
+
+mod capture_support;
+
+use capture_support::{master_status, server_id, Runner};
+use mysql_async::prelude::Queryable;
+use prost::Message;
+use rand::Rng;
+use sluice::proto::{value::Kind, ChangeKind, Record};
+use sluice_testkit::MariaDb;
+use std::collections::{BTreeMap, HashMap, HashSet};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+const ROWS: u64 = 6000;
+const KEYLESS_ROWS: u64 = 1500;
+/// Above 2^63 from row 777 on.
+const BIG_BASE: u64 = 9_223_372_036_854_000_000;
+const TABLES: [&str; 4] = ["k_int", "k_comp", "k_big", "nokey"];
+
+fn setup(db: &MariaDb) {
+    db.sql(&format!(
+        "CREATE DATABASE snap; USE snap;
+         CREATE TABLE snap.k_int (id INT PRIMARY KEY, v VARCHAR(40), n INT);
+         CREATE TABLE snap.k_comp (name VARCHAR(20), seq INT, v VARCHAR(40), PRIMARY KEY (name, seq));
+         CREATE TABLE snap.k_big (id BIGINT UNSIGNED PRIMARY KEY, v VARCHAR(40));
+         CREATE TABLE snap.nokey (a INT, b VARCHAR(20));
+         INSERT INTO snap.k_int SELECT seq * 10, CONCAT('v', seq), seq FROM seq_1_to_{ROWS};
+         INSERT INTO snap.k_comp SELECT CONCAT('n', seq % 50), seq, CONCAT('c', seq) FROM seq_1_to_{ROWS};
+         INSERT INTO snap.k_big SELECT {BIG_BASE} + seq * 1000, CONCAT('b', seq) FROM seq_1_to_{ROWS};
+         INSERT INTO snap.nokey SELECT seq, CONCAT('x', seq) FROM seq_1_to_{KEYLESS_ROWS};"
+    ));
+}
+
+/// Keys as the test names them: `table:key` (composite parts joined by `|`).
+fn pre_existing() -> HashSet<String> {
+    let mut keys = HashSet::new();
+    for seq in 1..=ROWS {
+        keys.insert(format!("k_int:{}", seq * 10));
+        keys.insert(format!("k_comp:n{}|{seq}", seq % 50));
+        keys.insert(format!("k_big:{}", BIG_BASE + seq * 1000));
+    }
+    for seq in 1..=KEYLESS_ROWS {
+        keys.insert(format!("nokey:{seq}"));
+    }
+    keys
+}
+
+struct Writer {
+    /// Every key a statement touched (old and new), whether it matched.
+    touched: Mutex<HashSet<String>>,
+    slowest: Mutex<Duration>,
+    statements: std::sync::atomic::AtomicU64,
+    stop: AtomicBool,
+}
+
+/// One random statement over any range of any table; the keys it touches.
+fn statement(rng: &mut impl Rng, fresh: &mut u64) -> (String, Vec<String>) {
+    *fresh += 1;
+    let seq = rng.gen_range(1..=ROWS);
+    let op = rng.gen_range(0..4);
+    match rng.gen_range(0..4) {
+        0 => {
+            let id = seq * 10;
+            match op {
+                0 => {
+                    let new = seq * 10 + rng.gen_range(1..10);
+                    (
+                        format!("INSERT IGNORE INTO snap.k_int VALUES ({new}, 'w', {fresh})"),
+                        vec![format!("k_int:{new}")],
+                    )
+                }
+                1 => (
+                    format!("UPDATE snap.k_int SET v = 'u{fresh}' WHERE id = {id}"),
+                    vec![format!("k_int:{id}")],
+                ),
+                2 => {
+                    let new = id + 5;
+                    (
+                        format!("UPDATE IGNORE snap.k_int SET id = {new} WHERE id = {id}"),
+                        vec![format!("k_int:{id}"), format!("k_int:{new}")],
+                    )
+                }
+                _ => (
+                    format!("DELETE FROM snap.k_int WHERE id = {id}"),
+                    vec![format!("k_int:{id}")],
+                ),
+            }
+        }
+        1 => {
+            let name = format!("n{}", seq % 50);
+            match op {
+                0 => {
+                    let s = ROWS + *fresh;
+                    (format!("INSERT IGNORE INTO snap.k_comp VALUES ('{name}', {s}, 'w')"), vec![format!("k_comp:{name}|{s}")])
+                }
+                1 => (format!("UPDATE snap.k_comp SET v = 'u{fresh}' WHERE name = '{name}' AND seq = {seq}"), vec![format!("k_comp:{name}|{seq}")]),
+                2 => (
+                    format!("UPDATE IGNORE snap.k_comp SET name = 'm{fresh}' WHERE name = '{name}' AND seq = {seq}"),
+                    vec![format!("k_comp:{name}|{seq}"), format!("k_comp:m{fresh}|{seq}")],
+                ),
+                _ => (format!("DELETE FROM snap.k_comp WHERE name = '{name}' AND seq = {seq}"), vec![format!("k_comp:{name}|{seq}")]),
+            }
+        }
+        2 => {
+            let id = BIG_BASE + seq * 1000;
+            match op {
+                0 => {
+                    let new = id + rng.gen_range(1..1000);
+                    (
+                        format!("INSERT IGNORE INTO snap.k_big VALUES ({new}, 'w')"),
+                        vec![format!("k_big:{new}")],
+                    )
+                }
+                1 => (
+                    format!("UPDATE snap.k_big SET v = 'u{fresh}' WHERE id = {id}"),
+                    vec![format!("k_big:{id}")],
+                ),
+                2 => {
+                    let new = id + 500;
+                    (
+                        format!("UPDATE IGNORE snap.k_big SET id = {new} WHERE id = {id}"),
+                        vec![format!("k_big:{id}"), format!("k_big:{new}")],
+                    )
+                }
+                _ => (
+                    format!("DELETE FROM snap.k_big WHERE id = {id}"),
+                    vec![format!("k_big:{id}")],
+                ),
+            }
+        }
+        _ => {
+            let a = rng.gen_range(1..=KEYLESS_ROWS);
+            match op {
+                0 | 1 => {
+                    let new = KEYLESS_ROWS + *fresh;
+                    (
+                        format!("INSERT INTO snap.nokey VALUES ({new}, 'w')"),
+                        vec![format!("nokey:{new}")],
+                    )
+                }
+                2 => (
+                    format!("UPDATE snap.nokey SET b = 'u{fresh}' WHERE a = {a}"),
+                    vec![format!("nokey:{a}")],
+                ),
+                _ => (
+                    format!("DELETE FROM snap.nokey WHERE a = {a}"),
+                    vec![format!("nokey:{a}")],
+                ),
+            }
+        }
+    }
+}
+
+async fn write(url: String, w: Arc<Writer>) {
+    let mut conn = mysql_async::Conn::new(mysql_async::Opts::from_url(&url).unwrap())
+        .await
+        .unwrap();
+    let mut fresh = 0;
+    while !w.stop.load(Ordering::Relaxed) {
+        let (sql, keys) = statement(&mut rand::thread_rng(), &mut fresh);
+        w.touched.lock().unwrap().extend(keys);
+        let began = Instant::now();
+        conn.query_drop(&sql).await.unwrap();
+        let took = began.elapsed();
+        {
+            let mut slowest = w.slowest.lock().unwrap();
+            *slowest = (*slowest).max(took);
+        }
+        w.statements.fetch_add(1, Ordering::Relaxed);
+        tokio::time::sleep(Duration::from_millis(2)).await;
+    }
+}
+
+fn records(runner: &Runner) -> Vec<Record> {
+    let log = sluice_storage::Log::open_read_only(&runner.log_dir()).unwrap();
+    let mut reader = log.read_from(log.start_offset()).unwrap();
+    let mut out = Vec::new();
+    while let Some(r) = reader.next().unwrap() {
+        out.push(Record::decode(r.payload().as_ref()).unwrap());
+    }
+    out
+}
+
+fn text(v: &sluice::proto::Value) -> String {
+    match &v.kind {
+        Some(Kind::Int(i)) => i.to_string(),
+        Some(Kind::Uint(u)) => u.to_string(),
+        Some(Kind::Text(s)) => s.clone(),
+        Some(Kind::Null(_)) => "NULL".into(),
+        other => panic!("unexpected value {other:?}"),
+    }
+}
+
+/// The test's key of a row of `table` (values as text, in column order).
+fn key_of(table: &str, row: &[String]) -> String {
+    match table {
+        "k_comp" => format!("k_comp:{}|{}", row[0], row[1]),
+        _ => format!("{table}:{}", row[0]),
+    }
+}
+
+/// The log applied in order: table → key → row.
+fn replay(records: &[Record]) -> HashMap<String, BTreeMap<String, Vec<String>>> {
+    let mut tables: HashMap<String, BTreeMap<String, Vec<String>>> = HashMap::new();
+    for r in records {
+        // A table without a key is read whole: the read is its contents.
+        if let Some(chunk) = r.snapshot_chunk.as_ref() {
+            if chunk.plan.is_empty() && chunk.key_columns.is_empty() {
+                tables.remove(&chunk.table);
+            }
+        }
+        for c in r.changes.iter().filter(|c| c.schema == "snap") {
+            let t = tables.entry(c.table.clone()).or_default();
+            for row in &c.rows {
+                let img = |i: &Option<sluice::proto::Image>| {
+                    i.as_ref()
+                        .map(|i| i.values.iter().map(text).collect::<Vec<_>>())
+                };
+                if let Some(before) = img(&row.before) {
+                    t.remove(&key_of(&c.table, &before));
+                }
+                if let Some(after) = img(&row.after) {
+                    t.insert(key_of(&c.table, &after), after);
+                }
+            }
+        }
+    }
+    tables
+}
+
+fn select(db: &MariaDb, table: &str) -> BTreeMap<String, Vec<String>> {
+    db.sql(&format!("SELECT * FROM snap.{table}"))
+        .lines()
+        .filter(|l| !l.is_empty())
+        .map(|l| {
+            let row: Vec<String> = l.split('\t').map(str::to_string).collect();
+            (key_of(table, &row), row)
+        })
+        .collect()
+}
+
+fn checksum(db: &MariaDb, table: &str) -> String {
+    let out = db.sql(&format!("CHECKSUM TABLE snap.{table}"));
+    out.split('\t').nth(1).unwrap_or("").trim().to_string()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn snapshot_under_writes_survives_kill_and_mirrors_exactly() {
+    let (Some(src), Some(dst)) = (MariaDb::start_default(), MariaDb::start_default()) else {
+        return;
+    };
+    setup(&src);
+    let data = tempfile::tempdir().unwrap();
+    let config = data.path().join("sluice.toml");
+    std::fs::write(
+        &config,
+        format!(
+            "[[source]]\nname = \"snap\"\nurl = \"{}\"\nserver_id = {}\ninclude = 'snap\\..*'\n\
+             snapshot = \"initial\"\nsnapshot_chunk_rows = 100\nsnapshot_parallel = 2\n\n\
+             [[sink]]\nname = \"mirror\"\nsource = \"snap\"\nkind = \"mysql\"\nurl = \"{}\"\nallow_no_pk = true\n",
+            src.url(),
+            server_id(),
+            dst.url()
+        ),
+    )
+    .unwrap();
+    let mut runner = Runner::new(
+        data.path(),
+        "snap",
+        &["--config".into(), config.to_str().unwrap().into()],
+    );
+
+    let writer = Arc::new(Writer {
+        touched: Mutex::new(HashSet::new()),
+        slowest: Mutex::new(Duration::ZERO),
+        statements: Default::default(),
+        stop: AtomicBool::new(false),
+    });
+    let load = tokio::spawn(write(src.url(), writer.clone()));
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    runner.spawn();
+
+    // Kill once a few chunks are in the log.
+    let list = data.path().join("snap").join("snapshot-records");
+    let deadline = Instant::now() + Duration::from_secs(120);
+    loop {
+        let lines = std::fs::read_to_string(&list)
+            .unwrap_or_default()
+            .lines()
+            .count();
+        if lines >= 12 {
+            break;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "no snapshot progress:\n{}",
+            runner.all_logs()
+        );
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    runner.kill();
+    let before = records(&runner);
+    let chunks: Vec<_> = before
+        .iter()
+        .filter_map(|r| r.snapshot_chunk.as_ref())
+        .collect();
+    let reads: usize = before
+        .iter()
+        .flat_map(|r| &r.changes)
+        .filter(|c| c.kind == ChangeKind::Read as i32)
+        .map(|c| c.rows.len())
+        .sum();
+    assert!(reads > 0, "killed before any chunk reached the log");
+    assert!(
+        !chunks.iter().any(|c| c.snapshot_done),
+        "the snapshot ended before the kill: not a mid-way kill"
+    );
+    let done_before: HashSet<String> = chunks
+        .iter()
+        .filter(|c| c.table_done)
+        .map(|c| c.table.clone())
+        .collect();
+
+    runner.spawn();
+    capture_support::wait_for_record(&runner, Duration::from_secs(180), &|r| {
+        r.snapshot_chunk.as_ref().is_some_and(|c| c.snapshot_done)
+    });
+    writer.stop.store(true, Ordering::Relaxed);
+    load.await.unwrap();
+    let (file, pos) = master_status(&src);
+    capture_support::wait_for_record(&runner, Duration::from_secs(60), &|r| {
+        r.position
+            .as_ref()
+            .is_some_and(|p| p.file == file && p.next >= pos)
+    });
+
+    let all = records(&runner);
+    // A table finished before the kill is never read again.
+    for r in all.iter().skip(before.len()) {
+        for c in &r.changes {
+            assert!(
+                !(c.kind == ChangeKind::Read as i32 && done_before.contains(&c.table)),
+                "{} was read again after its snapshot was done",
+                c.table
+            );
+        }
+    }
+    // The log replayed equals the source's rows.
+    let replayed = replay(&all);
+    for t in TABLES {
+        let expect = select(&src, t);
+        let got = replayed.get(t).cloned().unwrap_or_default();
+        if got != expect {
+            let keys: std::collections::BTreeSet<&String> =
+                got.keys().chain(expect.keys()).collect();
+            for k in keys
+                .into_iter()
+                .filter(|k| got.get(*k) != expect.get(*k))
+                .take(5)
+            {
+                eprintln!("{k}: log {:?} source {:?}", got.get(k), expect.get(k));
+                for (i, r) in all.iter().enumerate() {
+                    for c in r.changes.iter().filter(|c| c.table == t) {
+                        for row in &c.rows {
+                            let img = |i: &Option<sluice::proto::Image>| {
+                                i.as_ref()
+                                    .map(|i| i.values.iter().map(text).collect::<Vec<_>>())
+                            };
+                            let (b, a) = (img(&row.before), img(&row.after));
+                            if b.as_ref().is_some_and(|b| &key_of(t, b) == k)
+                                || a.as_ref().is_some_and(|a| &key_of(t, a) == k)
+                            {
+                                let p = r.position.clone().unwrap_or_default();
+                                eprintln!(
+                                    "  record {i} at {}..{} kind {} {:?} -> {:?} chunk {:?}",
+                                    p.start,
+                                    p.next,
+                                    c.kind,
+                                    b,
+                                    a,
+                                    r.snapshot_chunk
+                                        .as_ref()
+                                        .map(|s| (s.rows_read, s.table_done))
+                                );
+                            }
+                        }
+                    }
+                }
+            }
+        }
+        assert_eq!(
+            got.len(),
+            expect.len(),
+            "{t}: replayed rows vs SELECT count"
+        );
+        assert!(
+            got == expect,
+            "{t}: the replayed log differs from the source's SELECT"
+        );
+    }
+    // The mirror: an empty server, tables created from the snapshot.
+    let deadline = Instant::now() + Duration::from_secs(60);
+    loop {
+        let same = TABLES.iter().all(|t| {
+            dst.try_sql(&format!("CHECKSUM TABLE snap.{t}")).is_ok()
+                && checksum(&src, t) == checksum(&dst, t)
+        });
+        if same {
+            break;
+        }
+        if Instant::now() > deadline {
+            for t in TABLES {
+                eprintln!(
+                    "{t}: source {} mirror {}",
+                    checksum(&src, t),
+                    dst.try_sql(&format!("CHECKSUM TABLE snap.{t}"))
+                        .unwrap_or_default()
+                );
+            }
+            panic!(
+                "the mirror does not match the source:\n{}",
+                runner.all_logs()
+            );
+        }
+        tokio::time::sleep(Duration::from_millis(300)).await;
+    }
+    runner.stop();
+
+    runner.stop();
+    // Rows that existed before and were never touched: read exactly once.
+    let touched = writer.touched.lock().unwrap().clone();
+    let mut read_count: HashMap<String, u32> = HashMap::new();
+    for r in &all {
+        for c in r
+            .changes
+            .iter()
+            .filter(|c| c.kind == ChangeKind::Read as i32)
+        {
+            for row in &c.rows {
+                let values: Vec<String> = row
+                    .after
+                    .as_ref()
+                    .unwrap()
+                    .values
+                    .iter()
+                    .map(text)
+                    .collect();
+                *read_count.entry(key_of(&c.table, &values)).or_default() += 1;
+            }
+        }
+    }
+    let mut untouched = 0;
+    for key in pre_existing() {
+        if touched.contains(&key) {
+            continue;
+        }
+        untouched += 1;
+        assert_eq!(
+            read_count.get(&key),
+            Some(&1),
+            "pre-existing untouched row {key}: reads"
+        );
+    }
+    let statements = writer.statements.load(Ordering::Relaxed);
+    let slowest = *writer.slowest.lock().unwrap();
+    eprintln!(
+        "snapshot test: {statements} writer statements, slowest {slowest:?}, {untouched} untouched rows read once, {reads} rows read before the kill, tables done before it: {done_before:?}"
+    );
+    assert!(
+        statements > 100,
+        "the writer hardly ran ({statements} statements)"
+    );
+    assert!(
+        untouched > 10_000,
+        "too few untouched rows to mean anything"
+    );
+    assert!(
+        slowest < Duration::from_secs(1),
+        "the writer waited {slowest:?}"
+    );
+}
