@@ -497,3 +497,125 @@ async fn snapshot_under_writes_survives_kill_and_mirrors_exactly() {
         "the writer waited {slowest:?}"
     );
 }
+
+/// `sluice tail --no-follow --format FORMAT` lines.
+fn tail_format(data: &std::path::Path, name: &str, format: &str) -> Vec<serde_json::Value> {
+    let (code, out, err) = capture_support::sluice(&[
+        "tail",
+        "--data",
+        data.to_str().unwrap(),
+        "--name",
+        name,
+        "--no-follow",
+        "--format",
+        format,
+    ]);
+    assert_eq!(code, 0, "sluice tail failed: {err}");
+    out.lines()
+        .filter(|l| !l.trim().is_empty())
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect()
+}
+
+/// `--snapshot initial_only` reads the tables and exits; every output
+/// marks the reads as its format says; a server without
+/// binlog_row_image=FULL is refused with that name.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn initial_only_stops_and_every_format_marks_reads() {
+    let Some(db) = MariaDb::shared() else {
+        return;
+    };
+    db.sql(
+        "CREATE DATABASE only1; USE only1;
+         CREATE TABLE only1.t (id INT PRIMARY KEY, v VARCHAR(20));
+         INSERT INTO only1.t SELECT seq, CONCAT('r', seq) FROM seq_1_to_250;",
+    );
+    let data = tempfile::tempdir().unwrap();
+    let config = data.path().join("sluice.toml");
+    std::fs::write(
+        &config,
+        format!(
+            "[[source]]\nname = \"only\"\nurl = \"{}\"\nserver_id = {}\ninclude = 'only1\\..*'\nsnapshot_chunk_rows = 100\n",
+            db.url(),
+            server_id()
+        ),
+    )
+    .unwrap();
+    let mut runner = Runner::new(
+        data.path(),
+        "only",
+        &[
+            "--config".into(),
+            config.to_str().unwrap().into(),
+            "--snapshot".into(),
+            "initial_only".into(),
+        ],
+    );
+    runner.spawn();
+    let mut child = runner.child.take().unwrap();
+    let status = capture_support::wait_timeout(&mut child, Duration::from_secs(120));
+    assert!(
+        status.is_some_and(|s| s.success()),
+        "initial_only did not exit 0 ({status:?}):\n{}",
+        runner.all_logs()
+    );
+
+    let expect: Vec<String> = db
+        .sql("SELECT id FROM only1.t ORDER BY id")
+        .lines()
+        .map(str::to_string)
+        .collect();
+    let json = tail_format(data.path(), "only", "json");
+    let mut ids = Vec::new();
+    for rec in &json {
+        for c in rec["changes"].as_array().into_iter().flatten() {
+            assert_eq!(c["kind"], "read", "{c}");
+            for row in c["rows"].as_array().unwrap() {
+                ids.push(row["after"]["id"].to_string());
+            }
+        }
+    }
+    assert_eq!(
+        ids, expect,
+        "json: the reads are the table's rows in key order"
+    );
+
+    let debezium = tail_format(data.path(), "only", "debezium-json");
+    assert_eq!(debezium.len(), expect.len());
+    for (i, e) in debezium.iter().enumerate() {
+        assert_eq!(e["op"], "r");
+        let last = i + 1 == debezium.len();
+        assert_eq!(
+            e["source"]["snapshot"],
+            if last { "last" } else { "true" },
+            "row {i}"
+        );
+    }
+
+    let canal = tail_format(data.path(), "only", "canal-json");
+    let mut rows = 0;
+    for m in &canal {
+        assert_eq!(m["type"], "INSERT");
+        assert_eq!(m["snapshot"], true);
+        rows += m["data"].as_array().unwrap().len();
+    }
+    assert_eq!(rows, expect.len());
+
+    // Without binlog_row_image=FULL the merge cannot work: refused, named.
+    db.sql("SET GLOBAL binlog_row_image = 'MINIMAL'");
+    let fresh = tempfile::tempdir().unwrap();
+    let (code, _, err) = capture_support::sluice(&[
+        "run",
+        "--data",
+        fresh.path().to_str().unwrap(),
+        "--name",
+        "only",
+        "--config",
+        config.to_str().unwrap(),
+        "--snapshot",
+        "initial_only",
+    ]);
+    db.sql("SET GLOBAL binlog_row_image = 'FULL'");
+    assert_ne!(code, 0);
+    assert!(err.contains("binlog_row_image=FULL"), "{err}");
+}

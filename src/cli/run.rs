@@ -90,6 +90,11 @@ struct Planned {
 
 pub async fn main(args: RunArgs) -> anyhow::Result<()> {
     let (data, sources, sinks) = plan(&args)?;
+    // Runs that end by themselves: sinks deliver everything first.
+    let bounded = args.until.is_some()
+        || sources
+            .iter()
+            .all(|p| p.options.snapshot.mode == crate::snapshot::Mode::InitialOnly);
     // Before capture starts, so that no early metric goes to the no-op
     // recorder (idempotent: the HTTP listener gets the same handle).
     crate::serve::http::metrics::install();
@@ -199,8 +204,9 @@ pub async fn main(args: RunArgs) -> anyhow::Result<()> {
             }
         }
     }
-    if failed.is_none() && args.until.is_some() {
-        // `--until current`: the sinks deliver what was captured, then stop.
+    if failed.is_none() && bounded {
+        // `--until current` or `initial_only`: the sinks deliver what was
+        // captured, then stop.
         drain(&sink_handles, stop_rx.clone()).await;
     }
     let _ = stop_tx.send(true);
