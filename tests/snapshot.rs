@@ -276,10 +276,16 @@ async fn snapshot_under_writes_survives_kill_and_mirrors_exactly() {
         ),
     )
     .unwrap();
+    let http = format!("127.0.0.1:{}", sluice_testkit::free_port());
     let mut runner = Runner::new(
         data.path(),
         "snap",
-        &["--config".into(), config.to_str().unwrap().into()],
+        &[
+            "--config".into(),
+            config.to_str().unwrap().into(),
+            "--http-addr".into(),
+            http.clone(),
+        ],
     );
 
     let writer = Arc::new(Writer {
@@ -345,6 +351,42 @@ async fn snapshot_under_writes_survives_kill_and_mirrors_exactly() {
     });
     writer.stop.store(true, Ordering::Relaxed);
     load.await.unwrap();
+
+    // Progress in /status and /metrics.
+    let status: serde_json::Value = reqwest::get(format!("http://{http}/status"))
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let tables = status["sources"][0]["capture"]["snapshot"]
+        .as_array()
+        .unwrap()
+        .clone();
+    assert_eq!(tables.len(), TABLES.len(), "{status}");
+    for t in &tables {
+        assert_eq!(t["state"], "done", "{t}");
+        assert!(t["rows"].as_u64().unwrap() >= KEYLESS_ROWS / 2, "{t}");
+    }
+    assert!(
+        tables
+            .iter()
+            .any(|t| t["chunks"].as_u64() > Some(0) && t["estimated_rows"].as_u64() > Some(0)),
+        "the run after the kill read chunks: {status}"
+    );
+    let metrics = reqwest::get(format!("http://{http}/metrics"))
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    let snapshot_rows: f64 = metrics
+        .lines()
+        .find(|l| l.starts_with("sluice_snapshot_rows_total{"))
+        .and_then(|l| l.rsplit(' ').next())
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(0.0);
+    assert!(snapshot_rows > 0.0, "sluice_snapshot_rows_total: {metrics}");
     let (file, pos) = master_status(&src);
     capture_support::wait_for_record(&runner, Duration::from_secs(60), &|r| {
         r.position

@@ -216,6 +216,7 @@ pub async fn run(
         &capture.log,
         new_log,
         &mut conn,
+        &status,
     )
     .await
     .map_err(|e| capture.snapshot_err(e))?;

@@ -44,6 +44,8 @@ pub struct CaptureStatus {
     pub host: String,
     /// Times capture moved to another server (resumed there by GTID).
     pub failovers: u64,
+    /// The table snapshot's progress, one entry per planned table.
+    pub snapshot: Vec<crate::snapshot::TableProgress>,
 }
 
 /// A shared, cheaply cloned handle on one capture's status.
@@ -154,6 +156,11 @@ impl StatusHandle {
         metrics::counter!("sluice_connection_errors_total", "source" => s.source.clone())
             .increment(0);
         metrics::counter!("sluice_disk_full_total", "source" => s.source.clone()).increment(0);
+        metrics::counter!("sluice_snapshot_rows_total", "source" => s.source.clone()).increment(0);
+    }
+
+    pub fn snapshot(&self, tables: Vec<crate::snapshot::TableProgress>) {
+        self.0.lock().snapshot = tables;
     }
 
     pub fn server_end(&self, file: &str, position: u64) {

@@ -109,6 +109,22 @@ impl From<ReadError> for SnapshotError {
     }
 }
 
+/// One table's snapshot progress, as `/status` shows it.
+#[derive(Clone, Debug, serde::Serialize)]
+pub struct TableProgress {
+    pub table: String,
+    /// `waiting`, `reading` or `done`.
+    pub state: &'static str,
+    pub rows: u64,
+    pub estimated_rows: u64,
+    /// Chunks appended by this run.
+    pub chunks: u64,
+    pub rows_per_s: Option<u64>,
+    pub eta_s: Option<u64>,
+    #[serde(skip)]
+    since: Option<(Instant, u64)>,
+}
+
 /// The capture's side of a snapshot: runs the readers, holds their chunks
 /// until the stream passes them, and hands back the records to append.
 pub struct Driver {
@@ -125,6 +141,9 @@ pub struct Driver {
     pending: Vec<Chunk>,
     started: Instant,
     rows: u64,
+    status: crate::pipeline::StatusHandle,
+    progress: std::collections::BTreeMap<String, TableProgress>,
+    reported: Instant,
 }
 
 impl Drop for Driver {
@@ -146,6 +165,7 @@ impl Driver {
         log: &sluice_storage::Log,
         new_log: bool,
         conn: &mut Connection,
+        status: &crate::pipeline::StatusHandle,
     ) -> Result<Option<Driver>, SnapshotError> {
         if opts.mode == Mode::Never {
             return Ok(None);
@@ -196,6 +216,9 @@ impl Driver {
             pending: Vec::new(),
             started: Instant::now(),
             rows: 0,
+            status: status.clone(),
+            progress: Default::default(),
+            reported: Instant::now(),
         };
         if let Some(state) = state {
             driver.plan = state.plan;
@@ -282,8 +305,26 @@ impl Driver {
             .unwrap_or_default();
         let mut jobs = std::collections::VecDeque::new();
         self.done.clear();
+        self.progress.clear();
         for name in &self.plan {
             let chunk = state.tables.get(name);
+            self.progress.insert(
+                name.clone(),
+                TableProgress {
+                    table: name.clone(),
+                    state: if chunk.is_some_and(|c| c.table_done) {
+                        "done"
+                    } else {
+                        "waiting"
+                    },
+                    rows: chunk.map(|c| c.rows_read).unwrap_or(0),
+                    estimated_rows: 0,
+                    chunks: 0,
+                    rows_per_s: None,
+                    eta_s: None,
+                    since: None,
+                },
+            );
             if chunk.is_some_and(|c| c.table_done) {
                 self.done.insert(name.clone());
                 continue;
@@ -302,6 +343,7 @@ impl Driver {
                 rows_read: chunk.map(|c| c.rows_read).unwrap_or(0),
             });
         }
+        self.publish();
         if jobs.is_empty() {
             return Ok(());
         }
@@ -435,12 +477,30 @@ impl Driver {
             .collect();
         let name = format!("{}.{}", t.schema, t.table);
         let mut info = chunk.info;
+        if let Some(p) = self.progress.get_mut(&name) {
+            p.track(&info, chunk.estimate);
+        }
         if info.table_done {
             self.done.insert(name.clone());
             info.snapshot_done = self.finished();
             tracing::info!(source = %self.name, table = %name, rows = info.rows_read, "snapshot: table read");
         }
         self.rows += rows.len() as u64;
+        metrics::counter!("sluice_snapshot_rows_total", "source" => self.name.clone())
+            .increment(rows.len() as u64);
+        self.publish();
+        if self.reported.elapsed() >= std::time::Duration::from_secs(5) {
+            self.reported = Instant::now();
+            let secs = self.started.elapsed().as_secs_f64().max(1e-9);
+            tracing::info!(
+                source = %self.name,
+                tables_done = self.done.len(),
+                tables = self.plan.len(),
+                rows = self.rows,
+                rows_per_s = (self.rows as f64 / secs) as u64,
+                "snapshot progress"
+            );
+        }
         if info.snapshot_done {
             let secs = self.started.elapsed().as_secs_f64().max(1e-9);
             tracing::info!(source = %self.name, rows = self.rows, rows_per_s = (self.rows as f64 / secs) as u64, "snapshot done");
@@ -473,6 +533,11 @@ impl Driver {
         }
     }
 
+    fn publish(&self) {
+        self.status
+            .snapshot(self.progress.values().cloned().collect());
+    }
+
     /// Chunks read or still to read: the stream must keep going (a
     /// blocking dump) until they are appended.
     pub fn active(&self) -> bool {
@@ -481,5 +546,29 @@ impl Driver {
 
     pub fn only(&self) -> bool {
         self.opts.mode == Mode::InitialOnly
+    }
+}
+
+impl TableProgress {
+    /// A chunk of this table is appended.
+    fn track(&mut self, info: &SnapshotChunk, estimate: u64) {
+        let now = Instant::now();
+        let (since, base) = *self.since.get_or_insert((now, self.rows));
+        self.rows = info.rows_read;
+        self.chunks += 1;
+        self.estimated_rows = self.estimated_rows.max(estimate);
+        self.state = if info.table_done { "done" } else { "reading" };
+        let secs = now.duration_since(since).as_secs_f64();
+        if secs > 0.0 {
+            let rate = (self.rows.saturating_sub(base)) as f64 / secs;
+            self.rows_per_s = Some(rate as u64);
+            self.eta_s = if info.table_done {
+                Some(0)
+            } else if rate > 0.0 {
+                Some((self.estimated_rows.saturating_sub(self.rows) as f64 / rate) as u64)
+            } else {
+                None
+            };
+        }
     }
 }

@@ -16,6 +16,7 @@ use super::text::read_value;
 use super::watch::{Pos, Watch};
 use crate::pipeline::resume::file_number;
 use crate::proto::{SnapshotChunk, TableSchema, Value};
+use crate::schema::catalog::quote_literal;
 use crate::source::{failover, Connection, Flavour, SourceConfig, SourceError};
 use std::collections::VecDeque;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -44,6 +45,8 @@ pub struct Chunk {
     pub high: Pos,
     pub rows: Vec<Vec<Value>>,
     pub info: SnapshotChunk,
+    /// The table's row count as `information_schema` estimates it.
+    pub estimate: u64,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -130,6 +133,15 @@ async fn read_table(
         schema: job.table.clone(),
         key,
     });
+    let estimate = conn
+        .query_value(&format!(
+            "SELECT TABLE_ROWS FROM information_schema.TABLES WHERE TABLE_SCHEMA = {} AND TABLE_NAME = {}",
+            quote_literal(&schema),
+            quote_literal(&name)
+        ))
+        .await?
+        .and_then(|n| n.parse().ok())
+        .unwrap_or(0);
     let mut info = SnapshotChunk {
         schema: schema.clone(),
         table: name.clone(),
@@ -138,7 +150,8 @@ async fn read_table(
         ..Default::default()
     };
     if plan.key.is_empty() {
-        let chunk = read_whole(shared, conn, &plan, info).await?;
+        let mut chunk = read_whole(shared, conn, &plan, info).await?;
+        chunk.estimate = estimate;
         return Ok(tx.send(Ok(chunk)).await.is_ok());
     }
     let mut last_key = job.last_key;
@@ -173,6 +186,7 @@ async fn read_table(
             high,
             rows,
             info: info.clone(),
+            estimate,
         };
         if tx.send(Ok(chunk)).await.is_err() {
             return Ok(false);
@@ -245,6 +259,7 @@ async fn read_whole(
         high,
         rows,
         info,
+        estimate: 0,
     })
 }
 

@@ -5,7 +5,8 @@
 //! Metrics recorded elsewhere: `sluice_rows_captured_total`,
 //! `sluice_transactions_captured_total`, `sluice_capture_lag_seconds`,
 //! `sluice_connection_errors_total` (pipeline/status.rs),
-//! `sluice_append_seconds` (pipeline/capture.rs).
+//! `sluice_append_seconds` (pipeline/capture.rs), `sluice_snapshot_rows_total`
+//! (snapshot/mod.rs; exposed at 0 from the first connection).
 
 use super::source::Sources;
 use metrics_exporter_prometheus::{PrometheusBuilder, PrometheusHandle};

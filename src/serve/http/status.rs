@@ -6,7 +6,8 @@
 //! { "name", "capture": null | { "state", "file", "position", "gtid",
 //!     "server_file", "server_position", "lag_seconds", "lag_bytes",
 //!     "transactions", "rows", "connection_errors", "last_error",
-//!     "host", "failovers" },
+//!     "host", "failovers", "snapshot": [ { "table", "state", "rows",
+//!     "estimated_rows", "chunks", "rows_per_s", "eta_s" } ] },
 //!   "log": { "dir", "start_offset", "end_offset", "segments", "bytes",
 //!     "settings": { "segment_bytes", "segment_age_s", "retention_bytes",
 //!       "retention_age_s", "retention_max_bytes", "compression" } },
@@ -17,6 +18,13 @@
 //! and `"sinks": [ { "name", "kind", "source", "state", "error", "offset",
 //! "restarts" } ]`, state one of `starting`, `running`, `retrying`,
 //! `failed` (stopped by a definite error until restarted) or `stopped`.
+//!
+//! `snapshot` lists the tables of a table snapshot (`snapshot = "initial"`):
+//! `state` `waiting`, `reading` or `done`; `rows` read so far (rows the
+//! stream changed meanwhile included); `estimated_rows` from
+//! `information_schema.TABLES` (InnoDB's estimate, 0 unknown); `chunks`
+//! appended this run; `rows_per_s` and `eta_s` over this run (`null` until
+//! known).
 //!
 //! `lag_bytes` of the capture is the server's binlog end minus the
 //! captured position when both are in the same binlog file, `null` when
@@ -75,6 +83,7 @@ pub(crate) async fn status(State(state): State<AppState>) -> Result<Response, Ap
                     "last_error": s.last_error,
                     "host": s.host,
                     "failovers": s.failovers,
+                    "snapshot": s.snapshot,
                 })
             });
             let groups: Vec<GroupView> = log
