@@ -208,18 +208,10 @@ pub async fn run(
         None => capture.initialize(&mut conn, &dialect).await?,
     };
     // Snapshot hook: open the log's snapshot; a new log records its plan.
-    capture.snapshot = crate::snapshot::Driver::open(
-        &name,
-        &capture.opts.snapshot,
-        &capture.opts.source,
-        &capture.opts.dir,
-        &capture.log,
-        new_log,
-        &mut conn,
-        &status,
-    )
-    .await
-    .map_err(|e| capture.snapshot_err(e))?;
+    capture.snapshot =
+        crate::snapshot::Driver::open(&capture.opts, &capture.log, new_log, &mut conn, &status)
+            .await
+            .map_err(|e| capture.snapshot_err(e))?;
     if let (true, Some(driver)) = (new_log, capture.snapshot.as_mut()) {
         let plan = driver.plan_record(&capture.history, &from, &mut conn).await;
         let plan = plan.map_err(|e| capture.snapshot_err(e))?;

@@ -33,7 +33,6 @@ use crate::source::{Connection, DumpFrom, SourceConfig, SourceError};
 use progress::RecordList;
 use reader::{Chunk, Job, ReadError, Shared};
 use std::collections::HashSet;
-use std::path::Path;
 use std::sync::atomic::AtomicU64;
 use std::sync::{Arc, Mutex};
 use std::time::Instant;
@@ -158,19 +157,17 @@ impl Driver {
     /// The snapshot of this source's log, if it takes one: a new log
     /// (`new_log`) starts one; an existing log continues the one it holds.
     pub async fn open(
-        name: &str,
-        opts: &SnapshotOptions,
-        config: &SourceConfig,
-        dir: &Path,
+        capture: &crate::pipeline::CaptureOptions,
         log: &sluice_storage::Log,
         new_log: bool,
         conn: &mut Connection,
         status: &crate::pipeline::StatusHandle,
     ) -> Result<Option<Driver>, SnapshotError> {
+        let (name, opts) = (capture.name.as_str(), &capture.snapshot);
         if opts.mode == Mode::Never {
             return Ok(None);
         }
-        let list = RecordList::new(dir);
+        let list = RecordList::new(&capture.dir);
         let state = list.load(log).map_err(SnapshotError::Fatal)?;
         if !new_log {
             match &state {
@@ -206,7 +203,7 @@ impl Driver {
         let mut driver = Driver {
             name: name.to_string(),
             opts: opts.clone(),
-            config: config.clone(),
+            config: capture.source.clone(),
             list,
             watch: Arc::new(Watch::default()),
             plan: Vec::new(),
