@@ -279,7 +279,7 @@ fn convert(plan: &Plan, rows: Vec<Vec<Option<String>>>) -> Result<Vec<Vec<Value>
             columns
                 .iter()
                 .zip(row)
-                .map(|(c, cell)| read_value(c, cell.as_deref()))
+                .map(|(c, cell)| read_value(c, cell))
                 .collect::<Result<Vec<_>, _>>()
                 .map_err(|e| {
                     ReadError::Fatal(format!(
