@@ -336,6 +336,15 @@ async fn snapshot_under_writes_survives_kill_and_mirrors_exactly() {
     assert!(reads > 0, "killed before any chunk reached the log");
     assert!(
         !chunks.iter().any(|c| c.snapshot_done),
+        "{:?}",
+        chunks
+            .iter()
+            .filter(|c| c.snapshot_done || c.table_done)
+            .map(|c| (c.table.clone(), c.rows_read, c.snapshot_done))
+            .collect::<Vec<_>>()
+    );
+    assert!(
+        !chunks.iter().any(|c| c.snapshot_done),
         "the snapshot ended before the kill: not a mid-way kill"
     );
     let done_before: HashSet<String> = chunks

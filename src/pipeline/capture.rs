@@ -207,14 +207,18 @@ pub async fn run(
         }
         None => capture.initialize(&mut conn, &dialect).await?,
     };
-    // Snapshot hook: open the log's snapshot; a new log records its plan.
-    capture.snapshot =
+    // Snapshot hook: open the log's snapshots; a new log records the
+    // initial snapshot's plan.
+    let mut driver =
         crate::snapshot::Driver::open(&capture.opts, &capture.log, new_log, &mut conn, &status)
             .await
             .map_err(|e| capture.snapshot_err(e))?;
-    if let (true, Some(driver)) = (new_log, capture.snapshot.as_mut()) {
-        let plan = driver.plan_record(&capture.history, &from, &mut conn).await;
-        let plan = plan.map_err(|e| capture.snapshot_err(e))?;
+    let plan = match new_log {
+        true => driver.plan_record(&capture.history, &from, &mut conn).await,
+        false => Ok(None),
+    };
+    capture.snapshot = Some(driver);
+    if let Some(plan) = plan.map_err(|e| capture.snapshot_err(e))? {
         capture.append_records(vec![plan])?;
     }
     capture.query = Some(conn);
@@ -463,11 +467,12 @@ impl Capture {
         }
         // Snapshot hook: chunks not in the log are read again.
         if let Some(driver) = self.snapshot.as_mut() {
-            if driver.finished() && driver.only() {
+            let started = driver.start_session(&self.log, &self.history);
+            let only_done = driver.finished() && driver.only();
+            started.map_err(|e| self.snapshot_err(e))?;
+            if only_done {
                 return Ok(Ended::Finished);
             }
-            let started = driver.start_session(&self.log, &self.history);
-            started.map_err(|e| self.snapshot_err(e))?;
         }
         self.status.set_state(ConnectionState::Connecting);
         let (conn, from, moved) = super::failover::connect(
@@ -758,7 +763,7 @@ impl Capture {
             return;
         };
         let file = file.to_string();
-        for read in driver.at_position(&file, pos) {
+        for read in driver.at_position(&file, pos, &self.history) {
             self.stage(read, Vec::new(), pending);
         }
     }

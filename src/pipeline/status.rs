@@ -44,8 +44,11 @@ pub struct CaptureStatus {
     pub host: String,
     /// Times capture moved to another server (resumed there by GTID).
     pub failovers: u64,
-    /// The table snapshot's progress, one entry per planned table.
+    /// The table snapshots' progress, one entry per planned table.
     pub snapshot: Vec<crate::snapshot::TableProgress>,
+    /// On-demand snapshot requests the capture has not taken yet.
+    #[serde(skip)]
+    pub snapshot_requests: Vec<crate::snapshot::Request>,
 }
 
 /// A shared, cheaply cloned handle on one capture's status.
@@ -161,6 +164,15 @@ impl StatusHandle {
 
     pub fn snapshot(&self, tables: Vec<crate::snapshot::TableProgress>) {
         self.0.lock().snapshot = tables;
+    }
+
+    /// Queue an on-demand snapshot request for the capture.
+    pub fn request_snapshot(&self, request: crate::snapshot::Request) {
+        self.0.lock().snapshot_requests.push(request);
+    }
+
+    pub fn take_snapshot_requests(&self) -> Vec<crate::snapshot::Request> {
+        std::mem::take(&mut self.0.lock().snapshot_requests)
     }
 
     pub fn server_end(&self, file: &str, position: u64) {

@@ -111,8 +111,11 @@ impl From<ReadError> for SnapshotError {
 /// One table's snapshot progress, as `/status` shows it.
 #[derive(Clone, Debug, serde::Serialize)]
 pub struct TableProgress {
+    /// 0: the initial snapshot; else the on-demand one's id.
+    pub snapshot_id: u64,
     pub table: String,
-    /// `waiting`, `reading` or `done`.
+    /// `waiting`, `reading`, `done`, `cancelled` or `missing` (no such
+    /// captured table).
     pub state: &'static str,
     pub rows: u64,
     pub estimated_rows: u64,
@@ -124,7 +127,36 @@ pub struct TableProgress {
     since: Option<(Instant, u64)>,
 }
 
-/// The capture's side of a snapshot: runs the readers, holds their chunks
+/// A request from the HTTP API to the capture (`POST` / `DELETE
+/// /v1/sources/{name}/snapshots`), taken at the stream's next idle point.
+#[derive(Clone, Debug)]
+pub enum Request {
+    Start {
+        id: u64,
+        tables: Vec<String>,
+        condition: String,
+    },
+    Cancel {
+        id: u64,
+    },
+}
+
+/// One table of one snapshot.
+#[derive(Clone, Debug)]
+struct Entry {
+    id: u64,
+    /// `schema.table`.
+    table: String,
+    condition: String,
+}
+
+impl Entry {
+    fn label(&self) -> String {
+        progress::table_label(self.id, &self.table)
+    }
+}
+
+/// The capture's side of snapshots: runs the readers, holds their chunks
 /// until the stream passes them, and hands back the records to append.
 pub struct Driver {
     name: String,
@@ -132,12 +164,20 @@ pub struct Driver {
     config: SourceConfig,
     list: RecordList,
     watch: Arc<Watch>,
-    /// `schema.table` of every table to read; empty until planned.
-    plan: Vec<String>,
+    /// Every table of every snapshot not cancelled.
+    plan: Vec<Entry>,
+    /// Labels of the tables read completely.
     done: HashSet<String>,
+    cancelled: Arc<Mutex<HashSet<u64>>>,
+    ids: Arc<AtomicU64>,
+    tx: Option<mpsc::Sender<Result<Chunk, ReadError>>>,
     rx: Option<mpsc::Receiver<Result<Chunk, ReadError>>>,
     readers: Vec<tokio::task::JoinHandle<()>>,
     pending: Vec<Chunk>,
+    /// Requests taken from the status, handled at the next idle point.
+    queued: Vec<Request>,
+    /// `binlog_row_image=FULL` on the server (else no snapshot runs).
+    image_full: bool,
     started: Instant,
     rows: u64,
     status: crate::pipeline::StatusHandle,
@@ -154,38 +194,29 @@ impl Drop for Driver {
 }
 
 impl Driver {
-    /// The snapshot of this source's log, if it takes one: a new log
-    /// (`new_log`) starts one; an existing log continues the one it holds.
+    /// The snapshots of this source's log: a new log starts the initial
+    /// one (`snapshot = "initial"`); an existing log continues the ones it
+    /// holds; on-demand ones arrive through the status's requests.
     pub async fn open(
         capture: &crate::pipeline::CaptureOptions,
         log: &sluice_storage::Log,
         new_log: bool,
         conn: &mut Connection,
         status: &crate::pipeline::StatusHandle,
-    ) -> Result<Option<Driver>, SnapshotError> {
+    ) -> Result<Driver, SnapshotError> {
         let (name, opts) = (capture.name.as_str(), &capture.snapshot);
-        if opts.mode == Mode::Never {
-            return Ok(None);
-        }
         let list = RecordList::new(&capture.dir);
-        let state = list.load(log).map_err(SnapshotError::Fatal)?;
-        if !new_log {
-            match &state {
-                None => {
-                    tracing::info!(
-                        source = name,
-                        "the log was started without a snapshot; none is taken now"
-                    );
-                    return Ok(None);
-                }
-                Some(s) if s.plan_lost => {
-                    tracing::warn!(
-                        source = name,
-                        "the snapshot's plan record is gone (retention): not resuming it"
-                    );
-                    return Ok(None);
-                }
-                _ => {}
+        if opts.mode != Mode::Never && !new_log {
+            match list.load(log).map_err(SnapshotError::Fatal)? {
+                Some(s) if s.plan_lost => tracing::warn!(
+                    source = name,
+                    "the snapshot's plan record is gone (retention): not resuming it"
+                ),
+                Some(s) if s.plans.contains_key(&0) => {}
+                _ => tracing::info!(
+                    source = name,
+                    "the log was started without a snapshot; none is taken now"
+                ),
             }
         }
         let image = conn
@@ -193,14 +224,11 @@ impl Driver {
             .await
             .map_err(SnapshotError::Source)?
             .unwrap_or_default();
-        if !image.eq_ignore_ascii_case("FULL") {
-            return Err(SnapshotError::Fatal(format!(
-                "a snapshot needs binlog_row_image=FULL (the server has {image}): the merge of \
-                 snapshot and binlog needs every changed row's key and whole image; set it \
-                 (SET GLOBAL binlog_row_image = 'FULL', and in the server's config) or use snapshot = \"never\""
-            )));
+        let image_full = image.eq_ignore_ascii_case("FULL");
+        if !image_full && opts.mode != Mode::Never && new_log {
+            return Err(SnapshotError::Fatal(image_error(&image)));
         }
-        let mut driver = Driver {
+        Ok(Driver {
             name: name.to_string(),
             opts: opts.clone(),
             config: capture.source.clone(),
@@ -208,29 +236,34 @@ impl Driver {
             watch: Arc::new(Watch::default()),
             plan: Vec::new(),
             done: HashSet::new(),
+            cancelled: Default::default(),
+            ids: Default::default(),
+            tx: None,
             rx: None,
             readers: Vec::new(),
             pending: Vec::new(),
+            queued: Vec::new(),
+            image_full,
             started: Instant::now(),
             rows: 0,
             status: status.clone(),
             progress: Default::default(),
             reported: Instant::now(),
-        };
-        if let Some(state) = state {
-            driver.plan = state.plan;
-        }
-        Ok(Some(driver))
+        })
     }
 
-    /// A new log's plan record: every captured table with its `SHOW
-    /// CREATE TABLE`, at the position the stream starts from.
+    /// A new log's plan record when it takes the initial snapshot: every
+    /// captured table with its `SHOW CREATE TABLE`, at the position the
+    /// stream starts from.
     pub async fn plan_record(
         &mut self,
         history: &SchemaHistory,
         from: &DumpFrom,
         conn: &mut Connection,
-    ) -> Result<Record, SnapshotError> {
+    ) -> Result<Option<Record>, SnapshotError> {
+        if self.opts.mode == Mode::Never {
+            return Ok(None);
+        }
         let mut tables: Vec<(&str, &str)> = history
             .tables()
             .map(|t| (t.schema.as_str(), t.table.as_str()))
@@ -252,28 +285,19 @@ impl Driver {
                     .unwrap_or_default(),
             );
         }
-        self.plan = plan.clone();
         tracing::info!(source = %self.name, tables = plan.len(), "snapshot planned");
-        Ok(Record {
-            position: Some(proto::BinlogPosition {
-                file: from.file.clone(),
-                start: from.pos,
-                next: from.pos,
-            }),
-            commit_time_ms: chrono::Utc::now().timestamp_millis(),
-            snapshot_chunk: Some(SnapshotChunk {
-                plan,
-                create_tables,
-                ..Default::default()
-            }),
-            last_part: true,
+        let chunk = SnapshotChunk {
+            plan,
+            create_tables,
             ..Default::default()
-        })
+        };
+        Ok(Some(at(&from.file, from.pos, Vec::new(), chunk)))
     }
 
-    /// Every planned table read and in the log (or staged to be).
+    /// Every planned table (of snapshots not cancelled) read and in the
+    /// log (or staged to be).
     pub fn finished(&self) -> bool {
-        self.plan.iter().all(|t| self.done.contains(t)) && self.pending.is_empty()
+        self.plan.iter().all(|e| self.done.contains(&e.label())) && self.pending.is_empty()
     }
 
     /// The offset list's note for a record about to be appended.
@@ -292,90 +316,137 @@ impl Driver {
         for r in self.readers.drain(..) {
             r.abort();
         }
-        self.rx = None;
         self.pending.clear();
         self.watch.clear();
+        let (tx, rx) = mpsc::channel(self.opts.parallel.max(1));
+        self.tx = Some(tx);
+        self.rx = Some(rx);
+        // Readers see only durable records: the ones appended count too.
+        log.flush()
+            .map_err(|e| SnapshotError::Fatal(format!("flushing the log: {e}")))?;
         let state = self
             .list
             .load(log)
             .map_err(SnapshotError::Fatal)?
             .unwrap_or_default();
-        let mut jobs = std::collections::VecDeque::new();
+        self.plan.clear();
         self.done.clear();
         self.progress.clear();
-        for name in &self.plan {
-            let chunk = state.tables.get(name);
-            self.progress.insert(
-                name.clone(),
-                TableProgress {
-                    table: name.clone(),
-                    state: if chunk.is_some_and(|c| c.table_done) {
-                        "done"
-                    } else {
-                        "waiting"
-                    },
-                    rows: chunk.map(|c| c.rows_read).unwrap_or(0),
-                    estimated_rows: 0,
-                    chunks: 0,
-                    rows_per_s: None,
-                    eta_s: None,
-                    since: None,
-                },
-            );
-            if chunk.is_some_and(|c| c.table_done) {
-                self.done.insert(name.clone());
+        let mut cancelled = self.cancelled.lock().unwrap_or_else(|e| e.into_inner());
+        cancelled.clear();
+        for (id, rec) in &state.plans {
+            if rec.cancelled {
+                cancelled.insert(*id);
                 continue;
             }
-            let Some((schema, table)) = name.split_once('.') else {
+            for table in &rec.plan {
+                self.plan.push(Entry {
+                    id: *id,
+                    table: table.clone(),
+                    condition: rec.condition.clone(),
+                });
+            }
+        }
+        drop(cancelled);
+        let entries = self.plan.clone();
+        let jobs = self.jobs_for(&entries, &state.tables, history);
+        self.publish();
+        self.spawn(jobs);
+        Ok(())
+    }
+
+    /// Jobs for `entries` not done; notes their progress.
+    fn jobs_for(
+        &mut self,
+        entries: &[Entry],
+        chunks: &std::collections::HashMap<String, SnapshotChunk>,
+        history: &SchemaHistory,
+    ) -> std::collections::VecDeque<Job> {
+        let mut jobs = std::collections::VecDeque::new();
+        for entry in entries {
+            let label = entry.label();
+            let chunk = chunks.get(&label);
+            let done = chunk.is_some_and(|c| c.table_done);
+            self.progress.insert(
+                label.clone(),
+                TableProgress::new(entry, done, chunk.map(|c| c.rows_read).unwrap_or(0)),
+            );
+            if done {
+                self.done.insert(label);
                 continue;
-            };
-            let Some(t) = history.table(schema, table) else {
-                tracing::warn!(source = %self.name, table = %name, "a planned table no longer exists: not read");
-                self.done.insert(name.clone());
+            }
+            let found = entry
+                .table
+                .split_once('.')
+                .and_then(|(schema, table)| history.table(schema, table));
+            let Some(t) = found else {
+                tracing::warn!(source = %self.name, table = %entry.table, "a table to snapshot does not exist (or is not captured): not read");
+                if let Some(p) = self.progress.get_mut(&label) {
+                    p.state = "missing";
+                }
+                self.done.insert(label);
                 continue;
             };
             jobs.push_back(Job {
                 table: t.clone(),
                 last_key: chunk.map(|c| c.last_key.clone()).filter(|k| !k.is_empty()),
                 rows_read: chunk.map(|c| c.rows_read).unwrap_or(0),
+                id: entry.id,
+                condition: entry.condition.clone(),
             });
         }
-        self.publish();
-        if jobs.is_empty() {
-            return Ok(());
-        }
-        tracing::info!(source = %self.name, tables = jobs.len(), done = self.done.len(), "snapshot reading");
+        jobs
+    }
+
+    /// Readers for `jobs`, sending to this session's channel.
+    fn spawn(&mut self, jobs: std::collections::VecDeque<Job>) {
+        let Some(tx) = self.tx.clone().filter(|_| !jobs.is_empty()) else {
+            return;
+        };
+        tracing::info!(source = %self.name, tables = jobs.len(), "snapshot reading");
+        let parallel = self.opts.parallel.max(1).min(jobs.len());
         let shared = Arc::new(Shared {
             config: self.config.clone(),
             jobs: Mutex::new(jobs),
             watch: self.watch.clone(),
-            ids: AtomicU64::new(0),
+            ids: self.ids.clone(),
+            cancelled: self.cancelled.clone(),
             chunk_rows: self.opts.chunk_rows.max(1),
             keyless_at_least_once: self.opts.keyless_at_least_once,
         });
-        let parallel = self.opts.parallel.max(1);
-        let (tx, rx) = mpsc::channel(parallel);
+        self.readers.retain(|r| !r.is_finished());
         for _ in 0..parallel {
             self.readers
                 .push(tokio::spawn(reader::run(shared.clone(), tx.clone())));
         }
-        self.rx = Some(rx);
-        Ok(())
     }
 
-    /// The next chunk from a reader; pending forever while the driver
-    /// holds enough chunks (memory stays a few chunks) or has no readers.
+    /// The next chunk from a reader, or requests to handle; pending while
+    /// the driver holds enough chunks (memory stays a few chunks).
     pub async fn recv(driver: &mut Option<Driver>) -> Option<Result<(), SnapshotError>> {
         let Some(d) = driver.as_mut() else {
             return std::future::pending().await;
         };
-        let room = d.pending.len() < 2 * d.opts.parallel.max(1);
-        match d.rx.as_mut() {
-            Some(rx) if room => {
-                let got = rx.recv().await;
-                Some(d.take(got))
+        loop {
+            let room = d.pending.len() < 2 * d.opts.parallel.max(1);
+            let got = match d.rx.as_mut() {
+                Some(rx) => tokio::select! {
+                    got = rx.recv(), if room => Some(got),
+                    _ = tokio::time::sleep(REQUEST_POLL) => None,
+                },
+                None => {
+                    tokio::time::sleep(REQUEST_POLL).await;
+                    None
+                }
+            };
+            if let Some(got) = got {
+                return Some(d.take(got));
             }
-            _ => std::future::pending().await,
+            let requests = d.status.take_snapshot_requests();
+            if !requests.is_empty() {
+                d.queued.extend(requests);
+                return Some(Ok(()));
+            }
         }
     }
 
@@ -386,11 +457,8 @@ impl Driver {
                 Ok(())
             }
             Some(Err(e)) => Err(e.into()),
-            None => {
-                // Every reader finished its queue.
-                self.rx = None;
-                Ok(())
-            }
+            // The driver holds a sender: never closed in a session.
+            None => Ok(()),
         }
     }
 
@@ -432,10 +500,98 @@ impl Driver {
     }
 
     /// The stream stands at `file:pos` between transactions: the records
-    /// of the chunks it has passed.
-    pub fn at_position(&mut self, file: &str, pos: u64) -> Vec<Record> {
+    /// of the requests taken (plans, cancels) and of the chunks it has
+    /// passed.
+    pub fn at_position(&mut self, file: &str, pos: u64, history: &SchemaHistory) -> Vec<Record> {
+        let mut out = Vec::new();
+        for request in std::mem::take(&mut self.queued) {
+            out.extend(self.handle(request, file, pos, history));
+        }
         let at = (crate::pipeline::resume::file_number(file), pos);
-        self.ready(file, pos, at)
+        out.extend(self.ready(file, pos, at));
+        out
+    }
+
+    /// An on-demand snapshot starts or is cancelled: its plan record (or
+    /// the cancelling copy of it) at `file:pos`.
+    fn handle(
+        &mut self,
+        request: Request,
+        file: &str,
+        pos: u64,
+        history: &SchemaHistory,
+    ) -> Option<Record> {
+        match request {
+            Request::Start {
+                id,
+                tables,
+                condition,
+            } => {
+                if !self.image_full {
+                    tracing::error!(source = %self.name, id, "{}", image_error("not FULL"));
+                    return None;
+                }
+                let entries: Vec<Entry> = tables
+                    .iter()
+                    .map(|t| Entry {
+                        id,
+                        table: t.clone(),
+                        condition: condition.clone(),
+                    })
+                    .collect();
+                self.plan.extend(entries.iter().cloned());
+                let jobs = self.jobs_for(&entries, &Default::default(), history);
+                self.publish();
+                self.spawn(jobs);
+                tracing::info!(source = %self.name, id, tables = ?tables, "on-demand snapshot started");
+                let chunk = SnapshotChunk {
+                    snapshot_id: id,
+                    plan: tables,
+                    condition,
+                    ..Default::default()
+                };
+                Some(at(file, pos, Vec::new(), chunk))
+            }
+            Request::Cancel { id } => {
+                let tables: Vec<String> = self
+                    .plan
+                    .iter()
+                    .filter(|e| e.id == id)
+                    .map(|e| e.table.clone())
+                    .collect();
+                if tables.is_empty() {
+                    return None;
+                }
+                self.cancelled
+                    .lock()
+                    .unwrap_or_else(|e| e.into_inner())
+                    .insert(id);
+                self.plan.retain(|e| e.id != id);
+                for chunk in std::mem::take(&mut self.pending) {
+                    if chunk.info.snapshot_id == id {
+                        let t = &chunk.plan.schema;
+                        self.watch
+                            .release(&t.schema, &t.table, chunk.hold, chunk.start);
+                    } else {
+                        self.pending.push(chunk);
+                    }
+                }
+                for p in self.progress.values_mut() {
+                    if p.snapshot_id == id && p.state != "done" {
+                        p.state = "cancelled";
+                    }
+                }
+                self.publish();
+                tracing::info!(source = %self.name, id, "snapshot cancelled");
+                let chunk = SnapshotChunk {
+                    snapshot_id: id,
+                    plan: tables,
+                    cancelled: true,
+                    ..Default::default()
+                };
+                Some(at(file, pos, Vec::new(), chunk))
+            }
+        }
     }
 
     fn ready(&mut self, file: &str, pos: u64, at: Pos) -> Vec<Record> {
@@ -451,15 +607,24 @@ impl Driver {
         ready.sort_by_key(|c| (c.high, c.hold));
         ready
             .into_iter()
-            .map(|chunk| self.emit(chunk, file, pos))
+            .filter_map(|chunk| self.emit(chunk, file, pos))
             .collect()
     }
 
-    fn emit(&mut self, chunk: Chunk, file: &str, pos: u64) -> Record {
+    fn emit(&mut self, chunk: Chunk, file: &str, pos: u64) -> Option<Record> {
         let t = &chunk.plan.schema;
         let changed = self
             .watch
             .release(&t.schema, &t.table, chunk.hold, chunk.start);
+        let id = chunk.info.snapshot_id;
+        if self
+            .cancelled
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .contains(&id)
+        {
+            return None;
+        }
         let key = &chunk.plan.key;
         let rows: Vec<Row> = chunk
             .rows
@@ -473,13 +638,18 @@ impl Driver {
             })
             .collect();
         let name = format!("{}.{}", t.schema, t.table);
+        let label = progress::table_label(id, &name);
         let mut info = chunk.info;
-        if let Some(p) = self.progress.get_mut(&name) {
+        if let Some(p) = self.progress.get_mut(&label) {
             p.track(&info, chunk.estimate);
         }
         if info.table_done {
-            self.done.insert(name.clone());
-            info.snapshot_done = self.finished();
+            self.done.insert(label);
+            info.snapshot_done = self
+                .plan
+                .iter()
+                .filter(|e| e.id == id)
+                .all(|e| self.done.contains(&e.label()));
             tracing::info!(source = %self.name, table = %name, rows = info.rows_read, "snapshot: table read");
         }
         self.rows += rows.len() as u64;
@@ -500,7 +670,7 @@ impl Driver {
         }
         if info.snapshot_done {
             let secs = self.started.elapsed().as_secs_f64().max(1e-9);
-            tracing::info!(source = %self.name, rows = self.rows, rows_per_s = (self.rows as f64 / secs) as u64, "snapshot done");
+            tracing::info!(source = %self.name, id, rows = self.rows, rows_per_s = (self.rows as f64 / secs) as u64, "snapshot done");
         }
         let changes = if rows.is_empty() {
             Vec::new()
@@ -516,18 +686,7 @@ impl Driver {
                 ..Default::default()
             }]
         };
-        Record {
-            position: Some(proto::BinlogPosition {
-                file: file.to_string(),
-                start: pos,
-                next: pos,
-            }),
-            commit_time_ms: chrono::Utc::now().timestamp_millis(),
-            changes,
-            snapshot_chunk: Some(info),
-            last_part: true,
-            ..Default::default()
-        }
+        Some(at(file, pos, changes, info))
     }
 
     fn publish(&self) {
@@ -546,7 +705,48 @@ impl Driver {
     }
 }
 
+/// How often the capture looks for on-demand requests.
+const REQUEST_POLL: std::time::Duration = std::time::Duration::from_millis(300);
+
+fn image_error(image: &str) -> String {
+    format!(
+        "a snapshot needs binlog_row_image=FULL (the server has {image}): the merge of \
+         snapshot and binlog needs every changed row's key and whole image; set it \
+         (SET GLOBAL binlog_row_image = 'FULL', and in the server's config) or use snapshot = \"never\""
+    )
+}
+
+/// A snapshot record at the stream's position `file:pos`.
+fn at(file: &str, pos: u64, changes: Vec<TableChange>, chunk: SnapshotChunk) -> Record {
+    Record {
+        position: Some(proto::BinlogPosition {
+            file: file.to_string(),
+            start: pos,
+            next: pos,
+        }),
+        commit_time_ms: chrono::Utc::now().timestamp_millis(),
+        changes,
+        snapshot_chunk: Some(chunk),
+        last_part: true,
+        ..Default::default()
+    }
+}
+
 impl TableProgress {
+    fn new(entry: &Entry, done: bool, rows: u64) -> TableProgress {
+        TableProgress {
+            snapshot_id: entry.id,
+            table: entry.table.clone(),
+            state: if done { "done" } else { "waiting" },
+            rows,
+            estimated_rows: 0,
+            chunks: 0,
+            rows_per_s: None,
+            eta_s: None,
+            since: None,
+        }
+    }
+
     /// A chunk of this table is appended.
     fn track(&mut self, info: &SnapshotChunk, estimate: u64) {
         let now = Instant::now();

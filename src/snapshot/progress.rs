@@ -15,12 +15,28 @@ use std::collections::HashMap;
 use std::io::Write;
 use std::path::{Path, PathBuf};
 
-/// The side file's label for a snapshot record.
+/// The side file's label for a snapshot record: `*` (`*ID` on demand)
+/// for a plan, `schema.table` (`ID:schema.table`) for a chunk.
 pub fn label(chunk: &SnapshotChunk) -> String {
+    let id = match chunk.snapshot_id {
+        0 => String::new(),
+        id => id.to_string(),
+    };
     if chunk.plan.is_empty() {
-        format!("{}.{}", chunk.schema, chunk.table)
+        table_label(
+            chunk.snapshot_id,
+            &format!("{}.{}", chunk.schema, chunk.table),
+        )
     } else {
-        "*".into()
+        format!("*{id}")
+    }
+}
+
+/// The label of table `name` (`schema.table`) in snapshot `id`.
+pub fn table_label(id: u64, name: &str) -> String {
+    match id {
+        0 => name.to_string(),
+        id => format!("{id}:{name}"),
     }
 }
 
@@ -31,11 +47,11 @@ pub struct RecordList {
 /// The durable state of a snapshot.
 #[derive(Debug, Default)]
 pub struct State {
-    /// `schema.table` of every table the snapshot reads.
-    pub plan: Vec<String>,
-    /// Each table's newest chunk record.
+    /// Each snapshot's newest plan record (a cancel is one), by id.
+    pub plans: std::collections::BTreeMap<u64, SnapshotChunk>,
+    /// Each table's newest chunk record, by [`label`].
     pub tables: HashMap<String, SnapshotChunk>,
-    /// The plan's record was deleted by retention (the snapshot is old).
+    /// The initial snapshot's plan record was deleted by retention.
     pub plan_lost: bool,
 }
 
@@ -120,7 +136,7 @@ impl RecordList {
 
 fn absorb(state: &mut State, chunk: SnapshotChunk) {
     if !chunk.plan.is_empty() {
-        state.plan = chunk.plan;
+        state.plans.insert(chunk.snapshot_id, chunk);
     } else {
         state.tables.insert(label(&chunk), chunk);
     }

@@ -30,6 +30,9 @@ pub struct Job {
     /// The last key of the last durable chunk (`None`: from the start).
     pub last_key: Option<Vec<Value>>,
     pub rows_read: u64,
+    /// The snapshot (0: the initial one) and its SQL condition.
+    pub id: u64,
+    pub condition: String,
 }
 
 /// One chunk read, waiting for the stream to pass `high`.
@@ -62,7 +65,9 @@ pub struct Shared {
     pub config: SourceConfig,
     pub jobs: Mutex<VecDeque<Job>>,
     pub watch: Arc<Watch>,
-    pub ids: AtomicU64,
+    pub ids: Arc<AtomicU64>,
+    /// Snapshots cancelled: their tables are not read further.
+    pub cancelled: Arc<Mutex<std::collections::HashSet<u64>>>,
     pub chunk_rows: u64,
     pub keyless_at_least_once: bool,
 }
@@ -143,6 +148,7 @@ async fn read_table(
         .and_then(|n| n.parse().ok())
         .unwrap_or(0);
     let mut info = SnapshotChunk {
+        snapshot_id: job.id,
         schema: schema.clone(),
         table: name.clone(),
         key_columns: plan.key_names(),
@@ -150,18 +156,26 @@ async fn read_table(
         ..Default::default()
     };
     if plan.key.is_empty() {
-        let mut chunk = read_whole(shared, conn, &plan, info).await?;
+        let mut chunk = read_whole(shared, conn, &plan, &job.condition, info).await?;
         chunk.estimate = estimate;
         return Ok(tx.send(Ok(chunk)).await.is_ok());
     }
     let mut last_key = job.last_key;
     let mut previous_low: Option<Pos> = None;
     loop {
+        let cancelled = shared
+            .cancelled
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .contains(&job.id);
+        if cancelled {
+            return Ok(true);
+        }
         let hold = shared.ids.fetch_add(1, Ordering::Relaxed);
         shared.watch.hold(&schema, &name, &plan.key, hold);
         let (_, low) = watermark(conn).await?;
         let sql = plan
-            .chunk_sql(last_key.as_deref(), shared.chunk_rows)
+            .chunk_sql(last_key.as_deref(), &job.condition, shared.chunk_rows)
             .map_err(|e| ReadError::Fatal(format!("snapshot of {schema}.{name}: {e}")))?;
         let rows = conn.query(&sql).await?;
         let (_, high) = watermark(conn).await?;
@@ -202,6 +216,7 @@ async fn read_whole(
     shared: &Shared,
     conn: &mut Connection,
     plan: &Arc<Plan>,
+    condition: &str,
     mut info: SnapshotChunk,
 ) -> Result<Chunk, ReadError> {
     let name = format!("{}.{}", plan.schema.schema, plan.schema.table);
@@ -241,11 +256,13 @@ async fn read_whole(
                     "snapshot of {name}: the server gave no binlog_snapshot_position"
                 ))
             })?;
-        let rows = conn.query(&plan.whole_sql()).await?;
+        let rows = conn.query(&plan.whole_sql(condition)).await;
+        // Ends the transaction whatever the read gave.
         conn.exec("COMMIT").await?;
+        let rows = rows?;
         (rows, (file_number(&file), pos))
     } else {
-        let rows = conn.query(&plan.whole_sql()).await?;
+        let rows = conn.query(&plan.whole_sql(condition)).await?;
         let (_, high) = watermark(conn).await?;
         (rows, high)
     };

@@ -83,16 +83,30 @@ impl Plan {
             .join(", ")
     }
 
-    /// The whole table in one statement (a table without a usable key).
-    pub fn whole_sql(&self) -> String {
-        format!("SELECT {} FROM {}", self.select_list(), self.from())
+    /// The whole table in one statement (a table without a usable key),
+    /// its rows meeting `condition` (SQL; empty: all).
+    pub fn whole_sql(&self, condition: &str) -> String {
+        let mut sql = format!("SELECT {} FROM {}", self.select_list(), self.from());
+        if !condition.is_empty() {
+            sql.push_str(&format!(" WHERE ({condition})"));
+        }
+        sql
     }
 
     /// The next `limit` rows after `after` (the last key read; `None`:
-    /// from the start), in key order.
-    pub fn chunk_sql(&self, after: Option<&[Value]>, limit: u64) -> Result<String, String> {
+    /// from the start) meeting `condition` (SQL; empty: all), in key order.
+    pub fn chunk_sql(
+        &self,
+        after: Option<&[Value]>,
+        condition: &str,
+        limit: u64,
+    ) -> Result<String, String> {
         let names: Vec<String> = self.key_names().iter().map(|n| ident(n)).collect();
         let mut sql = format!("SELECT {} FROM {}", self.select_list(), self.from());
+        let mut conditions = Vec::new();
+        if !condition.is_empty() {
+            conditions.push(format!("({condition})"));
+        }
         if let Some(after) = after {
             let literals = after
                 .iter()
@@ -107,7 +121,10 @@ impl Plan {
                 ands.push(format!("{} > {}", names[i], literals[i]));
                 ors.push(format!("({})", ands.join(" AND ")));
             }
-            sql.push_str(&format!(" WHERE {}", ors.join(" OR ")));
+            conditions.push(format!("({})", ors.join(" OR ")));
+        }
+        if !conditions.is_empty() {
+            sql.push_str(&format!(" WHERE {}", conditions.join(" AND ")));
         }
         sql.push_str(&format!(" ORDER BY {} LIMIT {limit}", names.join(", ")));
         Ok(sql)
@@ -204,8 +221,8 @@ mod tests {
             },
         ];
         assert_eq!(
-            plan.chunk_sql(Some(&after), 10).unwrap(),
-            "SELECT `k`, `n`, `v` FROM `d`.`t` WHERE (`k` > 'o''k') OR (`k` = 'o''k' AND `n` > 3) \
+            plan.chunk_sql(Some(&after), "n < 5", 10).unwrap(),
+            "SELECT `k`, `n`, `v` FROM `d`.`t` WHERE (n < 5) AND ((`k` > 'o''k') OR (`k` = 'o''k' AND `n` > 3)) \
              ORDER BY `k`, `n` LIMIT 10"
         );
     }
