@@ -40,6 +40,8 @@ enum Command {
     Groups(sluice::cli::groups::GroupsArgs),
     /// A table's (or one row's) changes over a time range, from the log.
     History(sluice::cli::history::HistoryArgs),
+    /// Start, list or cancel on-demand table snapshots on a running server.
+    Snapshot(sluice::cli::snapshot::SnapshotArgs),
     /// Decode binlog files into change events, one JSON object per line.
     Decode {
         /// Binlog files, decoded in order as one stream.
@@ -72,6 +74,7 @@ fn run(command: Command) -> anyhow::Result<std::process::ExitCode> {
         Command::Tail(args) => sluice::cli::tail::main(args)?,
         Command::Groups(args) => sluice::cli::groups::main(args)?,
         Command::History(args) => sluice::cli::history::main(args)?,
+        Command::Snapshot(args) => sluice::cli::snapshot::main(args)?,
         Command::Decode { files, format } => {
             let outcome = sluice::decode::command::run(
                 &files,

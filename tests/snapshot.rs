@@ -298,29 +298,11 @@ async fn snapshot_under_writes_survives_kill_and_mirrors_exactly() {
     tokio::time::sleep(Duration::from_millis(300)).await;
     runner.spawn();
 
-    // Kill once the first table's last chunk is listed (then the others
-    // are half-way: two readers, three tables of the same size).
-    let list = data.path().join("snap").join("snapshot-records");
-    let deadline = Instant::now() + Duration::from_secs(120);
-    loop {
-        let text = std::fs::read_to_string(&list).unwrap_or_default();
-        let mut per_table: HashMap<&str, u64> = HashMap::new();
-        for line in text.lines() {
-            *per_table
-                .entry(line.split('\t').nth(1).unwrap_or(""))
-                .or_default() += 1;
-        }
-        if per_table.values().any(|&n| n > ROWS / 100) {
-            break;
-        }
-        assert!(
-            Instant::now() < deadline,
-            "no snapshot progress:\n{}",
-            runner.all_logs()
-        );
-        tokio::time::sleep(Duration::from_millis(5)).await;
-    }
-    tokio::time::sleep(Duration::from_millis(10)).await;
+    // Kill once a table is done in the log (two readers, three tables of
+    // the same size: the others are half-way).
+    capture_support::wait_for_record(&runner, Duration::from_secs(120), &|r| {
+        r.snapshot_chunk.as_ref().is_some_and(|c| c.table_done)
+    });
     runner.kill();
     let before = records(&runner);
     let chunks: Vec<_> = before
@@ -669,4 +651,145 @@ async fn initial_only_stops_and_every_format_marks_reads() {
     db.sql("SET GLOBAL binlog_row_image = 'FULL'");
     assert_ne!(code, 0);
     assert!(err.contains("binlog_row_image=FULL"), "{err}");
+}
+
+/// Snapshot records of snapshot `id` in the log.
+fn of_snapshot(runner: &Runner, id: u64) -> Vec<Record> {
+    records(runner)
+        .into_iter()
+        .filter(|r| {
+            r.snapshot_chunk
+                .as_ref()
+                .is_some_and(|c| c.snapshot_id == id)
+        })
+        .collect()
+}
+
+/// `sluice snapshot …` on a running capture: one table (with a WHERE)
+/// read while the binlog streams, its rows as the server has them; a
+/// second, large one cancelled mid-way stops there, in the log too.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn on_demand_snapshot_while_capturing_and_cancel() {
+    let Some(db) = MariaDb::shared() else {
+        return;
+    };
+    db.sql(
+        "CREATE DATABASE od; USE od;
+         CREATE TABLE od.small (id INT PRIMARY KEY, v VARCHAR(20));
+         INSERT INTO od.small SELECT seq, CONCAT('s', seq) FROM seq_1_to_300;
+         CREATE TABLE od.big (id INT PRIMARY KEY, v VARCHAR(20));
+         INSERT INTO od.big SELECT seq, 'b' FROM seq_1_to_200000;",
+    );
+    let data = tempfile::tempdir().unwrap();
+    let config = data.path().join("sluice.toml");
+    std::fs::write(
+        &config,
+        format!(
+            "[[source]]\nname = \"od\"\nurl = \"{}\"\nserver_id = {}\ninclude = 'od\\..*'\nsnapshot_chunk_rows = 50\n",
+            db.url(),
+            server_id()
+        ),
+    )
+    .unwrap();
+    let http = format!("127.0.0.1:{}", sluice_testkit::free_port());
+    let server = format!("http://{http}");
+    let mut runner = Runner::new(
+        data.path(),
+        "od",
+        &[
+            "--config".into(),
+            config.to_str().unwrap().into(),
+            "--http-addr".into(),
+            http.clone(),
+        ],
+    );
+    runner.spawn();
+    capture_support::wait_for_start(&runner);
+    db.sql("UPDATE od.small SET v = 'changed' WHERE id = 7");
+
+    let snapshot = |args: &[&str]| -> serde_json::Value {
+        let mut all = vec!["snapshot", "--server", server.as_str(), "--source", "od"];
+        all.extend_from_slice(args);
+        let (code, out, err) = capture_support::sluice(&all);
+        assert_eq!(code, 0, "sluice {all:?}: {err}");
+        serde_json::from_str(out.trim()).unwrap()
+    };
+    let started = snapshot(&["--table", "od.small", "--where", "id <= 200"]);
+    let id = started["id"].as_u64().unwrap();
+    capture_support::wait_for_record(&runner, Duration::from_secs(60), &|r| {
+        r.snapshot_chunk
+            .as_ref()
+            .is_some_and(|c| c.snapshot_id == id && c.snapshot_done)
+    });
+    let mut got = Vec::new();
+    for r in of_snapshot(&runner, id) {
+        for c in &r.changes {
+            assert_eq!(c.kind, ChangeKind::Read as i32);
+            for row in &c.rows {
+                let v: Vec<String> = row
+                    .after
+                    .as_ref()
+                    .unwrap()
+                    .values
+                    .iter()
+                    .map(text)
+                    .collect();
+                got.push(v.join("\t"));
+            }
+        }
+    }
+    let expect: Vec<String> = db
+        .sql("SELECT id, v FROM od.small WHERE id <= 200 ORDER BY id")
+        .lines()
+        .map(str::to_string)
+        .collect();
+    assert_eq!(got, expect, "the on-demand reads are the server's rows");
+    assert!(got.contains(&"7\tchanged".to_string()));
+
+    // A large one, cancelled once its first chunk is in the log.
+    let big = snapshot(&["--table", "od.big"])["id"].as_u64().unwrap();
+    capture_support::wait_for_record(&runner, Duration::from_secs(60), &|r| {
+        r.snapshot_chunk
+            .as_ref()
+            .is_some_and(|c| c.snapshot_id == big && c.rows_read > 0)
+    });
+    assert_eq!(snapshot(&["--cancel", &big.to_string()])["cancelled"], true);
+    capture_support::wait_for_record(&runner, Duration::from_secs(60), &|r| {
+        r.snapshot_chunk
+            .as_ref()
+            .is_some_and(|c| c.snapshot_id == big && c.cancelled)
+    });
+    let listed = snapshot(&["--list"]);
+    let entry = listed["snapshots"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|t| t["snapshot_id"] == big)
+        .cloned()
+        .unwrap();
+    assert_eq!(entry["state"], "cancelled", "{listed}");
+    tokio::time::sleep(Duration::from_secs(1)).await;
+    let after = of_snapshot(&runner, big);
+    let read: usize = after
+        .iter()
+        .flat_map(|r| &r.changes)
+        .map(|c| c.rows.len())
+        .sum();
+    assert!(
+        read > 0 && read < 200_000,
+        "{read} rows of the cancelled snapshot"
+    );
+    assert!(!after
+        .iter()
+        .any(|r| r.snapshot_chunk.as_ref().unwrap().table_done));
+    let cancel_at = after
+        .iter()
+        .position(|r| r.snapshot_chunk.as_ref().unwrap().cancelled)
+        .unwrap();
+    assert_eq!(
+        cancel_at + 1,
+        after.len(),
+        "no chunk of it after the cancel"
+    );
+    runner.stop();
 }

@@ -6,6 +6,7 @@ pub mod groups;
 pub mod history;
 pub mod report;
 pub mod run;
+pub mod snapshot;
 pub mod tail;
 
 /// Opens the log of source `name` in data folder `data` read-only; a

@@ -428,6 +428,11 @@ impl Driver {
             return std::future::pending().await;
         };
         loop {
+            let requests = d.status.take_snapshot_requests();
+            if !requests.is_empty() {
+                d.queued.extend(requests);
+                return Some(Ok(()));
+            }
             let room = d.pending.len() < 2 * d.opts.parallel.max(1);
             let got = match d.rx.as_mut() {
                 Some(rx) => tokio::select! {
@@ -441,11 +446,6 @@ impl Driver {
             };
             if let Some(got) = got {
                 return Some(d.take(got));
-            }
-            let requests = d.status.take_snapshot_requests();
-            if !requests.is_empty() {
-                d.queued.extend(requests);
-                return Some(Ok(()));
             }
         }
     }

@@ -34,6 +34,7 @@ pub mod metrics;
 pub mod page;
 pub mod seek;
 pub mod sinks;
+pub mod snapshots;
 pub mod source;
 pub mod status;
 
@@ -182,6 +183,14 @@ fn router(state: AppState) -> Router {
         .route(
             "/v1/sources/{name}/groups/{group}/commit",
             post(changes::commit),
+        )
+        .route(
+            "/v1/sources/{name}/snapshots",
+            get(snapshots::list).post(snapshots::start),
+        )
+        .route(
+            "/v1/sources/{name}/snapshots/{id}",
+            axum::routing::delete(snapshots::cancel),
         )
         .route("/v1/sinks/{name}/restart", post(sinks::restart))
         .route_layer(axum::middleware::from_fn_with_state(state.clone(), auth));
