@@ -58,14 +58,14 @@ impl Drop for Tmpfs {
     }
 }
 
-/// `sluice run` of source `df` into `data`, HTTP on `port`, fsync always,
-/// no compression, its log in `log`; `fsync_trigger`: fsyncs fail with
+/// `sluice run` of source `df` into `data`, HTTP on `port`, no
+/// compression, its log in `log`; `fsync_trigger`: fsyncs fail with
 /// `ENOSPC` while that file exists.
 fn start_run(
     db: &MariaDb,
     data: &Path,
     port: u16,
-    segment_bytes: &str,
+    (segment_bytes, fsync): (&str, &str),
     log: &Path,
     fsync_trigger: Option<&Path>,
 ) -> Killed {
@@ -73,7 +73,7 @@ fn start_run(
     cmd.args(["run", "--name", "df", "--source", &db.url()])
         .arg("--data")
         .arg(data)
-        .args(["--server-id", "4931", "--fsync", "always"])
+        .args(["--server-id", "4931", "--fsync", fsync])
         .args(["--segment-bytes", segment_bytes])
         .args(["--compression", "none", "--http-addr"])
         .arg(format!("127.0.0.1:{port}"))
@@ -109,6 +109,11 @@ fn capture(base: &str) -> Option<Value> {
 
 /// Every inserted row in the log: id → times seen.
 fn ids_in_log(data: &Path) -> BTreeMap<i64, u32> {
+    ids_in(&tail_log(data))
+}
+
+/// The log as NDJSON (`sluice tail`, json format).
+fn tail_log(data: &Path) -> String {
     let out = Command::new(env!("CARGO_BIN_EXE_sluice"))
         .args(["tail", "--data"])
         .arg(data)
@@ -120,7 +125,7 @@ fn ids_in_log(data: &Path) -> BTreeMap<i64, u32> {
         "sluice tail: {}",
         String::from_utf8_lossy(&out.stderr)
     );
-    ids_in(&String::from_utf8_lossy(&out.stdout))
+    String::from_utf8_lossy(&out.stdout).into_owned()
 }
 
 /// The ids the HTTP API serves from the start of the log (no group).
@@ -149,17 +154,27 @@ fn served_prefix(base: &str, total: i64) -> i64 {
 /// Row ids of NDJSON change events: id → times seen.
 fn ids_in(ndjson: &str) -> BTreeMap<i64, u32> {
     let mut seen = BTreeMap::new();
+    for after in after_images(ndjson) {
+        let id = after["id"]
+            .as_i64()
+            .unwrap_or_else(|| panic!("a row without its named id: {after}"));
+        *seen.entry(id).or_insert(0) += 1;
+    }
+    seen
+}
+
+/// The after images of NDJSON change events' rows.
+fn after_images(ndjson: &str) -> Vec<Value> {
+    let mut images = Vec::new();
     for line in ndjson.lines() {
         let rec: Value = serde_json::from_str(line).unwrap();
         for c in rec["changes"].as_array().into_iter().flatten() {
             for row in c["rows"].as_array().into_iter().flatten() {
-                if let Some(id) = row["after"]["id"].as_i64() {
-                    *seen.entry(id).or_insert(0) += 1;
-                }
+                images.push(row["after"].clone());
             }
         }
     }
-    seen
+    images
 }
 
 #[test]
@@ -176,7 +191,14 @@ fn capture_pauses_on_a_full_disk_and_resumes_exactly() {
     let port = sluice_testkit::free_port();
     let base = format!("http://127.0.0.1:{port}");
     // Uncompressed: the load's bytes are what fills the disk.
-    let run = start_run(&db, &data, port, "1MiB", &dir.path().join("run.log"), None);
+    let run = start_run(
+        &db,
+        &data,
+        port,
+        ("1MiB", "always"),
+        &dir.path().join("run.log"),
+        None,
+    );
     let run_log = || std::fs::read_to_string(dir.path().join("run.log")).unwrap_or_default();
     wait_for("capture streaming", Duration::from_secs(60), || {
         (capture(&base)?["state"] == "streaming").then_some(())
@@ -275,12 +297,26 @@ fn insert(db: &MariaDb, from: i64, to: i64) {
         let rows: Vec<String> = (start..start + 10)
             .map(|i| format!("({i}, '{pad}')"))
             .collect();
-        db.sql(&format!("INSERT INTO df.t VALUES {}", rows.join(", ")));
+        db.sql(&format!(
+            "INSERT INTO df.t (id, pad) VALUES {}",
+            rows.join(", ")
+        ));
     }
 }
 
 #[test]
 fn fsync_failing_with_enospc_pauses_capture_and_it_resumes_exactly() {
+    fsync_enospc_mid_way("always");
+}
+
+/// The fsync thread meets the full disk, not the append: the next append
+/// hears of the records dropped.
+#[test]
+fn fsync_failing_with_enospc_under_interval_pauses_and_resumes_exactly() {
+    fsync_enospc_mid_way("interval:50");
+}
+
+fn fsync_enospc_mid_way(fsync: &str) {
     let Some(db) = MariaDb::start_default() else {
         return;
     };
@@ -296,7 +332,7 @@ fn fsync_failing_with_enospc_pauses_capture_and_it_resumes_exactly() {
         &db,
         &data,
         port,
-        "64KiB",
+        ("64KiB", fsync),
         &dir.path().join("run.log"),
         Some(&trigger),
     );
@@ -311,8 +347,15 @@ fn fsync_failing_with_enospc_pauses_capture_and_it_resumes_exactly() {
 
     std::fs::write(&trigger, b"").unwrap();
     // Capture follows this load while fsyncs fail: what it appends is
-    // dropped, pulled again, and dropped again, until they succeed.
-    insert(&db, 300, 1500);
+    // dropped, pulled again, and dropped again, until they succeed. The
+    // DDL in it is dropped too: the schema history must not keep it (a
+    // column added twice would be read from the server, which by then
+    // has dropped it again).
+    insert(&db, 300, 800);
+    db.sql("ALTER TABLE df.t ADD COLUMN extra INT NOT NULL DEFAULT 7");
+    insert(&db, 800, 1200);
+    db.sql("ALTER TABLE df.t DROP COLUMN extra");
+    insert(&db, 1200, 1500);
     let paused = wait_for(
         "capture to pause on failing fsyncs",
         Duration::from_secs(60),
@@ -352,4 +395,12 @@ fn fsync_failing_with_enospc_pauses_capture_and_it_resumes_exactly() {
 
     std::fs::remove_file(&trigger).unwrap();
     caught_up_and_exact(&db, &base, &data, run);
+    // The history followed each DDL once: rows between them have
+    // `extra = 7`, the others no `extra`, as the server wrote them.
+    for after in after_images(&tail_log(&data)) {
+        let id = after["id"].as_i64().unwrap();
+        let between = (800..1200).contains(&id);
+        assert_eq!(after["extra"].as_i64(), between.then_some(7), "{after}");
+        assert_eq!(after.as_object().unwrap().len(), 2 + usize::from(between));
+    }
 }
