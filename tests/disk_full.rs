@@ -344,6 +344,14 @@ fn fsync_enospc_mid_way(fsync: &str) {
     wait_for("the first rows captured", Duration::from_secs(60), || {
         (ids_served(&base).len() == 300).then_some(())
     });
+    let group = format!("{base}/v1/sources/df/groups/reader");
+    let http = reqwest::blocking::Client::new();
+    let created = http
+        .post(format!("{base}/v1/sources/df/groups"))
+        .json(&serde_json::json!({"name": "reader", "start": "earliest"}))
+        .send()
+        .unwrap();
+    assert_eq!(created.status(), 201);
 
     std::fs::write(&trigger, b"").unwrap();
     // Capture follows this load while fsyncs fail: what it appends is
@@ -373,8 +381,28 @@ fn fsync_enospc_mid_way(fsync: &str) {
     insert(&db, 1500, 1700);
     std::thread::sleep(Duration::from_secs(1));
     assert_eq!(capture(&base).unwrap()["state"], "disk_full");
-    // Mid-way, and readers still get exactly what was durable before.
+    // Mid-way, and readers still get exactly what was durable before:
+    // without a group, and through a group, whose commit waits for room.
     assert_eq!(served_prefix(&base, 1700), 300);
+    let url = format!("{base}/v1/sources/df/changes?group=reader&max=100000&wait_ms=0");
+    let read = http.get(url).send().unwrap();
+    let next = read.headers()["Sluice-Next-Offset"]
+        .to_str()
+        .unwrap()
+        .to_string();
+    let ids = ids_in(&read.text().unwrap());
+    assert!(ids.keys().copied().eq(0..300), "{ids:?}");
+    let next: u64 = next.parse().unwrap();
+    let commit = || {
+        http.post(format!("{group}/commit"))
+            .json(&serde_json::json!({"offset": next}))
+            .send()
+            .unwrap()
+    };
+    let refused = commit();
+    assert_eq!(refused.status(), 507, "{}", refused.text().unwrap());
+    let stored = || get(&group).unwrap()["offset"].as_u64().unwrap();
+    assert_eq!(stored(), 0);
     let log = run_log();
     assert!(
         log.contains("the log's disk is full: capture paused"),
@@ -394,6 +422,8 @@ fn fsync_enospc_mid_way(fsync: &str) {
     assert!(pauses >= 1.0, "{metrics}");
 
     std::fs::remove_file(&trigger).unwrap();
+    assert!(commit().status().is_success());
+    assert_eq!(stored(), next);
     caught_up_and_exact(&db, &base, &data, run);
     // The history followed each DDL once: rows between them have
     // `extra = 7`, the others no `extra`, as the server wrote them.
