@@ -20,7 +20,9 @@ pub enum StorageError {
         #[source]
         source: io::Error,
     },
-    /// An fsync failed. The log refuses further appends: after a failed
+    /// An fsync failed, not for a full disk (that is
+    /// [`StorageError::DiskFullSync`], or a retryable `Io` error for files
+    /// rewritten whole). The log refuses further appends: after a failed
     /// fsync the kernel may have dropped dirty pages, so what is on disk is
     /// unknown until the log is reopened (which re-scans the tail).
     #[error("fsync of {path} failed, the log is closed for appends until reopened: {source}")]
