@@ -360,8 +360,9 @@ impl Capture {
     /// Where to resume after an interrupted session: the log's last
     /// durable record. `reload`: after a full disk, whose failed append or
     /// fsync may have left the schema history ahead of the log (DDL it
-    /// followed that the log lost): the history is rebuilt from the log,
-    /// as at start.
+    /// followed that the log lost) and the checkpoint state wrong (a
+    /// checkpoint record dropped): both are rebuilt from the log, as at
+    /// start.
     fn resume_from_log(&mut self, reload: bool) -> Result<Option<Resume>, CaptureError> {
         let name = self.opts.name.clone();
         let storage = |source| CaptureError::Storage {
