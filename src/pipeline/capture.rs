@@ -207,8 +207,14 @@ pub async fn run(
     )));
 
     let mut backoff = Backoff::new(Duration::from_millis(200), Duration::from_secs(30));
+    // An error met while getting ready to resume (a full disk still full).
+    let mut retry: Option<CaptureError> = None;
     loop {
-        match capture.stream(&from, &mut shutdown).await {
+        let session = match retry.take() {
+            Some(e) => Err(e),
+            None => capture.stream(&from, &mut shutdown).await,
+        };
+        match session {
             Ok(Ended::Shutdown) => {
                 status.set_state(ConnectionState::Stopped);
                 break;
@@ -222,7 +228,8 @@ pub async fn run(
                 let delay = backoff.next_delay().unwrap_or(Duration::from_secs(30));
                 if e.disk_full() {
                     // Nothing partial stays: the log's tail is its last
-                    // whole batch, and capture resumes from there.
+                    // durable batch (what a failed fsync covered was
+                    // dropped), and capture resumes from there.
                     status.set_state(ConnectionState::DiskFull);
                     metrics::counter!("sluice_disk_full_total", "source" => name.clone())
                         .increment(1);
@@ -235,11 +242,22 @@ pub async fn run(
                     _ = shutdown.changed() => { status.set_state(ConnectionState::Stopped); break; }
                 }
                 capture.query = None;
-                let resume = resume_point(&capture.log, capture.opts.resume_by_gtid)
-                    .map_err(|e| other(e.to_string()))?;
-                if let Some(r) = resume {
-                    from = r.from;
-                    capture.skip_parts = r.skip_parts;
+                match capture.resume_from_log(e.disk_full()) {
+                    Ok(Some(r)) => {
+                        from = r.from;
+                        capture.skip_parts = r.skip_parts;
+                        status.resumed_after(&r.last);
+                    }
+                    Ok(None) => {}
+                    Err(e) if e.retryable() => {
+                        // Paused again, without resetting the backoff.
+                        retry = Some(e);
+                        continue;
+                    }
+                    Err(e) => {
+                        status.error(e.to_string(), true);
+                        return Err(e);
+                    }
                 }
             }
             Err(e) => {
@@ -335,6 +353,46 @@ impl Capture {
             name: self.opts.name.clone(),
             source: Box::new(source),
         }
+    }
+
+    /// Where to resume after an interrupted session: the log's last
+    /// durable record. `reload`: after a full disk, whose failed append or
+    /// fsync may have left the schema history ahead of the log (DDL it
+    /// followed that the log lost) and the checkpoint state wrong (a
+    /// checkpoint record dropped): both are rebuilt from the log, as at
+    /// start.
+    fn resume_from_log(&mut self, reload: bool) -> Result<Option<Resume>, CaptureError> {
+        let name = self.opts.name.clone();
+        let storage = |source| CaptureError::Storage {
+            name: name.clone(),
+            source,
+        };
+        let other = |message: String| CaptureError::Other {
+            name: name.clone(),
+            message,
+        };
+        let resume = resume_point(&self.log, self.opts.resume_by_gtid).map_err(|e| match e {
+            super::resume::ResumeError::Storage(s) => storage(s),
+            e => other(e.to_string()),
+        })?;
+        if reload {
+            let dialect = self.history.dialect().clone();
+            let history = self
+                .schema_log
+                .load(&self.log, dialect)
+                .map_err(|e| match e {
+                    super::schema_log::LoadError::Storage(s) => storage(s),
+                    super::schema_log::LoadError::Io(io) if sluice_storage::is_disk_full(&io) => {
+                        CaptureError::DiskFull {
+                            name: name.clone(),
+                            message: format!("writing the schema record list: {io}"),
+                        }
+                    }
+                    e => other(e.to_string()),
+                })?;
+            self.history = history.with_filter(filter_fn(&self.opts.filter));
+        }
+        Ok(resume)
     }
 
     /// A new log: resolve the start point, snapshot the captured tables'
