@@ -434,3 +434,56 @@ fn fsync_enospc_mid_way(fsync: &str) {
         assert_eq!(after.as_object().unwrap().len(), 2 + usize::from(between));
     }
 }
+
+/// A restart on a full disk: opening the log (recovery, the settings
+/// file) meets failing fsyncs. `sluice run` waits for room instead of
+/// exiting, then starts capture where the log ends.
+#[test]
+fn a_full_disk_at_start_up_is_waited_out() {
+    let Some(db) = MariaDb::start_default() else {
+        return;
+    };
+    let dir = tempfile::tempdir().unwrap();
+    db.sql("CREATE DATABASE df; CREATE TABLE df.t (id INT PRIMARY KEY, pad VARCHAR(1000))");
+    let data = dir.path().join("data");
+    let trigger = dir.path().join("fsync-full");
+    let port = sluice_testkit::free_port();
+    let base = format!("http://127.0.0.1:{port}");
+    let settings = ("64KiB", "always");
+    let first = start_run(
+        &db,
+        &data,
+        port,
+        settings,
+        &dir.path().join("first.log"),
+        Some(&trigger),
+    );
+    wait_for("capture streaming", Duration::from_secs(60), || {
+        (capture(&base)?["state"] == "streaming").then_some(())
+    });
+    insert(&db, 0, 100);
+    wait_for("the first rows captured", Duration::from_secs(60), || {
+        (ids_served(&base).len() == 100).then_some(())
+    });
+    drop(first);
+
+    std::fs::write(&trigger, b"").unwrap();
+    let log_path = dir.path().join("second.log");
+    let mut second = start_run(&db, &data, port, settings, &log_path, Some(&trigger));
+    insert(&db, 100, 300);
+    let waiting = wait_for(
+        "the open to meet the full disk",
+        Duration::from_secs(30),
+        || {
+            let log = std::fs::read_to_string(&log_path).unwrap_or_default();
+            log.contains("cannot open the log").then_some(log)
+        },
+    );
+    std::thread::sleep(Duration::from_secs(2));
+    assert!(
+        second.0.try_wait().unwrap().is_none(),
+        "sluice run exited on a full disk at start-up:\n{waiting}"
+    );
+    std::fs::remove_file(&trigger).unwrap();
+    caught_up_and_exact(&db, &base, &data, second);
+}
