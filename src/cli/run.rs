@@ -88,6 +88,29 @@ struct Planned {
     log_config: LogConfig,
 }
 
+/// Opens a source's log. Opening may write (recovery cuts a torn tail, the
+/// settings file is rewritten), so a full disk is waited out with backoff
+/// as capture waits one out later, instead of ending the process.
+async fn open_log(source: &str, dir: &std::path::Path, config: LogConfig) -> anyhow::Result<Log> {
+    let mut wait = std::time::Duration::from_secs(1);
+    loop {
+        match Log::open(dir, config.clone()) {
+            Ok(log) => return Ok(log),
+            Err(e) if e.is_disk_full() => {
+                metrics::counter!("sluice_disk_full_total", "source" => source.to_string())
+                    .increment(1);
+                tracing::error!(source, log = %dir.display(), error = %e, retry_in = ?wait,
+                    "the log's disk is full: cannot open the log; free space and capture starts");
+                tokio::time::sleep(wait).await;
+                wait = (wait * 2).min(std::time::Duration::from_secs(30));
+            }
+            Err(e) => {
+                return Err(e).with_context(|| format!("cannot open the log in {}", dir.display()))
+            }
+        }
+    }
+}
+
 pub async fn main(args: RunArgs) -> anyhow::Result<()> {
     let (data, sources, sinks) = plan(&args)?;
     // Runs that end by themselves: sinks deliver everything first.
@@ -109,8 +132,7 @@ pub async fn main(args: RunArgs) -> anyhow::Result<()> {
         let dir = pipeline::log_dir(&data, &planned.options.name);
         std::fs::create_dir_all(&dir)
             .with_context(|| format!("cannot create the log folder {}", dir.display()))?;
-        let log = Log::open(&dir, planned.log_config)
-            .with_context(|| format!("cannot open the log in {}", dir.display()))?;
+        let log = open_log(&planned.options.name, &dir, planned.log_config).await?;
         logs.insert(planned.options.name.clone(), log.clone());
         let status = StatusHandle::new(&planned.options.name);
         served.push(crate::serve::listen::Served {

@@ -13,25 +13,23 @@
 
 use super::resume::{at_or_after, file_number, resume_point, Resume};
 use super::schema_log::SchemaLog;
-use super::split::split;
+use super::spill::{Chunk, Spill};
+use super::staging::{stage, Staged, PART_BYTES};
 use super::status::{ConnectionState, StatusHandle};
 use crate::decode::header::EventHeader;
 use crate::decode::{event_type, ChecksumAlg, Decoder};
 use crate::filter::TableFilter;
-use crate::proto::{self, Record, TableChange};
+use crate::proto::{self, Record};
 use crate::schema::{catalog, Catalog, Dialect, SchemaError, SchemaHistory};
 use crate::source::{
     failover, Backoff, Connection, DumpFrom, DumpOptions, Flavour, SourceConfig, SourceError,
     StartPoint, StreamEvent,
 };
-use prost::Message;
 use sluice_storage::{Log, NewRecord, SourcePos};
 use std::path::PathBuf;
 use std::time::{Duration, Instant};
 use tokio::sync::{mpsc, watch};
 
-/// Records above this size are split into parts (see [`super::split`]).
-const PART_BYTES: usize = 4 << 20;
 /// At most this many bytes of records go into one append.
 const BATCH_BYTES: usize = 8 << 20;
 /// Retries of the very first connection before `sluice run` gives up.
@@ -229,8 +227,14 @@ pub async fn run(
     )));
 
     let mut backoff = Backoff::new(Duration::from_millis(200), Duration::from_secs(30));
+    // An error met while getting ready to resume (a full disk still full).
+    let mut retry: Option<CaptureError> = None;
     loop {
-        match capture.stream(&from, &mut shutdown).await {
+        let session = match retry.take() {
+            Some(e) => Err(e),
+            None => capture.stream(&from, &mut shutdown).await,
+        };
+        match session {
             Ok(Ended::Shutdown) => {
                 status.set_state(ConnectionState::Stopped);
                 break;
@@ -244,7 +248,8 @@ pub async fn run(
                 let delay = backoff.next_delay().unwrap_or(Duration::from_secs(30));
                 if e.disk_full() {
                     // Nothing partial stays: the log's tail is its last
-                    // whole batch, and capture resumes from there.
+                    // durable batch (what a failed fsync covered was
+                    // dropped), and capture resumes from there.
                     status.set_state(ConnectionState::DiskFull);
                     metrics::counter!("sluice_disk_full_total", "source" => name.clone())
                         .increment(1);
@@ -257,11 +262,22 @@ pub async fn run(
                     _ = shutdown.changed() => { status.set_state(ConnectionState::Stopped); break; }
                 }
                 capture.query = None;
-                let resume = resume_point(&capture.log, capture.opts.resume_by_gtid)
-                    .map_err(|e| other(e.to_string()))?;
-                if let Some(r) = resume {
-                    from = r.from;
-                    capture.skip_parts = r.skip_parts;
+                match capture.resume_from_log(e.disk_full()) {
+                    Ok(Some(r)) => {
+                        from = r.from;
+                        capture.skip_parts = r.skip_parts;
+                        status.resumed_after(&r.last);
+                    }
+                    Ok(None) => {}
+                    Err(e) if e.retryable() => {
+                        // Paused again, without resetting the backoff.
+                        retry = Some(e);
+                        continue;
+                    }
+                    Err(e) => {
+                        status.error(e.to_string(), true);
+                        return Err(e);
+                    }
                 }
             }
             Err(e) => {
@@ -357,6 +373,46 @@ impl Capture {
             name: self.opts.name.clone(),
             source: Box::new(source),
         }
+    }
+
+    /// Where to resume after an interrupted session: the log's last
+    /// durable record. `reload`: after a full disk, whose failed append or
+    /// fsync may have left the schema history ahead of the log (DDL it
+    /// followed that the log lost) and the checkpoint state wrong (a
+    /// checkpoint record dropped): both are rebuilt from the log, as at
+    /// start.
+    fn resume_from_log(&mut self, reload: bool) -> Result<Option<Resume>, CaptureError> {
+        let name = self.opts.name.clone();
+        let storage = |source| CaptureError::Storage {
+            name: name.clone(),
+            source,
+        };
+        let other = |message: String| CaptureError::Other {
+            name: name.clone(),
+            message,
+        };
+        let resume = resume_point(&self.log, self.opts.resume_by_gtid).map_err(|e| match e {
+            super::resume::ResumeError::Storage(s) => storage(s),
+            e => other(e.to_string()),
+        })?;
+        if reload {
+            let dialect = self.history.dialect().clone();
+            let history = self
+                .schema_log
+                .load(&self.log, dialect)
+                .map_err(|e| match e {
+                    super::schema_log::LoadError::Storage(s) => storage(s),
+                    super::schema_log::LoadError::Io(io) if sluice_storage::is_disk_full(&io) => {
+                        CaptureError::DiskFull {
+                            name: name.clone(),
+                            message: format!("writing the schema record list: {io}"),
+                        }
+                    }
+                    e => other(e.to_string()),
+                })?;
+            self.history = history.with_filter(filter_fn(&self.opts.filter));
+        }
+        Ok(resume)
     }
 
     /// A new log: resolve the start point, snapshot the captured tables'
@@ -636,7 +692,18 @@ impl Capture {
                     if let (Some(start), Some(changes)) =
                         (decoder.open_start(), decoder.take_open_changes())
                     {
-                        self.spill(&mut spill, (decoder.file().to_string(), start), changes);
+                        let changes = spill.add(
+                            &mut self.history,
+                            &self.opts.filter,
+                            &self.opts.name,
+                            (decoder.file().to_string(), start),
+                            changes,
+                        );
+                        // Snapshot hook: these rows change keys of chunks
+                        // being read.
+                        if let Some(driver) = &self.snapshot {
+                            driver.observe(&changes, decoder.file(), start);
+                        }
                     }
                 }
                 if self.reached_until(&decoder, header) {
@@ -725,30 +792,6 @@ impl Capture {
             return Ok(None);
         }
         Ok(Some(record))
-    }
-
-    /// Name, filter and encode the row changes taken out of the open
-    /// transaction that starts at `owner` (file, position).
-    fn spill(&mut self, spill: &mut Spill, owner: (String, u64), mut changes: Vec<TableChange>) {
-        let mut warnings: Vec<String> = Vec::new();
-        let at = format!("{}:{}", owner.0, owner.1);
-        for change in &mut changes {
-            if let Some(w) = self.history.enrich(change, &at) {
-                if !warnings.contains(&w) {
-                    warnings.push(w);
-                }
-            }
-        }
-        for w in warnings {
-            tracing::warn!(source = %self.opts.name, "{w}");
-        }
-        let filter = &self.opts.filter;
-        changes.retain(|c| filter.matches(&c.schema, &c.table));
-        // Snapshot hook: these rows change keys of chunks being read.
-        if let Some(driver) = &self.snapshot {
-            driver.observe(&changes, &owner.0, owner.1);
-        }
-        spill.push(owner, &changes);
     }
 
     /// Snapshot hook: is a snapshot still reading or holding chunks?
@@ -914,58 +957,6 @@ impl Capture {
     }
 }
 
-/// A log record ready to append: its encoded bytes and the keys the log
-/// and the status need.
-struct Staged {
-    bytes: Vec<u8>,
-    commit_time_ms: i64,
-    file: String,
-    next: u64,
-    gtid: String,
-    /// Index the record by its GTID: the last part of a transaction (the
-    /// transaction is in the log once it is complete); never a snapshot,
-    /// whose `gtid` is the server's whole set, not a contribution.
-    index_gtid: bool,
-    last_part: bool,
-    /// A DDL or snapshot record, listed in the schema record list.
-    schema: bool,
-    /// A snapshot record (the first one, or a checkpoint).
-    snapshot: bool,
-    rows: u64,
-    /// A table snapshot's record: its label in the snapshot record list.
-    snapshot_label: Option<String>,
-}
-
-impl Staged {
-    /// `chunk`: changes encoded ahead, appended after the record's own
-    /// fields (a protobuf message may repeat a field anywhere).
-    fn new(record: Record, chunk: Option<Chunk>) -> Staged {
-        let position = record.position.clone().unwrap_or_default();
-        let mut bytes = record.encode_to_vec();
-        let mut rows: u64 = record.changes.iter().map(|c| c.rows.len() as u64).sum();
-        if let Some(chunk) = chunk {
-            bytes.extend_from_slice(&chunk.bytes);
-            rows += chunk.rows;
-        }
-        Staged {
-            bytes,
-            commit_time_ms: record.commit_time_ms,
-            file: position.file,
-            next: position.next,
-            index_gtid: record.last_part && record.snapshot.is_none(),
-            last_part: record.last_part,
-            schema: record.ddl.is_some() || record.snapshot.is_some(),
-            snapshot: record.snapshot.is_some(),
-            rows,
-            snapshot_label: record
-                .snapshot_chunk
-                .as_ref()
-                .map(crate::snapshot::progress::label),
-            gtid: record.gtid,
-        }
-    }
-}
-
 /// Did a statement other than a transaction's BEGIN/COMMIT (so: a DDL)
 /// reach the binlog between `from` and `file:pos`? A rotation in between
 /// counts as yes (the caller retries).
@@ -1103,246 +1094,5 @@ impl Progress {
             "capturing"
         );
         *self = Progress::new();
-    }
-}
-
-/// Split `record` into parts where large and encode each part, so the
-/// decoded form is dropped right away (a decoded transaction takes a
-/// few times its encoded size). `chunks` are its changes encoded ahead
-/// (see [`Spill`]): each becomes a part of its own, before the parts of
-/// what `record` still holds. Returns the bytes staged.
-/// `skip_parts`: (start, n) of a transaction whose first n parts the log
-/// already holds (an interrupted earlier run).
-fn stage(
-    record: Record,
-    chunks: Vec<Chunk>,
-    skip_parts: &mut Option<(u64, u32)>,
-    staged: &mut Vec<Staged>,
-) -> usize {
-    let start = record.position.as_ref().map(|p| p.start).unwrap_or(0);
-    let mut parts: Vec<(Record, Option<Chunk>)> = Vec::new();
-    if !chunks.is_empty() {
-        let header = Record {
-            changes: Vec::new(),
-            statements: Vec::new(),
-            ..record.clone()
-        };
-        parts.extend(chunks.into_iter().map(|c| (header.clone(), Some(c))));
-    }
-    let rest_empty =
-        record.changes.is_empty() && record.statements.is_empty() && record.ddl.is_none();
-    if parts.is_empty() || !rest_empty {
-        parts.extend(split(record, PART_BYTES).into_iter().map(|p| (p, None)));
-    }
-    let count = parts.len();
-    for (i, (part, _)) in parts.iter_mut().enumerate() {
-        part.part = i as u32;
-        part.last_part = i + 1 == count;
-    }
-    if let Some((skip_start, present)) = *skip_parts {
-        if skip_start == start {
-            parts.retain(|(p, _)| p.part >= present);
-            *skip_parts = None;
-        }
-    }
-    let mut bytes = 0;
-    for (part, chunk) in parts {
-        let s = Staged::new(part, chunk);
-        bytes += s.bytes.len();
-        staged.push(s);
-    }
-    bytes
-}
-
-/// The changes of a large open transaction, taken out of the decoder every
-/// `PART_BYTES` of rows events and encoded at once, so a transaction of a
-/// million rows is held encoded (about its binlog size) rather than
-/// decoded (several times that) until its commit arrives.
-#[derive(Default)]
-struct Spill {
-    /// The transaction the chunks belong to: binlog file and start.
-    owner: Option<(String, u64)>,
-    chunks: Vec<Chunk>,
-}
-
-/// Encoded `TableChange`s as the repeated `changes` field of a `Record`.
-struct Chunk {
-    bytes: Vec<u8>,
-    rows: u64,
-}
-
-/// Field number of `Record.changes` in change.proto.
-const RECORD_CHANGES_FIELD: u32 = 5;
-
-impl Spill {
-    fn push(&mut self, owner: (String, u64), changes: &[TableChange]) {
-        if self.owner.as_ref() != Some(&owner) {
-            self.chunks.clear();
-            self.owner = Some(owner);
-        }
-        if changes.is_empty() {
-            return;
-        }
-        let mut bytes = Vec::new();
-        let mut rows = 0;
-        for change in changes {
-            prost::encoding::message::encode(RECORD_CHANGES_FIELD, change, &mut bytes);
-            rows += change.rows.len() as u64;
-        }
-        self.chunks.push(Chunk { bytes, rows });
-    }
-
-    /// The chunks of `record`'s transaction. Chunks of another transaction
-    /// (one the decoder dropped unfinished) are discarded with a warning.
-    fn take_for(&mut self, record: &Record, source: &str) -> Vec<Chunk> {
-        let Some(owner) = self.owner.take() else {
-            return Vec::new();
-        };
-        let chunks = std::mem::take(&mut self.chunks);
-        let position = record.position.as_ref();
-        if position.is_some_and(|p| p.file == owner.0 && p.start == owner.1) {
-            return chunks;
-        }
-        if !chunks.is_empty() {
-            tracing::warn!(
-                source,
-                "the transaction at {}:{} never committed in the stream; its {} rows read so far are dropped",
-                owner.0,
-                owner.1,
-                chunks.iter().map(|c| c.rows).sum::<u64>()
-            );
-        }
-        Vec::new()
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-    use crate::proto::{value::Kind, ChangeKind, Image, Row, Value};
-
-    fn change(table: &str, rows: std::ops::Range<u64>) -> TableChange {
-        TableChange {
-            schema: "s".into(),
-            table: table.into(),
-            kind: ChangeKind::Insert as i32,
-            rows: rows
-                .map(|r| Row {
-                    before: None,
-                    after: Some(Image {
-                        values: vec![Value {
-                            kind: Some(Kind::Uint(r)),
-                        }],
-                    }),
-                })
-                .collect(),
-            ..Default::default()
-        }
-    }
-
-    fn record(changes: Vec<TableChange>) -> Record {
-        Record {
-            position: Some(proto::BinlogPosition {
-                file: "bin.000003".into(),
-                start: 400,
-                next: 900,
-            }),
-            gtid: "0-1-9".into(),
-            commit_time_ms: 77,
-            changes,
-            last_part: true,
-            ..Default::default()
-        }
-    }
-
-    fn decoded(staged: &[Staged]) -> Vec<Record> {
-        staged
-            .iter()
-            .map(|s| Record::decode(s.bytes.as_slice()).expect("a staged part decodes"))
-            .collect()
-    }
-
-    #[test]
-    fn spilled_chunks_become_leading_parts_of_their_transaction() {
-        let mut spill = Spill::default();
-        let owner = ("bin.000003".to_string(), 400);
-        spill.push(owner.clone(), &[change("a", 0..3), change("b", 3..5)]);
-        spill.push(owner, &[change("a", 5..6)]);
-        let rec = record(vec![change("a", 6..8)]);
-        let chunks = spill.take_for(&rec, "test");
-        assert_eq!(chunks.len(), 2);
-        let mut staged = Vec::new();
-        stage(rec, chunks, &mut None, &mut staged);
-        let parts = decoded(&staged);
-        assert_eq!(parts.len(), 3);
-        let mut rows = Vec::new();
-        for (i, p) in parts.iter().enumerate() {
-            assert_eq!(p.part, i as u32);
-            assert_eq!(p.last_part, i == 2);
-            assert_eq!((p.gtid.as_str(), p.commit_time_ms), ("0-1-9", 77));
-            assert_eq!(
-                p.position.as_ref().map(|p| (p.start, p.next)),
-                Some((400, 900))
-            );
-            for c in &p.changes {
-                for r in &c.rows {
-                    let v = &r.after.as_ref().unwrap().values[0];
-                    rows.push((c.table.clone(), v.kind.clone()));
-                }
-            }
-        }
-        let expect: Vec<_> = [("a", 0), ("a", 1), ("a", 2), ("b", 3), ("b", 4), ("a", 5)]
-            .into_iter()
-            .chain([("a", 6), ("a", 7)])
-            .map(|(t, r)| (t.to_string(), Some(Kind::Uint(r))))
-            .collect();
-        assert_eq!(rows, expect);
-        assert_eq!(staged.iter().map(|s| s.rows).sum::<u64>(), 8);
-        assert_eq!(staged.iter().filter(|s| s.index_gtid).count(), 1);
-    }
-
-    #[test]
-    fn a_transaction_whose_rows_all_went_ahead_ends_with_its_last_chunk() {
-        let mut spill = Spill::default();
-        spill.push(("bin.000003".into(), 400), &[change("a", 0..2)]);
-        let rec = record(Vec::new());
-        let chunks = spill.take_for(&rec, "test");
-        let mut staged = Vec::new();
-        stage(rec, chunks, &mut None, &mut staged);
-        let parts = decoded(&staged);
-        assert_eq!(parts.len(), 1);
-        assert!(parts[0].last_part);
-        assert_eq!(parts[0].changes[0].rows.len(), 2);
-    }
-
-    #[test]
-    fn chunks_of_a_dropped_transaction_never_reach_another() {
-        let mut spill = Spill::default();
-        spill.push(("bin.000003".into(), 100), &[change("a", 0..2)]);
-        let rec = record(vec![change("b", 0..1)]);
-        assert!(spill.take_for(&rec, "test").is_empty());
-        let mut staged = Vec::new();
-        stage(rec, Vec::new(), &mut None, &mut staged);
-        let parts = decoded(&staged);
-        assert_eq!(parts.len(), 1);
-        assert_eq!(parts[0].changes.len(), 1);
-        assert_eq!(parts[0].changes[0].table, "b");
-    }
-
-    #[test]
-    fn a_resumed_transaction_skips_the_parts_the_log_holds() {
-        let mut spill = Spill::default();
-        let owner = ("bin.000003".to_string(), 400);
-        spill.push(owner.clone(), &[change("a", 0..1)]);
-        spill.push(owner, &[change("a", 1..2)]);
-        let rec = record(vec![change("a", 2..3)]);
-        let chunks = spill.take_for(&rec, "test");
-        let mut staged = Vec::new();
-        let mut skip = Some((400, 2));
-        stage(rec, chunks, &mut skip, &mut staged);
-        let parts = decoded(&staged);
-        assert_eq!(skip, None);
-        assert_eq!(parts.len(), 1);
-        assert_eq!((parts[0].part, parts[0].last_part), (2, true));
     }
 }

@@ -8,7 +8,9 @@
 //! - [`resume`]: the resume point, read from the log's last record.
 //! - [`schema_log`]: where the schema records are, to rebuild the history.
 //! - [`server_end`]: polls the server's binlog end for the lag in bytes.
+//! - [`spill`]: the rows of a large open transaction, encoded ahead.
 //! - [`split`]: very large transactions into parts.
+//! - [`staging`]: decoded transactions into encoded parts ready to append.
 //! - [`status`]: what a capture is doing, for `/status` and the progress line.
 
 pub mod capture;
@@ -17,7 +19,9 @@ pub mod origin;
 pub mod resume;
 pub mod schema_log;
 pub mod server_end;
+mod spill;
 pub mod split;
+mod staging;
 pub mod status;
 
 pub use capture::{run, CaptureError, CaptureOptions};

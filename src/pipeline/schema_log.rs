@@ -97,7 +97,9 @@ impl SchemaLog {
             .append(true)
             .open(&self.path)?;
         writeln!(file, "{offset}")?;
-        file.sync_data()
+        // A failed fsync is followed by a new line, not trusted to a
+        // retry: the capture resumes from the log and notes again.
+        sluice_storage::fault::sync_data(&file, &self.path)
     }
 
     /// The offsets listed, or `None` when the file is missing or damaged.

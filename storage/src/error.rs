@@ -20,13 +20,36 @@ pub enum StorageError {
         #[source]
         source: io::Error,
     },
-    /// An fsync failed. The log refuses further appends: after a failed
+    /// An fsync failed, not for a full disk (that is
+    /// [`StorageError::DiskFullSync`], or a retryable `Io` error for files
+    /// rewritten whole). The log refuses further appends: after a failed
     /// fsync the kernel may have dropped dirty pages, so what is on disk is
     /// unknown until the log is reopened (which re-scans the tail).
     #[error("fsync of {path} failed, the log is closed for appends until reopened: {source}")]
     FsyncFailed {
         /// The file being synced.
         path: PathBuf,
+        /// The underlying error.
+        #[source]
+        source: io::Error,
+    },
+    /// An fsync of a segment found the disk full (`ENOSPC`, `EDQUOT`). What
+    /// it covered is not known to be on disk (the kernel may have dropped
+    /// the pages, or kept them without writing them), so it is never
+    /// trusted to a later fsync: the writer went back to the last durable
+    /// record, dropping records `from..to` (which no reader was served),
+    /// and appends continue at `from` once an fsync succeeds again.
+    #[error(
+        "fsync of {path} found the disk full: records {from}..{to} were not durable and are \
+         dropped; the log takes appends again from offset {from} once space is freed: {source}"
+    )]
+    DiskFullSync {
+        /// The file being synced.
+        path: PathBuf,
+        /// The first dropped offset: where appends continue.
+        from: u64,
+        /// One past the last dropped offset (`from` when none was).
+        to: u64,
         /// The underlying error.
         #[source]
         source: io::Error,
@@ -143,18 +166,23 @@ impl StorageError {
                     | io::ErrorKind::InvalidData
                     | io::ErrorKind::InvalidInput
             ),
-            StorageError::Locked(_) => true,
+            StorageError::Locked(_) | StorageError::DiskFullSync { .. } => true,
             _ => false,
         }
     }
 
     /// Whether the file system is full or the quota used up (`ENOSPC`,
-    /// `EDQUOT`) while writing: retried once space is freed. Nothing
-    /// half-written counts, the tail is rewritten from the last whole
-    /// batch. A failed fsync is not this: it poisons the writer (the
-    /// kernel may have dropped the pages), whatever its cause.
+    /// `EDQUOT`) while writing or fsyncing: retried once space is freed.
+    /// Nothing half-written or unsynced counts: the tail is rewritten from
+    /// the last durable batch ([`StorageError::DiskFullSync`]), a small
+    /// file (group, index, footer) is rewritten whole before its next
+    /// fsync. Any other failed fsync poisons the writer.
     pub fn is_disk_full(&self) -> bool {
-        matches!(self, StorageError::Io { source, .. } if is_disk_full(source))
+        match self {
+            StorageError::Io { source, .. } => is_disk_full(source),
+            StorageError::DiskFullSync { .. } => true,
+            _ => false,
+        }
     }
 
     /// Whether this says the folder given is no log: missing, a file, or
@@ -174,6 +202,20 @@ impl StorageError {
             op,
             path: path.into(),
             source,
+        }
+    }
+
+    /// A failed fsync of `path`, which is rewritten whole before it is
+    /// fsynced again: on a full disk a retryable `Io` error ("fsync"),
+    /// otherwise [`StorageError::FsyncFailed`].
+    pub(crate) fn fsync(path: impl Into<PathBuf>, source: io::Error) -> Self {
+        if is_disk_full(&source) {
+            StorageError::io("fsync", path, source)
+        } else {
+            StorageError::FsyncFailed {
+                path: path.into(),
+                source,
+            }
         }
     }
 

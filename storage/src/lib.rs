@@ -37,6 +37,7 @@ mod batch;
 mod codec;
 mod config;
 mod error;
+pub mod fault;
 mod groups;
 mod gtid;
 mod index;

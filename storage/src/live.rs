@@ -17,7 +17,7 @@ use crate::gtid::GtidSet;
 use crate::index::Index;
 use crate::record::{RecordKeys, SourcePos};
 use crate::segment::{self, At, SegmentInfo};
-use crate::{os, StorageError};
+use crate::{fault, os, StorageError};
 
 /// Unlinks a segment's files when dropped, if retention marked it.
 pub(crate) struct FileGuard {
@@ -130,10 +130,7 @@ impl Seg {
         file.set_len(capacity.max(header.len() as u64 + 4096))
             .map_err(|e| StorageError::io("preallocate", &path, e))?;
         segment::write_at(&file, &path, 0, &header)?;
-        file.sync_all().map_err(|e| StorageError::FsyncFailed {
-            path: path.clone(),
-            source: e,
-        })?;
+        fault::sync_all(&file, &path).map_err(|e| StorageError::fsync(&path, e))?;
         drop(file);
         sync_dir(dir)?;
         let seg = Seg::open(dir, base, true)?;
@@ -229,39 +226,133 @@ impl Seg {
     }
 
     fn rebuild_index(&self, info: &SegmentInfo, interval: u64) -> Result<Index, StorageError> {
+        Ok(self.replay(Until::Byte(info.data_end), interval)?.1)
+    }
+
+    /// Goes back to the state after the record before `end` (which ends
+    /// a batch of this segment): info, index and the log tail rebuilt from
+    /// the batches before it. The bytes after it stay; see
+    /// [`Seg::clear_from`].
+    pub fn rewind_to(&self, end: u64, interval: u64) -> Result<Tail, StorageError> {
+        let (info, index, tail) = self.replay(Until::Offset(end), interval)?;
+        *self.info.write() = info;
+        *self.index.write() = Some(Arc::new(index));
+        Ok(tail)
+    }
+
+    /// The segment's info, index and tail after its batches up to `until`.
+    fn replay(
+        &self,
+        until: Until,
+        interval: u64,
+    ) -> Result<(SegmentInfo, Index, Tail), StorageError> {
         let map = self.map();
-        let mut index = Index::new();
-        let mut scratch = SegmentInfo::empty(
-            info.path.clone(),
-            info.base_offset,
-            info.data_start,
-            info.gtid_before.clone(),
-        );
-        let mut tail = Tail {
-            next_offset: info.base_offset,
-            gtid: info.gtid_before.clone(),
-            last: None,
+        let (data_start, gtid_before) = {
+            let info = self.info.read();
+            (info.data_start, info.gtid_before.clone())
         };
-        let mut pos = info.data_start;
-        while pos < info.data_end {
-            match segment::batch_at(&map, pos, info.data_end) {
-                At::Batch(b) => {
-                    account_raw(
-                        &mut scratch,
-                        &mut index,
-                        &mut tail,
-                        pos,
-                        &b.header,
-                        &b.raw,
-                        interval,
-                    );
-                    pos += b.header.total_len();
+        let mut index = Index::new();
+        let mut info = SegmentInfo::empty(self.path.clone(), self.base, data_start, gtid_before);
+        let mut tail = Tail {
+            next_offset: self.base,
+            gtid: info.gtid_before.clone(),
+            last: self.prev.clone(),
+        };
+        let mut pos = data_start;
+        loop {
+            let limit = match until {
+                Until::Byte(end) if pos >= end => break,
+                Until::Offset(end) if tail.next_offset >= end => break,
+                Until::Byte(end) => end,
+                Until::Offset(_) => map.len() as u64,
+            };
+            let what = match segment::batch_at(&map, pos, limit) {
+                At::Batch(b) => match until {
+                    Until::Offset(end) if b.header.next_offset() > end => {
+                        format!(
+                            "batch ends at offset {}, past {end}",
+                            b.header.next_offset()
+                        )
+                    }
+                    _ => {
+                        account_raw(
+                            &mut info, &mut index, &mut tail, pos, &b.header, &b.raw, interval,
+                        );
+                        pos += b.header.total_len();
+                        continue;
+                    }
+                },
+                At::End if matches!(until, Until::Byte(_)) => break,
+                At::End => format!("no batch before offset {end}", end = until.end()),
+                At::Bad(what) => what,
+            };
+            return Err(StorageError::corrupt(&self.path, pos, what));
+        }
+        Ok((info, index, tail))
+    }
+
+    /// Clears the file from byte `pos` to its end, keeping its length:
+    /// frees the range (a hole needs no space, so this works on a full
+    /// disk), or where the file system cannot, writes zeros over its
+    /// data. Only for bytes no reader is served (see `os.rs`).
+    pub fn clear_from(&self, pos: u64) -> Result<(), StorageError> {
+        let len = self
+            .file
+            .metadata()
+            .map_err(|e| StorageError::io("stat", &self.path, e))?
+            .len();
+        if pos >= len {
+            return Ok(());
+        }
+        match os::punch_hole(&self.file, pos, len - pos) {
+            Ok(()) => Ok(()),
+            Err(e) if e.kind() == std::io::ErrorKind::Unsupported => {
+                self.zero_from(pos).map(|_| ())
+            }
+            Err(e) => Err(StorageError::io("free the tail of", &self.path, e)),
+        }
+    }
+
+    /// Writes zeros over every non-zero byte after `pos`; returns how many
+    /// bytes it zeroed. Only the file's data ranges are read: scanning the
+    /// rest of a preallocated segment through the map would fault in (and
+    /// the time would grow with) its empty pages.
+    pub fn zero_from(&self, pos: u64) -> Result<u64, StorageError> {
+        let map = self.map();
+        let ranges = os::data_ranges(&self.file, pos, map.len() as u64)
+            .map_err(|e| StorageError::io("find the data ranges of", &self.path, e))?;
+        const CHUNK: u64 = 1 << 20;
+        let zeros = vec![0u8; CHUNK as usize];
+        let mut zeroed = 0u64;
+        for (from, to) in ranges {
+            let mut at = from;
+            while at < to {
+                let n = CHUNK.min(to - at);
+                let chunk = map.get(at as usize..(at + n) as usize).unwrap_or_default();
+                if crate::codec::first_nonzero(chunk).is_some() {
+                    segment::write_at(&self.file, &self.path, at, &zeros[..n as usize])?;
+                    zeroed += n;
                 }
-                At::End => break,
-                At::Bad(what) => return Err(StorageError::corrupt(&self.path, pos, what)),
+                at += n;
             }
         }
-        Ok(index)
+        Ok(zeroed)
+    }
+}
+
+/// Where [`Seg::replay`] stops: at a byte position, or after the batch
+/// that ends at an offset.
+#[derive(Clone, Copy)]
+enum Until {
+    Byte(u64),
+    Offset(u64),
+}
+
+impl Until {
+    fn end(self) -> u64 {
+        match self {
+            Until::Byte(e) | Until::Offset(e) => e,
+        }
     }
 }
 
@@ -321,17 +412,11 @@ pub(crate) fn write_index(path: &Path, index: &Index, base: u64) -> Result<(), S
     let bytes = index.encode(base);
     std::fs::write(path, &bytes).map_err(|e| StorageError::io("write", path, e))?;
     let f = File::open(path).map_err(|e| StorageError::io("open", path, e))?;
-    f.sync_all().map_err(|e| StorageError::FsyncFailed {
-        path: path.to_path_buf(),
-        source: e,
-    })
+    fault::sync_all(&f, path).map_err(|e| StorageError::fsync(path, e))
 }
 
 /// Fsyncs a directory (after creating, renaming or removing files in it).
 pub(crate) fn sync_dir(dir: &Path) -> Result<(), StorageError> {
     let d = File::open(dir).map_err(|e| StorageError::io("open", dir, e))?;
-    d.sync_all().map_err(|e| StorageError::FsyncFailed {
-        path: dir.to_path_buf(),
-        source: e,
-    })
+    fault::sync_all(&d, dir).map_err(|e| StorageError::fsync(dir, e))
 }

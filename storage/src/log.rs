@@ -90,8 +90,11 @@ pub(crate) struct Inner {
     pub next_listener: AtomicU64,
     /// Held by the thread doing a group-commit fsync.
     pub sync_lock: Mutex<()>,
-    /// Set after a failed fsync: appends are refused.
+    /// Set after a failed fsync (not a full disk): appends are refused.
     pub poisoned: AtomicBool,
+    /// Bumped (under the sync and writer locks) each time a full disk
+    /// makes the writer drop what was not durable (`writer::Rewound`).
+    pub epoch: AtomicU64,
     /// Retention keeps the segment holding this offset and all after it
     /// (`u64::MAX`: no such hold). See [`Log::keep_from`].
     pub keep_from: AtomicU64,
@@ -111,7 +114,12 @@ impl Drop for Inner {
         if !self.read_only && !self.poisoned.load(Ordering::Acquire) {
             let w = self.writer.lock();
             if let Some(seg) = w.active.as_ref() {
-                let _ = seg.file.sync_data();
+                // What a full disk made the writer drop must not be read
+                // back by the next open.
+                if w.rewound.as_ref().is_some_and(|r| !r.cleared) {
+                    let _ = seg.clear_from(seg.info.read().data_end);
+                }
+                let _ = crate::fault::sync_data(&seg.file, &seg.path);
             }
         }
     }
@@ -144,7 +152,7 @@ impl Log {
         let log = Log::assemble(dir, config, false, state, writer, Some(lock));
         if let FsyncPolicy::Interval(every) = log.inner.config.fsync {
             log.spawn_every("sluice-log-fsync", every, |log| {
-                if let Err(e) = log.flush() {
+                if let Err(e) = crate::writer::flush(log, false) {
                     tracing::error!(error = %e, "periodic fsync of the log failed");
                 }
             })?;
@@ -201,6 +209,7 @@ impl Log {
                 next_listener: AtomicU64::new(0),
                 sync_lock: Mutex::new(()),
                 poisoned: AtomicBool::new(false),
+                epoch: AtomicU64::new(0),
                 keep_from: AtomicU64::new(u64::MAX),
                 groups_lock: Mutex::new(()),
                 stop: Arc::new((Mutex::new(false), Condvar::new())),
@@ -267,6 +276,8 @@ impl Log {
         if self.inner.poisoned.load(Ordering::Acquire) {
             return Err(StorageError::Poisoned(self.inner.dir.clone()));
         }
+        // Sealing fsyncs: the sync lock first, as everywhere.
+        let _sync = self.inner.sync_lock.lock();
         let mut w = self.inner.writer.lock();
         let empty = w
             .active
@@ -274,12 +285,6 @@ impl Log {
             .is_none_or(|s| s.info.read().records() == 0);
         if !empty {
             crate::writer::roll(self, &mut w)?;
-            let end = w.tail.next_offset;
-            drop(w);
-            // Sealing fsynced everything before the new segment.
-            if self.inner.config.fsync != FsyncPolicy::Never {
-                self.publish_durable(end);
-            }
         }
         Ok(())
     }
@@ -289,8 +294,7 @@ impl Log {
         if self.inner.read_only {
             return self.refresh();
         }
-        let end = self.inner.writer.lock().tail.next_offset;
-        crate::writer::sync_to(self, end)
+        crate::writer::flush(self, true)
     }
 
     /// One past the last offset readers may see (the durable watermark).
@@ -546,10 +550,10 @@ pub(crate) fn atomic_write(dir: &Path, path: &Path, bytes: &[u8]) -> Result<(), 
         let mut f = File::create(&tmp).map_err(|e| StorageError::io("create", &tmp, e))?;
         f.write_all(bytes)
             .map_err(|e| StorageError::io("write", &tmp, e))?;
-        f.sync_all().map_err(|e| StorageError::FsyncFailed {
-            path: tmp.clone(),
-            source: e,
-        })?;
+        // On a full disk the retry rewrites the whole file before its
+        // fsync: pages a failed fsync dropped are never trusted to a
+        // later one.
+        crate::fault::sync_all(&f, &tmp).map_err(|e| StorageError::fsync(&tmp, e))?;
     }
     std::fs::rename(&tmp, path).map_err(|e| StorageError::io("rename", path, e))?;
     sync_dir(dir)

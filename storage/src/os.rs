@@ -1,13 +1,15 @@
 //! The only module with `unsafe`: read-only memory maps of segment files,
-//! the advisory lock that keeps a second writer out of a directory, and
-//! the data/hole map of a sparse file.
+//! the advisory lock that keeps a second writer out of a directory, the
+//! data/hole map of a sparse file, and punching holes.
 //!
 //! A memory map is dangerous: if the file shrinks below a mapped page, the
 //! next access to that page raises SIGBUS and kills the process. The log
 //! therefore never shrinks a segment file — not when sealing (the footer is
 //! written inside the file and the trailer at its end), not when recovery
-//! drops a torn tail (the tail is overwritten with zeros instead) — and
-//! only ever grows it with `set_len`. Files are removed with `unlink`, which
+//! drops a torn tail (the tail is overwritten with zeros instead), not
+//! when a full disk makes the writer drop what it could not fsync (the
+//! range is punched out, which keeps the length) — and only ever grows it
+//! with `set_len`. Files are removed with `unlink`, which
 //! leaves existing maps valid. Maps are shared through reference counts
 //! ([`Map`] inside `Bytes`), so a file is only unlinked by retention after
 //! the last reader of it is gone.
@@ -61,7 +63,9 @@ pub(crate) fn map_file(
     // grows it, and removes it by unlink, which keeps the pages valid. Bytes
     // inside the map may change when the writer appends, but only in the
     // region beyond the durable end, which readers do not read; recovery's
-    // zeroing of a torn tail only touches bytes that were never durable.
+    // zeroing of a torn tail, and the writer's punching out of what a
+    // full disk kept it from syncing, only touch bytes that were never
+    // durable.
     // Readers treat every byte as untrusted (checksums), so a concurrent
     // change is at worst a detected corruption, never undefined behaviour in
     // safe code built on top of a `&[u8]` of plain bytes.
@@ -129,4 +133,40 @@ pub(crate) fn data_ranges(file: &File, from: u64, to: u64) -> std::io::Result<Ve
         at = end;
     }
     Ok(out)
+}
+
+/// Frees `len` bytes of `file` from `from` (`FALLOC_FL_PUNCH_HOLE`): they
+/// read as zeros after, and the file keeps its length, so maps of it stay
+/// valid. Takes no free space. `Unsupported` where the file system (or
+/// the system) cannot.
+pub(crate) fn punch_hole(file: &File, from: u64, len: u64) -> std::io::Result<()> {
+    #[cfg(target_os = "linux")]
+    {
+        let (Ok(at), Ok(n)) = (libc::off_t::try_from(from), libc::off_t::try_from(len)) else {
+            return Err(std::io::ErrorKind::InvalidInput.into());
+        };
+        // SAFETY: fallocate only reads the descriptor number, which is
+        // valid for the lifetime of the borrowed `File`.
+        let rc = unsafe {
+            libc::fallocate(
+                file.as_raw_fd(),
+                libc::FALLOC_FL_PUNCH_HOLE | libc::FALLOC_FL_KEEP_SIZE,
+                at,
+                n,
+            )
+        };
+        if rc == 0 {
+            return Ok(());
+        }
+        let err = std::io::Error::last_os_error();
+        match err.raw_os_error() {
+            Some(libc::EOPNOTSUPP) => Err(std::io::ErrorKind::Unsupported.into()),
+            _ => Err(err),
+        }
+    }
+    #[cfg(not(target_os = "linux"))]
+    {
+        let _ = (file, from, len);
+        Err(std::io::ErrorKind::Unsupported.into())
+    }
 }

@@ -25,7 +25,6 @@ use crate::config::{FsyncPolicy, LogConfig};
 use crate::gtid::GtidSet;
 use crate::live::{Seg, Tail};
 use crate::log::{read_start, Log, State};
-use crate::os;
 use crate::record::RecordKeys;
 use crate::segment::{self, At};
 use crate::writer::{initial_capacity, seal, Writer};
@@ -154,12 +153,8 @@ pub(crate) fn open_dir(
                 // nothing is promised, and the fsync could cost up to a
                 // segment of the crashed writer's dirty pages.
                 if last && !read_only && config.fsync != FsyncPolicy::Never {
-                    seg.file
-                        .sync_data()
-                        .map_err(|e| StorageError::FsyncFailed {
-                            path: seg.path.clone(),
-                            source: e,
-                        })?;
+                    crate::fault::sync_data(&seg.file, &seg.path)
+                        .map_err(|e| StorageError::fsync(&seg.path, e))?;
                 }
                 if !last && !read_only {
                     let mut cap = seg.file.metadata().map(|m| m.len()).unwrap_or(0);
@@ -253,26 +248,7 @@ fn cut_tail(seg: &Seg, pos: u64, what: &str, next_offset: u64) -> Result<(), Sto
             format!("anything from offset {next_offset} on")
         }
     };
-    // Zero every non-zero byte after `pos`. Only the file's data ranges
-    // are read: scanning the rest of a preallocated segment through the
-    // map would fault in (and the time would grow with) its empty pages.
-    let ranges = os::data_ranges(&seg.file, pos, map.len() as u64)
-        .map_err(|e| StorageError::io("find the data ranges of", &seg.path, e))?;
-    const CHUNK: u64 = 1 << 20;
-    let zeros = vec![0u8; CHUNK as usize];
-    let mut discarded = 0u64;
-    for (from, to) in ranges {
-        let mut at = from;
-        while at < to {
-            let n = CHUNK.min(to - at);
-            let chunk = map.get(at as usize..(at + n) as usize).unwrap_or_default();
-            if crate::codec::first_nonzero(chunk).is_some() {
-                segment::write_at(&seg.file, &seg.path, at, &zeros[..n as usize])?;
-                discarded += n;
-            }
-            at += n;
-        }
-    }
+    let discarded = seg.zero_from(pos)?;
     tracing::warn!(
         segment = %seg.path.display(),
         byte = pos,

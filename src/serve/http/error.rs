@@ -87,6 +87,11 @@ impl From<StorageError> for ApiError {
             }
             StorageError::InvalidGroupName(_) => ApiError::bad_request(detail),
             StorageError::ReadOnly(_) => ApiError::new(StatusCode::CONFLICT, "read_only", detail),
+            // A group commit (or creation) on a full disk: nothing was
+            // stored; the same request succeeds once there is room.
+            e if e.is_disk_full() => {
+                ApiError::new(StatusCode::INSUFFICIENT_STORAGE, "disk_full", detail)
+            }
             _ => ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, "internal", detail),
         }
     }
