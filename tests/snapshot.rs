@@ -634,6 +634,30 @@ async fn initial_only_stops_and_every_format_marks_reads() {
     }
     assert_eq!(rows, expect.len());
 
+    // `--snapshot initial --until current`: the snapshot, then the binlog
+    // up to the start-up end, then exit 0.
+    let bounded = tempfile::tempdir().unwrap();
+    let (code, _, err) = capture_support::sluice(&[
+        "run",
+        "--data",
+        bounded.path().to_str().unwrap(),
+        "--name",
+        "only",
+        "--config",
+        config.to_str().unwrap(),
+        "--snapshot",
+        "initial",
+        "--until",
+        "current",
+    ]);
+    assert_eq!(code, 0, "{err}");
+    let reads = tail_format(bounded.path(), "only", "debezium-json");
+    assert_eq!(
+        reads.len(),
+        expect.len(),
+        "--until current waits for the snapshot"
+    );
+
     // Without binlog_row_image=FULL the merge cannot work: refused, named.
     db.sql("SET GLOBAL binlog_row_image = 'MINIMAL'");
     let fresh = tempfile::tempdir().unwrap();

@@ -513,20 +513,21 @@ impl Capture {
         from: &DumpFrom,
         shutdown: &mut watch::Receiver<bool>,
     ) -> Result<Ended, CaptureError> {
-        if let Some((file, pos)) = &self.until {
-            if from.gtid_set.is_none()
-                && at_or_after((&from.file, from.pos), (file, *pos))
-                && !self.snapshot_active()
-            {
-                return Ok(Ended::Finished);
-            }
-        }
-        // Snapshot hook: chunks not in the log are read again.
+        // Snapshot hook: chunks not in the log are read again (before the
+        // `--until` check: a snapshot still to read keeps the run going).
         if let Some(driver) = self.snapshot.as_mut() {
             let started = driver.start_session(&self.log, &self.history);
             let only_done = driver.finished() && driver.only();
             started.map_err(|e| self.snapshot_err(e))?;
             if only_done {
+                return Ok(Ended::Finished);
+            }
+        }
+        if let Some((file, pos)) = &self.until {
+            if from.gtid_set.is_none()
+                && at_or_after((&from.file, from.pos), (file, *pos))
+                && !self.snapshot_active()
+            {
                 return Ok(Ended::Finished);
             }
         }

@@ -5,8 +5,9 @@
 //! records with their table (`OFFSET<TAB>schema.table`, `OFFSET<TAB>*` for
 //! the plan), written and fsynced before the record is appended, like the
 //! schema record list: an entry at or past the log's end never made it
-//! and is ignored. Without the file the log is scanned. The log is the
-//! truth; the file only saves reading it.
+//! and is ignored. Without the file the log is scanned once and the file
+//! written from what it holds. The log is the truth; the file only saves
+//! reading it.
 
 use crate::proto::{Record, SnapshotChunk};
 use prost::Message;
@@ -117,15 +118,22 @@ impl RecordList {
                 }
             }
             Err(e) if e.kind() == std::io::ErrorKind::NotFound && end > start => {
+                // Once: the list is written from what the scan found (an
+                // empty list for a log without snapshots).
+                tracing::info!(file = %self.path.display(), "no snapshot record list: scanning the log once");
                 let mut reader = log.read_from(start).map_err(|e| e.to_string())?;
+                let mut text = String::new();
                 while let Some(r) = reader.next().map_err(|e| e.to_string())? {
                     if let Ok(rec) = Record::decode(r.payload().as_ref()) {
                         if let Some(chunk) = rec.snapshot_chunk {
                             found = true;
+                            text.push_str(&format!("{}\t{}\n", r.offset, label(&chunk)));
                             absorb(&mut state, chunk);
                         }
                     }
                 }
+                std::fs::write(&self.path, text)
+                    .map_err(|e| format!("writing {}: {e}", self.path.display()))?;
             }
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
             Err(e) => return Err(format!("reading {}: {e}", self.path.display())),
