@@ -770,6 +770,21 @@ async fn on_demand_snapshot_while_capturing_and_cancel() {
     assert_eq!(got, expect, "the on-demand reads are the server's rows");
     assert!(got.contains(&"7\tchanged".to_string()));
 
+    // A condition is one expression: a second statement is refused.
+    let (code, _, err) = capture_support::sluice(&[
+        "snapshot",
+        "--server",
+        server.as_str(),
+        "--source",
+        "od",
+        "--table",
+        "od.small",
+        "--where",
+        "1=1; DELETE FROM od.small",
+    ]);
+    assert_ne!(code, 0);
+    assert!(err.contains("';' is not allowed"), "{err}");
+
     // A large one, cancelled once its first chunk is in the log.
     let big = snapshot(&["--table", "od.big"])["id"].as_u64().unwrap();
     capture_support::wait_for_record(&runner, Duration::from_secs(60), &|r| {

@@ -86,6 +86,8 @@ async fn read_jobs(
     let mut conn = failover::connect_first(&shared.config).await?;
     conn.exec("SET NAMES utf8mb4").await?;
     conn.exec("SET time_zone = '+00:00'").await?;
+    // Read-only on the source, whatever a condition says.
+    conn.exec("SET SESSION TRANSACTION READ ONLY").await?;
     loop {
         let job = shared
             .jobs

@@ -3,7 +3,7 @@
 //!
 //! - `POST /v1/sources/{name}/snapshots` `{"tables": ["db.t", …],
 //!   "where": "optional SQL condition"}` → 202 `{"id", "tables",
-//!   "where"}`: the capture takes it at the stream's next idle point
+//!   "where"}` (the condition may not contain `;`): the capture takes it at the stream's next idle point
 //!   (within a second), records its plan in the log and reads the tables
 //!   while streaming. 400 `bad_request` for no tables or a name that is
 //!   not `db.table`; 409 `no_capture` when this process only serves the
@@ -79,6 +79,13 @@ pub(crate) async fn start(
         return Err(ApiError::bad_request(format!(
             "table {bad:?}: expected db.table"
         )));
+    }
+    // One expression inside the chunk's SELECT: the connection allows
+    // several statements, and a snapshot never writes to the source.
+    if body.condition.contains(';') {
+        return Err(ApiError::bad_request(
+            "\"where\" is one SQL condition: ';' is not allowed",
+        ));
     }
     let id = new_id();
     status.request_snapshot(Request::Start {
