@@ -785,12 +785,26 @@ async fn on_demand_snapshot_while_capturing_and_cancel() {
     assert_ne!(code, 0);
     assert!(err.contains("';' is not allowed"), "{err}");
 
-    // A large one, cancelled once its first chunk is in the log.
+    // A large one: killed mid-way, it goes on after the restart where
+    // the log says; then cancelled.
     let big = snapshot(&["--table", "od.big"])["id"].as_u64().unwrap();
     capture_support::wait_for_record(&runner, Duration::from_secs(60), &|r| {
         r.snapshot_chunk
             .as_ref()
             .is_some_and(|c| c.snapshot_id == big && c.rows_read > 0)
+    });
+    runner.kill();
+    let read_before = of_snapshot(&runner, big)
+        .iter()
+        .map(|r| r.snapshot_chunk.as_ref().unwrap().rows_read)
+        .max()
+        .unwrap();
+    assert!(read_before < 200_000, "killed after the end");
+    runner.spawn();
+    capture_support::wait_for_record(&runner, Duration::from_secs(60), &|r| {
+        r.snapshot_chunk
+            .as_ref()
+            .is_some_and(|c| c.snapshot_id == big && c.rows_read > read_before)
     });
     assert_eq!(snapshot(&["--cancel", &big.to_string()])["cancelled"], true);
     capture_support::wait_for_record(&runner, Duration::from_secs(60), &|r| {
@@ -809,14 +823,22 @@ async fn on_demand_snapshot_while_capturing_and_cancel() {
     assert_eq!(entry["state"], "cancelled", "{listed}");
     tokio::time::sleep(Duration::from_secs(1)).await;
     let after = of_snapshot(&runner, big);
-    let read: usize = after
+    let ids: Vec<String> = after
         .iter()
         .flat_map(|r| &r.changes)
-        .map(|c| c.rows.len())
-        .sum();
+        .flat_map(|c| &c.rows)
+        .map(|row| text(&row.after.as_ref().unwrap().values[0]))
+        .collect();
+    let read = ids.len();
     assert!(
-        read > 0 && read < 200_000,
+        read as u64 > read_before && read < 200_000,
         "{read} rows of the cancelled snapshot"
+    );
+    // Across the kill: every key once, in order, none skipped.
+    let expect: Vec<String> = (1..=read).map(|i| i.to_string()).collect();
+    assert!(
+        ids == expect,
+        "the reads across the kill are not 1..={read} once each"
     );
     assert!(!after
         .iter()
