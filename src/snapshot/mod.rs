@@ -9,16 +9,22 @@
 //! drops from the chunk every key the stream changed since the window
 //! opened ([`watch`]) — those rows are in the log already, newer — and
 //! appends the rest as one record of `READ` changes at the stream's
-//! position. A consumer applying the log in order ends with exactly the
-//! source's rows.
+//! position. A consumer applying the log in order — reads and inserts as
+//! upserts, an update of a row it lacks as an upsert of its after image,
+//! a keyless table's whole read as the table's contents — ends with
+//! exactly the source's rows.
+//!
+//! Several snapshots can share a log: the initial one (id 0) and
+//! on-demand ones (`Request`, from `POST /v1/sources/{name}/snapshots`),
+//! each with its plan record, chunk records and possibly a cancel record.
 //!
 //! Resumable: every chunk record carries the table's last key
 //! (`SnapshotChunk`); after a crash the [`Driver`] reloads that from the
 //! log ([`progress`]) and reads on after the last durable chunk. A table
 //! whose last record says done is never read again.
 //!
-//! The plan record that starts a snapshot lists its tables with their
-//! `SHOW CREATE TABLE` text, so a mirror can create them on an empty
+//! The plan record that starts the initial snapshot lists its tables with
+//! their `SHOW CREATE TABLE` text, so a mirror can create them on an empty
 //! server before any of their changes.
 
 pub mod progress;
