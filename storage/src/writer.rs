@@ -30,6 +30,7 @@ pub(crate) struct Writer {
     /// clock, so that neither a restart nor a reboot resets its age.
     pub created_at: SystemTime,
     buf: Vec<u8>,
+    compressor: batch::BodyCompressor,
 }
 
 impl Writer {
@@ -45,6 +46,7 @@ impl Writer {
             cap,
             created_at,
             buf: Vec::new(),
+            compressor: batch::BodyCompressor::default(),
         }
     }
 
@@ -106,7 +108,7 @@ pub(crate) fn append(log: &Log, records: &[NewRecord<'_>]) -> Result<Range<u64>,
     let base = w.tail.next_offset;
     let mut buf = std::mem::take(&mut w.buf);
     buf.clear();
-    batch::encode(base, records, cfg.compression, &mut buf)?;
+    batch::encode(base, records, cfg.compression, &mut w.compressor, &mut buf)?;
     let len = buf.len() as u64;
     let pos = active.info.read().data_end;
     ensure_capacity(&mut w, &active, pos + len)?;
