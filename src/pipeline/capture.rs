@@ -12,8 +12,9 @@
 //! encoding and the log's writes, and everything the channel holds when
 //! this loop looks is appended as one batch.
 
-use super::reader::{End, Item};
-use super::resume::{at_or_after, file_number, resume_point, Resume};
+use super::appender::{self, InFlight, BATCH_BYTES};
+use super::reader::{Decoding, End, Events, Item};
+use super::resume::{at_or_after, resume_point, Resume};
 use super::schema_log::SchemaLog;
 use super::spill::{Chunk, Spill};
 use super::staging::{stage, Staged};
@@ -26,13 +27,11 @@ use crate::source::{
     failover, Backoff, Connection, DumpFrom, DumpOptions, Flavour, SourceConfig, SourceError,
     StartPoint,
 };
-use sluice_storage::{Log, NewRecord, SourcePos};
+use sluice_storage::Log;
 use std::path::PathBuf;
 use std::time::{Duration, Instant};
 use tokio::sync::watch;
 
-/// At most this many bytes of records go into one append.
-const BATCH_BYTES: usize = 8 << 20;
 /// Retries of the very first connection before `sluice run` gives up.
 const FIRST_CONNECT_ATTEMPTS: u32 = 5;
 
@@ -128,6 +127,8 @@ struct Capture {
     progress: Progress,
     /// The server's GTID position at a `current` start, for the snapshot.
     start_gtid: Option<String>,
+    /// Row records being appended behind the streaming loop.
+    in_flight: Option<InFlight>,
 }
 
 /// Run one source's capture until `shutdown` turns true, a fatal error, or
@@ -184,6 +185,7 @@ pub async fn run(
         skip_parts: None,
         progress: Progress::new(),
         start_gtid: None,
+        in_flight: None,
     };
     let mut from = match resume {
         Some(Resume {
@@ -428,8 +430,20 @@ impl Capture {
     }
 
     /// One streaming session, from `from` until shutdown, `--until`, or an
-    /// error.
+    /// error; whichever way it ends, its appends are done when it returns
+    /// (the log is then where the next session resumes).
     async fn stream(
+        &mut self,
+        from: &DumpFrom,
+        shutdown: &mut watch::Receiver<bool>,
+    ) -> Result<Ended, CaptureError> {
+        let ended = self.session(from, shutdown).await;
+        let settled = self.settle().await;
+        let ended = ended?;
+        settled.map(|()| ended)
+    }
+
+    async fn session(
         &mut self,
         from: &DumpFrom,
         shutdown: &mut watch::Receiver<bool>,
@@ -477,32 +491,36 @@ impl Capture {
         self.status.set_state(ConnectionState::Streaming);
         tracing::info!(source = %self.opts.name, from = %describe(from), "streaming binlog");
 
-        let decoder = Decoder::live(from.file.clone(), from.pos, checksum);
-        let (mut rx, reader) = super::reader::spawn(
-            stream,
-            decoder,
+        let (mut rx, reader) = super::reader::spawn(stream);
+        let _abort = AbortOnDrop(reader);
+        let mut decoding = Decoding::new(
+            Decoder::live(from.file.clone(), from.pos, checksum),
             from.pos,
             self.until.clone(),
             self.opts.name.clone(),
         );
-        let _abort = AbortOnDrop(reader);
 
         let mut pending: Vec<Staged> = Vec::new();
         let mut pending_bytes = 0usize;
         let mut spill = Spill::default();
+        let mut items: Vec<Item> = Vec::new();
         loop {
             let first = tokio::select! {
                 batch = rx.recv() => batch,
                 _ = shutdown.changed() => {
-                    self.append(std::mem::take(&mut pending), true)?;
+                    self.flush(std::mem::take(&mut pending)).await?;
                     return Ok(Ended::Shutdown);
                 }
             };
-            // The task ends only after sending its `End`: a closed channel
-            // without one is the task's failure.
-            let mut batch = first.unwrap_or_else(|| vec![Item::End(End::Closed)]);
+            // The socket task ends only after sending its `end`: a closed
+            // channel without one is the task's failure.
+            let mut batch = first.unwrap_or(Events {
+                events: Vec::new(),
+                end: Some(Ok(())),
+            });
             loop {
-                for item in batch {
+                decoding.push_all(batch, &mut items);
+                for item in items.drain(..) {
                     let record = match item {
                         Item::Record(record) => record,
                         Item::Open { owner, changes } => {
@@ -516,7 +534,7 @@ impl Capture {
                             continue;
                         }
                         Item::End(end) => {
-                            self.append(std::mem::take(&mut pending), true)?;
+                            self.flush(std::mem::take(&mut pending)).await?;
                             return match end {
                                 End::Reached => Ok(Ended::Finished),
                                 End::Closed => Err(self.source_err(SourceError::Closed {
@@ -539,7 +557,7 @@ impl Capture {
                             // What the history already followed goes into
                             // the log, so the history and the log's end
                             // agree when capture resumes.
-                            self.append(std::mem::take(&mut pending), true)?;
+                            self.flush(std::mem::take(&mut pending)).await?;
                             return Err(e);
                         }
                     }
@@ -547,7 +565,7 @@ impl Capture {
                     // pending record after each one made catching up
                     // quadratic.
                     if pending_bytes >= BATCH_BYTES {
-                        self.append(std::mem::take(&mut pending), true)?;
+                        self.append_behind(std::mem::take(&mut pending)).await?;
                         pending_bytes = 0;
                     }
                 }
@@ -556,7 +574,7 @@ impl Capture {
                     Err(_) => break,
                 };
             }
-            self.append(std::mem::take(&mut pending), true)?;
+            self.append_behind(std::mem::take(&mut pending)).await?;
             pending_bytes = 0;
             self.progress.maybe_report(&self.opts.name, &self.status);
         }
@@ -571,6 +589,11 @@ impl Capture {
         mut record: Record,
         keep: bool,
     ) -> Result<Option<Record>, CaptureError> {
+        // The append in flight gets its schema checkpoint from the history
+        // as of its last record: let it finish before a DDL changes that.
+        if record.ddl.is_some() {
+            self.settle().await?;
+        }
         // DDL first, then the row events (a `CREATE TABLE … SELECT`
         // transaction carries both).
         let mut catalog = ServerCatalog {
@@ -620,33 +643,83 @@ impl Capture {
         self.append(staged, false)
     }
 
+    /// Wait for the append in flight, then append `staged` here.
+    async fn flush(&mut self, staged: Vec<Staged>) -> Result<(), CaptureError> {
+        self.settle().await?;
+        self.append(staged, true)
+    }
+
+    /// Append `staged` behind the loop (see [`super::appender`]) once the
+    /// append in flight is done; here, when it holds schema records.
+    async fn append_behind(&mut self, staged: Vec<Staged>) -> Result<(), CaptureError> {
+        self.settle().await?;
+        if staged.is_empty() {
+            return Ok(());
+        }
+        if staged.iter().any(|s| s.schema) {
+            return self.append(staged, true);
+        }
+        let bytes = staged.iter().map(|s| s.bytes.len() as u64).sum();
+        let rows = staged.iter().map(|s| s.rows).sum();
+        self.progress.add(rows, bytes);
+        self.in_flight = Some(InFlight::start(
+            &self.log,
+            &self.opts.name,
+            &self.status,
+            staged,
+        ));
+        Ok(())
+    }
+
+    /// Wait for the append in flight, if any, and add the schema
+    /// checkpoint after it.
+    async fn settle(&mut self) -> Result<(), CaptureError> {
+        let Some(in_flight) = self.in_flight.take() else {
+            return Ok(());
+        };
+        let boundary = in_flight.boundary.clone();
+        in_flight
+            .wait()
+            .await
+            .map_err(|message| CaptureError::Other {
+                name: self.opts.name.clone(),
+                message,
+            })?
+            .map_err(|e| self.storage_err(e))?;
+        match boundary {
+            Some((file, next, time)) => self.checkpoint(&file, next, time),
+            None => Ok(()),
+        }
+    }
+
     /// Append staged records in as few batches of at most `BATCH_BYTES` as
     /// fit. `track`: count them in the status.
     /// After them, in a segment without a checkpoint and between two
     /// transactions, a checkpoint: the history is then exactly as of the
     /// last staged record.
     fn append(&mut self, staged: Vec<Staged>, track: bool) -> Result<(), CaptureError> {
+        debug_assert!(
+            self.in_flight.is_none(),
+            "appending past an append in flight"
+        );
         let boundary = staged
             .last()
             .filter(|s| s.last_part && !s.snapshot)
             .map(|s| (s.file.clone(), s.next, s.commit_time_ms));
-        let mut batch: Vec<Staged> = Vec::new();
-        let mut batch_bytes = 0usize;
-        for s in staged {
-            if batch_bytes + s.bytes.len() > BATCH_BYTES && !batch.is_empty() {
-                self.append_batch(std::mem::take(&mut batch), track)?;
-                batch_bytes = 0;
-            }
-            batch_bytes += s.bytes.len();
-            batch.push(s);
+        for batch in appender::cut(staged) {
+            self.append_batch(batch, track)?;
         }
-        self.append_batch(batch, track)?;
-        let Some((file, next, time)) = boundary else {
-            return Ok(());
-        };
+        match boundary {
+            Some((file, next, time)) => self.checkpoint(&file, next, time),
+            None => Ok(()),
+        }
+    }
+
+    /// A schema checkpoint at `file:next` if the active segment has none.
+    fn checkpoint(&mut self, file: &str, next: u64, time: i64) -> Result<(), CaptureError> {
         match self
             .schema_log
-            .checkpoint(&self.log, &self.history, &file, next, time)
+            .checkpoint(&self.log, &self.history, file, next, time)
         {
             Some(record) => {
                 tracing::debug!(source = %self.opts.name, "schema checkpoint in the new segment");
@@ -674,52 +747,12 @@ impl Capture {
                 })?;
             }
         }
-        let mut news = Vec::with_capacity(batch.len());
-        for s in &batch {
-            let gtid = if s.index_gtid {
-                crate::gtid::contribution(&s.gtid).unwrap_or_else(|e| {
-                    tracing::warn!(source = %self.opts.name, "{e}: not indexed by GTID");
-                    Default::default()
-                })
-            } else {
-                Default::default()
-            };
-            news.push(NewRecord {
-                payload: &s.bytes,
-                commit_time_ms: s.commit_time_ms,
-                position: SourcePos::new(file_number(&s.file), s.next),
-                gtid,
-            });
-        }
-        let started = Instant::now();
-        self.log.append(&news).map_err(|e| self.storage_err(e))?;
-        metrics::histogram!("sluice_append_seconds", "source" => self.opts.name.clone())
-            .record(started.elapsed().as_secs_f64());
+        let status = track.then_some(&self.status);
+        appender::write(&self.log, &self.opts.name, &batch, status)
+            .map_err(|e| self.storage_err(e))?;
         if track {
-            // One status update per batch (per record, its lock and metric
-            // labels were a visible share of capturing small transactions).
-            let (mut rows, mut bytes, mut transactions) = (0, 0, 0);
-            for s in &batch {
-                rows += s.rows;
-                bytes += s.bytes.len() as u64;
-                transactions += u64::from(s.last_part);
-            }
-            if let Some(last) = batch.last() {
-                let gtid = batch
-                    .iter()
-                    .rev()
-                    .find(|s| !s.gtid.is_empty())
-                    .map_or("", |s| s.gtid.as_str());
-                self.status.captured(
-                    &last.file,
-                    last.next,
-                    gtid,
-                    last.commit_time_ms,
-                    rows,
-                    transactions,
-                );
-            }
-            self.progress.add(rows, bytes);
+            let bytes = batch.iter().map(|s| s.bytes.len() as u64).sum();
+            self.progress.add(batch.iter().map(|s| s.rows).sum(), bytes);
         }
         if let Some(i) = batch.iter().rposition(|s| s.snapshot) {
             self.schema_log.checkpointed(&self.log, next + i as u64);

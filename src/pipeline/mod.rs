@@ -2,6 +2,7 @@
 //! kept whole and resume from the log's tail.
 //!
 //! - [`capture`]: one source's loop (connect, dump, decode, append).
+//! - [`appender`]: staged records into the log, behind the loop.
 //! - [`failover`]: connects a streaming session and decides how to resume
 //!   on the server reached (by position, or by GTID on another server).
 //! - [`origin`]: which server the log's newest records came from.
@@ -14,6 +15,7 @@
 //! - [`staging`]: decoded transactions into encoded parts ready to append.
 //! - [`status`]: what a capture is doing, for `/status` and the progress line.
 
+mod appender;
 pub mod capture;
 pub mod failover;
 pub mod origin;
