@@ -134,6 +134,8 @@ pub struct SchemaHistory {
     /// Tables whose row events the history did not fit, with the reason
     /// last warned about (one warning per table and reason).
     unfit: BTreeMap<TableKey, String>,
+    /// How the last row event of each table was checked and fixed.
+    plans: values::Plans,
 }
 
 impl fmt::Debug for SchemaHistory {
@@ -156,6 +158,7 @@ impl SchemaHistory {
             filter: None,
             explicit_ts: None,
             unfit: BTreeMap::new(),
+            plans: values::Plans::default(),
         }
     }
 
@@ -383,15 +386,12 @@ impl SchemaHistory {
         let fits = match self.tables.get(&key) {
             None if change.names_known => return None,
             None => Err("no schema history for the table".to_string()),
-            Some(t) => values::check(change, t),
+            Some(t) => self.plans.enrich(&key, change, t),
         };
         match fits {
             Ok(()) => {
-                self.unfit.remove(&key);
-                if !change.names_known {
-                    if let Some(t) = self.tables.get(&key) {
-                        values::apply(change, t);
-                    }
+                if !self.unfit.is_empty() {
+                    self.unfit.remove(&key);
                 }
                 None
             }
