@@ -134,8 +134,6 @@ pub struct SchemaHistory {
     /// Tables whose row events the history did not fit, with the reason
     /// last warned about (one warning per table and reason).
     unfit: BTreeMap<TableKey, String>,
-    /// How the last row event of each table was checked and fixed.
-    plans: values::Plans,
 }
 
 impl fmt::Debug for SchemaHistory {
@@ -158,7 +156,6 @@ impl SchemaHistory {
             filter: None,
             explicit_ts: None,
             unfit: BTreeMap::new(),
-            plans: values::Plans::default(),
         }
     }
 
@@ -386,12 +383,15 @@ impl SchemaHistory {
         let fits = match self.tables.get(&key) {
             None if change.names_known => return None,
             None => Err("no schema history for the table".to_string()),
-            Some(t) => self.plans.enrich(&key, change, t),
+            Some(t) => values::check(change, t),
         };
         match fits {
             Ok(()) => {
-                if !self.unfit.is_empty() {
-                    self.unfit.remove(&key);
+                self.unfit.remove(&key);
+                if !change.names_known {
+                    if let Some(t) = self.tables.get(&key) {
+                        values::apply(change, t);
+                    }
                 }
                 None
             }

@@ -21,12 +21,10 @@
 //! Otherwise nothing is changed: positional names and raw values are
 //! honest, wrongly named ones are not.
 
-use super::TableKey;
 use crate::decode::charset::{charset_of_name, Charset};
 use crate::decode::column_type::code;
 use crate::proto::value::Kind;
 use crate::proto::{Column, TableChange, TableSchema, Value};
-use std::collections::HashMap;
 
 /// Why the history does not describe the table of `change`, or `Ok`.
 pub(super) fn check(change: &TableChange, t: &TableSchema) -> Result<(), String> {
@@ -101,7 +99,6 @@ fn check_column(e: &Column, h: &Column, change: &TableChange) -> Result<(), &'st
 }
 
 /// What one column's values need.
-#[derive(Clone, Debug)]
 enum Fix {
     Keep,
     /// Read as signed: the unsigned number of this many bits.
@@ -113,82 +110,22 @@ enum Fix {
     Text(Charset, Option<usize>),
 }
 
-/// [`check`]'s outcome and the fixes of the values for the last column layout
-/// seen of each table: a table's row events nearly always share one, and
-/// reading the type texts again for every event was a visible share of
-/// capturing small transactions.
-#[derive(Clone, Debug, Default)]
-pub(super) struct Plans(HashMap<TableKey, Plan>);
-
-#[derive(Clone, Debug)]
-struct Plan {
-    /// The row event's columns and flags, and the history's columns, that
-    /// the plan was made for.
-    binlog: Vec<Column>,
-    known: (bool, bool),
-    history: Vec<Column>,
-    fits: Result<(), String>,
-    fixes: Vec<Fix>,
-}
-
-impl Plans {
-    /// [`check`] `change` against `t`; when it fits and the binlog did not
-    /// name the columns, name them and make the values exact.
-    pub fn enrich(
-        &mut self,
-        key: &TableKey,
-        change: &mut TableChange,
-        t: &TableSchema,
-    ) -> Result<(), String> {
-        let known = (change.names_known, change.signedness_known);
-        let fresh = self.0.get(key).is_some_and(|p| {
-            p.known == known && p.binlog == change.columns && p.history == t.columns
-        });
-        if !fresh {
-            let fits = check(change, t);
-            let fixes = match fits {
-                Ok(()) => fixes(change, t),
-                Err(_) => Vec::new(),
-            };
-            let plan = Plan {
-                binlog: change.columns.clone(),
-                known,
-                history: t.columns.clone(),
-                fits,
-                fixes,
-            };
-            self.0.insert(key.clone(), plan);
-        }
-        let Some(plan) = self.0.get(key) else {
-            return check(change, t);
-        };
-        plan.fits.clone()?;
-        if !change.names_known {
-            apply_fixes(change, t, &plan.fixes);
-        }
-        Ok(())
-    }
-}
-
-fn fixes(change: &TableChange, t: &TableSchema) -> Vec<Fix> {
-    change
+/// Names, types and exact values of `change` from `t`, which [`check`]
+/// accepted.
+pub(super) fn apply(change: &mut TableChange, t: &TableSchema) {
+    let fixes: Vec<Fix> = change
         .columns
         .iter()
         .zip(&t.columns)
         .map(|(e, h)| fix(e, h, change.signedness_known))
-        .collect()
-}
-
-/// Names, types and exact values of `change` from `t` (which [`check`]
-/// accepted), with `fixes` for its values.
-fn apply_fixes(change: &mut TableChange, t: &TableSchema, fixes: &[Fix]) {
+        .collect();
     if fixes.iter().any(|f| !matches!(f, Fix::Keep)) {
         for row in &mut change.rows {
             for image in [row.before.as_mut(), row.after.as_mut()]
                 .into_iter()
                 .flatten()
             {
-                for (v, f) in image.values.iter_mut().zip(fixes) {
+                for (v, f) in image.values.iter_mut().zip(&fixes) {
                     reinterpret(v, f);
                 }
             }
@@ -404,60 +341,6 @@ pub(super) fn members(mysql_type: &str) -> Option<Vec<String>> {
 mod tests {
     use super::*;
     use crate::proto::{Enum, Image, Row, Set};
-
-    fn apply(change: &mut TableChange, t: &TableSchema) {
-        let fixes = fixes(change, t);
-        apply_fixes(change, t, &fixes);
-    }
-
-    #[test]
-    fn a_kept_plan_fixes_as_a_fresh_one_and_follows_a_new_layout() {
-        let t = TableSchema {
-            columns: vec![
-                col("n", "int(10) unsigned", code::LONG, true, ""),
-                col("s", "varchar(4)", code::VARCHAR, false, "latin1"),
-            ],
-            ..Default::default()
-        };
-        let event = |n: i64, s: &[u8], cols: Vec<Column>| TableChange {
-            columns: cols,
-            rows: vec![Row {
-                before: None,
-                after: Some(Image {
-                    values: vec![
-                        Value {
-                            kind: Some(Kind::Int(n)),
-                        },
-                        Value {
-                            kind: Some(Kind::Bytes(s.to_vec())),
-                        },
-                    ],
-                }),
-            }],
-            ..Default::default()
-        };
-        let raw = vec![
-            col("", "int", code::LONG, false, ""),
-            col("", "varchar(4)", code::VARCHAR, false, ""),
-        ];
-        let key = TableKey::new("d", "t");
-        let mut plans = Plans::default();
-        for (n, s) in [(-1i64, b"\xe9t\xe9".as_slice()), (-2, b"ab")] {
-            let mut kept = event(n, s, raw.clone());
-            plans.enrich(&key, &mut kept, &t).unwrap();
-            let mut fresh = event(n, s, raw.clone());
-            check(&fresh, &t).unwrap();
-            apply(&mut fresh, &t);
-            assert_eq!(kept, fresh);
-            assert_eq!(kept.columns[0].name, "n");
-        }
-        // Another layout (one column fewer) is checked again, not fixed
-        // by the plan of the last one.
-        let mut other = event(-1, b"x", raw[..1].to_vec());
-        other.rows[0].after.as_mut().unwrap().values.truncate(1);
-        assert!(plans.enrich(&key, &mut other, &t).is_err());
-        assert_eq!(other.columns[0].name, "");
-    }
 
     fn col(name: &str, mysql_type: &str, code: u8, unsigned: bool, charset: &str) -> Column {
         Column {
