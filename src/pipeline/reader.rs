@@ -18,9 +18,10 @@ use crate::source::{BinlogStream, SourceError, StreamEvent};
 use tokio::sync::mpsc;
 
 /// Events per batch at most.
-const BATCH_EVENTS: usize = 1024;
-/// A batch is handed on once its events reach this many bytes.
-const BATCH_BYTES: usize = 1 << 20;
+const BATCH_EVENTS: usize = 256;
+/// A batch is handed on once its events reach this many bytes (a batch is
+/// decoded at once: its rows take a few times this while decoded).
+const BATCH_BYTES: usize = 256 << 10;
 /// Batches waiting in the channel at most.
 const CHANNEL_BATCHES: usize = 4;
 
