@@ -439,8 +439,17 @@ impl Capture {
     ) -> Result<Ended, CaptureError> {
         let ended = self.session(from, shutdown).await;
         let settled = self.settle().await;
-        let ended = ended?;
-        settled.map(|()| ended)
+        match (ended, settled) {
+            (Ok(ended), Ok(())) => Ok(ended),
+            (Ok(_), Err(e)) => Err(e),
+            (Err(e), Ok(())) => Err(e),
+            (Err(e), Err(also)) => {
+                // Both are reported: the session's error ends it, the
+                // append's would otherwise go unseen.
+                tracing::warn!(source = %self.opts.name, error = %also, "the append behind the session failed too");
+                Err(e)
+            }
+        }
     }
 
     async fn session(
