@@ -128,6 +128,14 @@ pub struct SinkConfig {
     /// `CREATE USER`, …) and writes to the system schemas (default false).
     #[serde(default)]
     pub replay_accounts: bool,
+    /// mysql: target connections applying non-conflicting transactions
+    /// at once (default 4; 1 applies one transaction at a time).
+    #[serde(default = "default_workers")]
+    pub workers: usize,
+}
+
+fn default_workers() -> usize {
+    crate::sink::mysql::DEFAULT_WORKERS
 }
 
 fn default_true() -> bool {

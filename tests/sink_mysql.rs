@@ -192,6 +192,7 @@ fn mirror(dst: &MariaDb) -> MysqlSink {
         allow_no_pk: false,
         ddl: true,
         replay_accounts: false,
+        workers: sluice::sink::mysql::DEFAULT_WORKERS,
     })
     .unwrap()
 }
@@ -317,6 +318,7 @@ async fn tables_without_primary_key_are_refused_by_name() {
         allow_no_pk: true,
         ddl: true,
         replay_accounts: false,
+        workers: sluice::sink::mysql::DEFAULT_WORKERS,
     })
     .unwrap();
     let (stop_tx, stop) = watch::channel(false);

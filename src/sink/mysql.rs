@@ -3,9 +3,12 @@
 //! source schema.
 //!
 //! Each record with row changes becomes one target transaction
-//! (`BEGIN` … `COMMIT`), in log order, so the target sees the source's
-//! transaction boundaries (a transaction the log split into parts is
-//! applied part by part). Every statement sets rows to a state given by
+//! (`BEGIN` … `COMMIT`), so the target sees the source's transaction
+//! boundaries (a transaction the log split into parts is applied part by
+//! part). Transactions apply on `workers` target connections at once
+//! ([`apply`]): those that touch the same primary-key or unique-key value
+//! ([`writeset`]) in log order, DDL and statements without row images
+//! alone ([`schedule`]). Every statement sets rows to a state given by
 //! full row images, which makes a redelivered tail harmless:
 //!
 //! - insert: `REPLACE INTO t (cols) VALUES (after)`;
@@ -43,6 +46,10 @@ use crate::proto::{value::Kind, ChangeKind, Column, Image, Record, TableChange};
 use crate::source::{Connection, SourceConfig, SourceError};
 use std::collections::BTreeMap;
 
+mod apply;
+pub mod schedule;
+pub mod writeset;
+
 #[derive(Clone, Debug)]
 pub struct MysqlOptions {
     /// Target server, `mysql://user:pw@host:port`.
@@ -57,13 +64,21 @@ pub struct MysqlOptions {
     /// Also replay account and privilege statements and changes to the
     /// system schemas ([`super::mysql_skip`]); off by default.
     pub replay_accounts: bool,
+    /// Target connections applying transactions at once (at least 1).
+    pub workers: usize,
 }
+
+/// The default of [`MysqlOptions::workers`].
+pub const DEFAULT_WORKERS: usize = 4;
 
 pub struct MysqlSink {
     options: MysqlOptions,
     config: SourceConfig,
-    conn: Option<Connection>,
+    /// One per worker; `None` until connected (again, after an error).
+    conns: Vec<Option<Connection>>,
     limits: Limits,
+    /// The target's unique keys, for write sets.
+    keys: writeset::UniqueKeys,
 }
 
 /// How much SQL goes into one round trip and into one multi-row REPLACE:
@@ -109,34 +124,14 @@ impl MysqlSink {
         let config = SourceConfig::from_url(&options.url).map_err(|e| {
             SinkError::Fatal(format!("mysql sink: bad target url {}: {e}", options.url))
         })?;
+        let workers = options.workers.max(1);
         Ok(MysqlSink {
             options,
             config,
-            conn: None,
+            conns: (0..workers).map(|_| None).collect(),
             limits: Limits::DEFAULT,
+            keys: writeset::UniqueKeys::default(),
         })
-    }
-
-    async fn connection(&mut self) -> Result<&mut Connection, SinkError> {
-        if self.conn.is_none() {
-            let mut conn = Connection::connect(&self.config)
-                .await
-                .map_err(|e| classify(e, "connecting to the target"))?;
-            conn.exec(SESSION_SETUP)
-                .await
-                .map_err(|e| classify(e, "setting up the target session"))?;
-            let max_packet = conn
-                .query_value("SELECT @@max_allowed_packet")
-                .await
-                .map_err(|e| classify(e, "reading the target's max_allowed_packet"))?;
-            self.limits = max_packet
-                .and_then(|v| v.parse::<u64>().ok())
-                .map_or(Limits::DEFAULT, Limits::for_max_packet);
-            self.conn = Some(conn);
-        }
-        self.conn
-            .as_mut()
-            .ok_or_else(|| SinkError::Transient("mysql sink: no target connection".into()))
     }
 
     /// The target schema for source schema `schema`, or `None` when the
@@ -146,6 +141,20 @@ impl MysqlSink {
             return Some(schema.to_string());
         }
         self.options.schemas.get(schema).cloned()
+    }
+
+    /// The row changes of `record` the mirror applies, each with its
+    /// target schema.
+    fn applied<'a>(
+        &'a self,
+        record: &'a Record,
+    ) -> impl Iterator<Item = (&'a TableChange, String)> + 'a {
+        record.changes.iter().filter_map(|change| {
+            if !self.options.replay_accounts && mysql_skip::is_system_schema(&change.schema) {
+                return None;
+            }
+            Some((change, self.target(&change.schema)?))
+        })
     }
 
     /// The statements applying one record: `(sql, is_ddl)`.
@@ -209,13 +218,7 @@ impl MysqlSink {
             }
             out.push((statement.text.clone(), false));
         }
-        for change in &record.changes {
-            if !self.options.replay_accounts && mysql_skip::is_system_schema(&change.schema) {
-                continue;
-            }
-            let Some(target) = self.target(&change.schema) else {
-                continue;
-            };
+        for (change, target) in self.applied(record) {
             change_sql(
                 change,
                 &target,
@@ -226,57 +229,6 @@ impl MysqlSink {
             .map_err(|e| SinkError::Fatal(format!("mysql sink: log record {offset}: {e}")))?;
         }
         Ok(out)
-    }
-
-    async fn apply(&mut self, records: &[(u64, Record)]) -> Result<(), SinkError> {
-        // Statements travel as multi-statement queries of up to
-        // `limits.round_trip`: a round trip per statement made the mirror
-        // wait on the network, not on the target. Each record keeps its own
-        // BEGIN … COMMIT inside them. Connecting first learns the limits.
-        self.connection().await?;
-        let mut pending = Pending::default();
-        for (offset, record) in records {
-            let plan = self.plan(*offset, record)?;
-            if plan.is_empty() {
-                continue;
-            }
-            if record.ddl.is_some() {
-                self.send(&mut pending).await?;
-                self.replay_ddl(*offset, &plan).await?;
-                continue;
-            }
-            pending.push("BEGIN", *offset);
-            for (sql, _) in &plan {
-                pending.push(sql, *offset);
-                if pending.sql.len() >= self.limits.round_trip {
-                    self.send(&mut pending).await?;
-                }
-            }
-            pending.push("COMMIT", *offset);
-            if pending.sql.len() >= self.limits.round_trip {
-                self.send(&mut pending).await?;
-            }
-        }
-        self.send(&mut pending).await
-    }
-
-    /// Runs the pending statements in one round trip.
-    async fn send(&mut self, pending: &mut Pending) -> Result<(), SinkError> {
-        if pending.sql.is_empty() {
-            return Ok(());
-        }
-        let conn = self.connection().await?;
-        let result = conn.exec(&pending.sql).await;
-        let (first, last) = pending.offsets;
-        let sql = std::mem::take(&mut pending.sql);
-        result.map(|_| ()).map_err(|e| {
-            let records = if first == last {
-                format!("log record {first}")
-            } else {
-                format!("log records {first}..={last}")
-            };
-            classify(e, &format!("applying {records}: {}", clip(&sql)))
-        })
     }
 
     /// Replays a DDL's statements one by one, accepting the errors of a
@@ -303,29 +255,6 @@ impl MysqlSink {
     }
 }
 
-/// Statements waiting for the next round trip, and the log records they
-/// come from.
-#[derive(Default)]
-struct Pending {
-    sql: String,
-    offsets: (u64, u64),
-}
-
-impl Pending {
-    fn push(&mut self, statement: &str, offset: u64) {
-        if self.sql.is_empty() {
-            self.offsets = (offset, offset);
-        } else {
-            // The newline ends a `--` or `#` comment a replayed statement
-            // may end with, so the `;` is not swallowed by it.
-            self.sql.push_str("\n;");
-        }
-        self.offsets.1 = offset;
-        self.sql
-            .push_str(statement.trim_end().trim_end_matches(';').trim_end());
-    }
-}
-
 impl Sink for MysqlSink {
     async fn deliver(&mut self, _messages: Vec<super::message::Message>) -> Result<(), SinkError> {
         Err(SinkError::Fatal(
@@ -340,10 +269,12 @@ impl Sink for MysqlSink {
     async fn deliver_records(&mut self, records: &[(u64, Record)]) -> Result<(), SinkError> {
         let result = self.apply(records).await;
         if result.is_err() {
-            // An open transaction rolls back with the connection.
-            if let Some(conn) = self.conn.take() {
+            // Open transactions roll back with their connections; the
+            // indexes may have changed with a DDL that did run.
+            for conn in self.conns.iter_mut().filter_map(Option::take) {
                 conn.close().await;
             }
+            self.keys.clear();
         }
         result
     }
@@ -720,6 +651,7 @@ mod tests {
             allow_no_pk,
             ddl: true,
             replay_accounts: false,
+            workers: DEFAULT_WORKERS,
         })
         .unwrap()
     }
@@ -850,16 +782,6 @@ mod tests {
                 statement: 4 << 10
             }
         );
-    }
-
-    #[test]
-    fn pending_statements_are_separated_safely() {
-        let mut p = Pending::default();
-        p.push("BEGIN", 7);
-        p.push("UPDATE t SET a = 1 -- note;  ", 7);
-        p.push("COMMIT", 8);
-        assert_eq!(p.sql, "BEGIN\n;UPDATE t SET a = 1 -- note\n;COMMIT");
-        assert_eq!(p.offsets, (7, 8));
     }
 
     #[test]
