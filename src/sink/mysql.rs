@@ -12,8 +12,11 @@
 //! full row images, which makes a redelivered tail harmless:
 //!
 //! - insert: `REPLACE INTO t (cols) VALUES (after)`;
-//! - update: `UPDATE t SET after WHERE pk = before-pk`; when the primary
-//!   key changed, `DELETE` the old key and `REPLACE` the after image;
+//! - update: `REPLACE INTO t (cols) VALUES (after)`, after a `DELETE` of
+//!   the old key when the primary key changed (a REPLACE, unlike an
+//!   UPDATE, also converges when a redelivered update meets a unique
+//!   value a later transaction took); with a minimal after image,
+//!   `UPDATE t SET after WHERE pk = before-pk`;
 //! - delete: `DELETE FROM t WHERE pk = before-pk`.
 //!
 //! Tables without a primary key are refused (error naming the table)
@@ -440,24 +443,27 @@ fn change_sql(
     let kind = ChangeKind::try_from(change.kind).unwrap_or(ChangeKind::Unspecified);
     // Whether `out`'s last statement is a REPLACE of this change.
     let mut merging = false;
+    // Consecutive REPLACEs with the same column list share one multi-row
+    // REPLACE (rows apply in order, as one by one).
+    let replace = |out: &mut Vec<(String, bool)>, merging: bool, after: &Image| {
+        let (head, tuple) = replace_parts(&table, &change.columns, after, &name)?;
+        match out.last_mut() {
+            Some((sql, false))
+                if merging && sql.len() < max_statement && sql.starts_with(&head) =>
+            {
+                sql.push_str(", ");
+                sql.push_str(&tuple);
+            }
+            _ => out.push((format!("{head}{tuple}"), false)),
+        }
+        Ok::<(), String>(())
+    };
     for (index, row) in change.rows.iter().enumerate() {
-        merging &= kind == ChangeKind::Insert;
         let missing = |what: &str| format!("table {name} row {index}: no {what} image");
         match kind {
             ChangeKind::Insert => {
                 let after = row.after.as_ref().ok_or_else(|| missing("after"))?;
-                let (head, tuple) = replace_parts(&table, &change.columns, after, &name)?;
-                // Consecutive inserts with the same column list share one
-                // multi-row REPLACE (rows apply in order, as one by one).
-                match out.last_mut() {
-                    Some((sql, false))
-                        if merging && sql.len() < max_statement && sql.starts_with(&head) =>
-                    {
-                        sql.push_str(", ");
-                        sql.push_str(&tuple);
-                    }
-                    _ => out.push((format!("{head}{tuple}"), false)),
-                }
+                replace(out, merging, after)?;
                 merging = true;
                 continue;
             }
@@ -478,19 +484,26 @@ fn change_sql(
                     .values
                     .iter()
                     .all(|v| !matches!(v.kind, Some(Kind::Absent(_)) | None));
-                if pk_changed && full_after {
-                    out.push((
-                        delete_sql(&table, &change.columns, before, has_pk, &name)?,
-                        false,
-                    ));
-                    let (head, tuple) = replace_parts(&table, &change.columns, after, &name)?;
-                    out.push((format!("{head}{tuple}"), false));
-                } else {
-                    out.push((
-                        update_sql(&table, &change.columns, before, after, has_pk, &name)?,
-                        false,
-                    ));
+                // A full after image is written whole (REPLACE): a
+                // redelivered update then converges even where a later
+                // transaction took its unique value (an UPDATE would stop
+                // on the duplicate key).
+                if has_pk && full_after {
+                    if pk_changed {
+                        out.push((
+                            delete_sql(&table, &change.columns, before, has_pk, &name)?,
+                            false,
+                        ));
+                        merging = false;
+                    }
+                    replace(out, merging, after)?;
+                    merging = true;
+                    continue;
                 }
+                out.push((
+                    update_sql(&table, &change.columns, before, after, has_pk, &name)?,
+                    false,
+                ));
             }
             ChangeKind::Delete => {
                 let before = row.before.as_ref().ok_or_else(|| missing("before"))?;
@@ -506,6 +519,7 @@ fn change_sql(
                 ))
             }
         }
+        merging = false;
     }
     Ok(())
 }
@@ -725,10 +739,34 @@ mod tests {
             plan,
             vec![
                 "REPLACE INTO `dst`.`t` (`id`, `a`) VALUES (1, 'x')",
-                "UPDATE `dst`.`t` SET `id` = 1, `a` = NULL WHERE `id` = 1",
+                "REPLACE INTO `dst`.`t` (`id`, `a`) VALUES (1, NULL)",
                 "DELETE FROM `dst`.`t` WHERE `id` = 1",
                 "REPLACE INTO `dst`.`t` (`id`, `a`) VALUES (2, NULL)",
                 "DELETE FROM `dst`.`t` WHERE `id` = 2",
+            ]
+        );
+    }
+
+    #[test]
+    fn minimal_after_images_update_in_place() {
+        let cols = vec![col("id", true), col("a", false), col("b", false)];
+        let row = |a: Kind| Row {
+            before: image(vec![v(Kind::Int(1)), v(Kind::Int(2)), v(Kind::Int(3))]),
+            after: image(vec![v(Kind::Int(1)), v(a), v(Kind::Absent(true))]),
+        };
+        let rec = Record {
+            changes: vec![change(
+                ChangeKind::Update,
+                cols,
+                vec![row(Kind::Int(5)), row(Kind::Int(6))],
+            )],
+            ..Default::default()
+        };
+        assert_eq!(
+            statements(&sink(&[], false), &rec),
+            vec![
+                "UPDATE `src`.`t` SET `id` = 1, `a` = 5 WHERE `id` = 1",
+                "UPDATE `src`.`t` SET `id` = 1, `a` = 6 WHERE `id` = 1",
             ]
         );
     }
