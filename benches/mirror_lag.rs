@@ -26,7 +26,34 @@ use support::{env_u64, Killed};
 struct Round {
     workers: u64,
     tps: f64,
+    /// Records the mirror had left when the writers stopped.
+    backlog: u64,
+    /// From the writers' stop until capture reached the source's end.
+    captured: Duration,
     lag: Duration,
+    /// CPU seconds of `sluice run` and of the target server from the
+    /// start of the load until equal.
+    cpu: (f64, f64),
+}
+
+/// CPU time (user + system) of process `pid` in seconds, from /proc.
+fn cpu_seconds(pid: u32) -> f64 {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default();
+    // Fields after the command name, which is in parentheses.
+    let rest = stat.rsplit(')').next().unwrap_or("");
+    let fields: Vec<&str> = rest.split_whitespace().collect();
+    let ticks = |i: usize| fields.get(i).and_then(|f| f.parse::<f64>().ok()).unwrap_or(0.0);
+    // utime and stime are fields 14 and 15 of the line, 12 and 13 here.
+    (ticks(11) + ticks(12)) / 100.0
+}
+
+async fn status(base: &str) -> Option<serde_json::Value> {
+    reqwest::get(format!("{base}/status"))
+        .await
+        .ok()?
+        .json()
+        .await
+        .ok()
 }
 
 fn sysbench(db: &MariaDb, args: &[String]) -> String {
@@ -101,7 +128,7 @@ workers = {workers}
     );
     let path = data.path().join("sluice.toml");
     std::fs::write(&path, config).expect("write config");
-    let _sluice = Killed(
+    let sluice = Killed(
         Command::new(env!("CARGO_BIN_EXE_sluice"))
             .args(["run", "--config"])
             .arg(&path)
@@ -114,18 +141,17 @@ workers = {workers}
     let base = format!("http://{addr}");
     let deadline = Instant::now() + Duration::from_secs(60);
     loop {
-        let state = match reqwest::get(format!("{base}/status")).await {
-            Ok(r) => r.json::<serde_json::Value>().await.ok(),
-            Err(_) => None,
-        };
-        if state.is_some_and(|s| s["sources"][0]["capture"]["state"] == "streaming") {
+        if status(&base)
+            .await
+            .is_some_and(|s| s["sources"][0]["capture"]["state"] == "streaming")
+        {
             break;
         }
         assert!(Instant::now() < deadline, "capture never started streaming");
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
     let size = [format!("--tables={tables}"), format!("--table-size={rows}")];
-    sysbench(&source, &size);
+    sysbench(&source, &[size[0].clone(), size[1].clone(), "prepare".into()]);
     let mut src = mysql_async::Conn::from_url(source.url())
         .await
         .expect("source");
@@ -142,10 +168,38 @@ workers = {workers}
         "--report-interval=0".into(),
         "run".into(),
     ]);
+    let cpu_before = (cpu_seconds(sluice.0.id()), cpu_seconds(target.pid()));
     let report = sysbench(&source, &args);
     let stopped = Instant::now();
+    let backlog = status(&base).await.map_or(0, |s| {
+        let source = &s["sources"][0];
+        let end = source["log"]["end_offset"].as_u64().unwrap_or(0);
+        let at = source["groups"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .find(|g| g["name"] == "sink-mirror")
+            .and_then(|g| g["offset"].as_u64())
+            .unwrap_or(0);
+        end.saturating_sub(at)
+    });
     let want = checksums(&mut src, tables).await;
-    let equal = wait_equal(&mut dst, &want, tables).await;
+    let mut captured = None;
+    let deadline = Instant::now() + Duration::from_secs(600);
+    let equal = loop {
+        if captured.is_none()
+            && status(&base)
+                .await
+                .is_some_and(|s| s["sources"][0]["capture"]["lag_bytes"].as_u64() == Some(0))
+        {
+            captured = Some(stopped.elapsed());
+        }
+        if checksums(&mut dst, tables).await == want {
+            break Instant::now();
+        }
+        assert!(Instant::now() < deadline, "the mirror never caught up");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    };
     // "transactions:                        35210  (1760.21 per sec.)"
     let tps = report
         .lines()
@@ -157,7 +211,13 @@ workers = {workers}
     Round {
         workers,
         tps,
+        backlog,
+        captured: captured.unwrap_or_else(|| stopped.elapsed()),
         lag: equal - stopped,
+        cpu: (
+            cpu_seconds(sluice.0.id()) - cpu_before.0,
+            cpu_seconds(target.pid()) - cpu_before.1,
+        ),
     }
 }
 
@@ -178,15 +238,19 @@ async fn main() {
     println!(
         "mirror_lag: sysbench oltp_write_only, {tables} tables x {rows} rows, {threads} threads for {seconds} s"
     );
-    println!("| workers | source tx/s | equal after the writers stopped |");
-    println!("|---|---|---|");
+    println!("| workers | source tx/s | mirror backlog at the stop | captured after | equal after the writers stopped | CPU s: sluice, target |");
+    println!("|---|---|---|---|---|---|");
     for w in workers {
         let r = round(w, tables, rows, threads, seconds).await;
         println!(
-            "| {} | {:.0} | {:.2} s |",
+            "| {} | {:.0} | {} records | {:.2} s | {:.2} s | {:.1}, {:.1} |",
             r.workers,
             r.tps,
-            r.lag.as_secs_f64()
+            r.backlog,
+            r.captured.as_secs_f64(),
+            r.lag.as_secs_f64(),
+            r.cpu.0,
+            r.cpu.1
         );
     }
 }

@@ -4,9 +4,12 @@
 //!
 //! A worker sends the ready transactions at the head of its queue (those
 //! whose conflicting predecessors on other workers are applied) as one
-//! multi-statement round trip of up to `limits.round_trip`, each inside
-//! its own `BEGIN … COMMIT`, and then counts them as applied; the workers
-//! waiting on it see the count. A deadlock or lock wait timeout between
+//! multi-statement round trip, each inside its own `BEGIN … COMMIT`, and
+//! then counts them as applied; the workers waiting on it see the count.
+//! With several workers a round trip holds up to [`SHARED_TRIP`] bytes
+//! (one worker: `limits.round_trip`): a worker that waits for another one
+//! waits for that one's whole round trip, so long ones made the workers
+//! take turns. A deadlock or lock wait timeout between
 //! workers rolls back and runs the same round trip again: what of it was
 //! committed is applied a second time, which changes nothing, and nothing
 //! that conflicts with it has run meanwhile (it waits for the count).
@@ -43,6 +46,9 @@ impl Txn {
         self.plan.iter().map(|(sql, _)| sql.len()).sum()
     }
 }
+
+/// Round-trip size when several workers share a batch.
+const SHARED_TRIP: usize = 32 << 10;
 
 /// Server errors between two of our own workers: roll back, run again.
 const LOCK_CONFLICT: &[u16] = &[1205, 1213];
@@ -210,6 +216,11 @@ impl MysqlSink {
         let done: Vec<watch::Sender<usize>> =
             queues.iter().map(|_| watch::Sender::new(0)).collect();
         let limits = self.limits;
+        let trip = if queues.len() > 1 {
+            limits.round_trip.min(SHARED_TRIP)
+        } else {
+            limits.round_trip
+        };
         let done = &done;
         let workers = self
             .conns
@@ -232,7 +243,7 @@ impl MysqlSink {
                     let mut end = next + 1;
                     let mut size = txns[queue[next].txn].0.size();
                     while end < queue.len()
-                        && size < limits.round_trip
+                        && size < trip
                         && queue[end]
                             .waits
                             .iter()
