@@ -42,7 +42,12 @@ fn cpu_seconds(pid: u32) -> f64 {
     // Fields after the command name, which is in parentheses.
     let rest = stat.rsplit(')').next().unwrap_or("");
     let fields: Vec<&str> = rest.split_whitespace().collect();
-    let ticks = |i: usize| fields.get(i).and_then(|f| f.parse::<f64>().ok()).unwrap_or(0.0);
+    let ticks = |i: usize| {
+        fields
+            .get(i)
+            .and_then(|f| f.parse::<f64>().ok())
+            .unwrap_or(0.0)
+    };
     // utime and stime are fields 14 and 15 of the line, 12 and 13 here.
     (ticks(11) + ticks(12)) / 100.0
 }
@@ -151,7 +156,10 @@ workers = {workers}
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
     let size = [format!("--tables={tables}"), format!("--table-size={rows}")];
-    sysbench(&source, &[size[0].clone(), size[1].clone(), "prepare".into()]);
+    sysbench(
+        &source,
+        &[size[0].clone(), size[1].clone(), "prepare".into()],
+    );
     let mut src = mysql_async::Conn::from_url(source.url())
         .await
         .expect("source");

@@ -4,12 +4,11 @@
 //!
 //! A worker sends the ready transactions at the head of its queue (those
 //! whose conflicting predecessors on other workers are applied) as one
-//! multi-statement round trip, each inside its own `BEGIN … COMMIT`, and
-//! then counts them as applied; the workers waiting on it see the count.
-//! With several workers a round trip holds up to [`SHARED_TRIP`] bytes
-//! (one worker: `limits.round_trip`): a worker that waits for another one
-//! waits for that one's whole round trip, so long ones made the workers
-//! take turns. A deadlock or lock wait timeout between
+//! multi-statement round trip of up to `limits.round_trip`, each inside
+//! its own `BEGIN … COMMIT`, and then counts them as applied; the workers
+//! waiting on it see the count. A round trip ends after a transaction
+//! another worker waits for: a worker that waits for another waits for
+//! that one's whole round trip, and 1 MB ones made the workers take turns. A deadlock or lock wait timeout between
 //! workers rolls back and runs the same round trip again: what of it was
 //! committed is applied a second time, which changes nothing, and nothing
 //! that conflicts with it has run meanwhile (it waits for the count).
@@ -26,6 +25,7 @@ use super::{classify, clip, Limits, MysqlSink, SESSION_SETUP};
 use crate::proto::Record;
 use crate::sink::runner::SinkError;
 use crate::source::{Connection, SourceError};
+use std::collections::HashSet;
 use std::sync::Mutex;
 use std::time::Duration;
 use tokio::sync::watch;
@@ -46,9 +46,6 @@ impl Txn {
         self.plan.iter().map(|(sql, _)| sql.len()).sum()
     }
 }
-
-/// Round-trip size when several workers share a batch.
-const SHARED_TRIP: usize = 32 << 10;
 
 /// Server errors between two of our own workers: roll back, run again.
 const LOCK_CONFLICT: &[u16] = &[1205, 1213];
@@ -216,12 +213,15 @@ impl MysqlSink {
         let done: Vec<watch::Sender<usize>> =
             queues.iter().map(|_| watch::Sender::new(0)).collect();
         let limits = self.limits;
-        let trip = if queues.len() > 1 {
-            limits.round_trip.min(SHARED_TRIP)
-        } else {
-            limits.round_trip
-        };
-        let done = &done;
+        // Per worker, the counts other workers wait for: a round trip
+        // ends there.
+        let mut cuts: Vec<HashSet<usize>> = vec![HashSet::new(); queues.len()];
+        for &(other, count) in queues.iter().flatten().flat_map(|s| &s.waits) {
+            if let Some(c) = cuts.get_mut(other) {
+                c.insert(count);
+            }
+        }
+        let (done, cuts) = (&done, &cuts);
         let workers = self
             .conns
             .iter_mut()
@@ -243,7 +243,8 @@ impl MysqlSink {
                     let mut end = next + 1;
                     let mut size = txns[queue[next].txn].0.size();
                     while end < queue.len()
-                        && size < trip
+                        && size < limits.round_trip
+                        && !cuts[w].contains(&end)
                         && queue[end]
                             .waits
                             .iter()
