@@ -221,6 +221,7 @@ impl MysqlSink {
             }
             out.push((statement.text.clone(), false));
         }
+        let mut last = Last::Other;
         for (change, target) in self.applied(record) {
             change_sql(
                 change,
@@ -228,6 +229,7 @@ impl MysqlSink {
                 self.options.allow_no_pk,
                 self.limits.statement,
                 &mut out,
+                &mut last,
             )
             .map_err(|e| SinkError::Fatal(format!("mysql sink: log record {offset}: {e}")))?;
         }
@@ -419,13 +421,26 @@ pub fn rename_in_ddl(sql: &str, from: &str, to: &str) -> String {
     out
 }
 
-/// The statements for one row event on `target`.`table`.
+/// What the last statement of a plan is, when [`change_sql`] wrote it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Last {
+    Other,
+    Replace,
+    /// A DELETE by primary key; whether a REPLACE came just before it.
+    Delete {
+        after_replace: bool,
+    },
+}
+
+/// The statements for one row event on `target`.`table`, appended to
+/// `out`, whose last statement `last` describes (kept up to date).
 fn change_sql(
     change: &TableChange,
     target: &str,
     allow_no_pk: bool,
     max_statement: usize,
     out: &mut Vec<(String, bool)>,
+    last: &mut Last,
 ) -> Result<(), String> {
     let table = format!("{}.{}", ident(target), ident(&change.table));
     let name = format!("{}.{}", change.schema, change.table);
@@ -441,21 +456,36 @@ fn change_sql(
         ));
     }
     let kind = ChangeKind::try_from(change.kind).unwrap_or(ChangeKind::Unspecified);
-    // Whether `out`'s last statement is a REPLACE of this change.
-    let mut merging = false;
     // Consecutive REPLACEs with the same column list share one multi-row
-    // REPLACE (rows apply in order, as one by one).
-    let replace = |out: &mut Vec<(String, bool)>, merging: bool, after: &Image| {
+    // REPLACE (rows apply in order, as one by one), and a DELETE of the
+    // key a REPLACE writes right after it is left to the REPLACE (which
+    // deletes it too): a sysbench-like transaction (two updates, a delete
+    // and an insert of the same key) is one statement, not four.
+    let replace = |out: &mut Vec<(String, bool)>, last: &mut Last, after: &Image| {
         let (head, tuple) = replace_parts(&table, &change.columns, after, &name)?;
+        if let Last::Delete { after_replace } = *last {
+            let same_key = delete_sql(&table, &change.columns, after, true, &name)?;
+            if has_pk && out.last().is_some_and(|(sql, _)| *sql == same_key) {
+                out.pop();
+                *last = if after_replace {
+                    Last::Replace
+                } else {
+                    Last::Other
+                };
+            }
+        }
         match out.last_mut() {
             Some((sql, false))
-                if merging && sql.len() < max_statement && sql.starts_with(&head) =>
+                if *last == Last::Replace
+                    && sql.len() < max_statement
+                    && sql.starts_with(&head) =>
             {
                 sql.push_str(", ");
                 sql.push_str(&tuple);
             }
             _ => out.push((format!("{head}{tuple}"), false)),
         }
+        *last = Last::Replace;
         Ok::<(), String>(())
     };
     for (index, row) in change.rows.iter().enumerate() {
@@ -463,9 +493,7 @@ fn change_sql(
         match kind {
             ChangeKind::Insert => {
                 let after = row.after.as_ref().ok_or_else(|| missing("after"))?;
-                replace(out, merging, after)?;
-                merging = true;
-                continue;
+                replace(out, last, after)?;
             }
             ChangeKind::Update => {
                 let before = row.before.as_ref().ok_or_else(|| missing("before"))?;
@@ -494,16 +522,16 @@ fn change_sql(
                             delete_sql(&table, &change.columns, before, has_pk, &name)?,
                             false,
                         ));
-                        merging = false;
+                        *last = Last::Other;
                     }
-                    replace(out, merging, after)?;
-                    merging = true;
-                    continue;
+                    replace(out, last, after)?;
+                } else {
+                    out.push((
+                        update_sql(&table, &change.columns, before, after, has_pk, &name)?,
+                        false,
+                    ));
+                    *last = Last::Other;
                 }
-                out.push((
-                    update_sql(&table, &change.columns, before, after, has_pk, &name)?,
-                    false,
-                ));
             }
             ChangeKind::Delete => {
                 let before = row.before.as_ref().ok_or_else(|| missing("before"))?;
@@ -511,6 +539,13 @@ fn change_sql(
                     delete_sql(&table, &change.columns, before, has_pk, &name)?,
                     false,
                 ));
+                *last = if has_pk {
+                    Last::Delete {
+                        after_replace: *last == Last::Replace,
+                    }
+                } else {
+                    Last::Other
+                };
             }
             ChangeKind::Unspecified => {
                 return Err(format!(
@@ -519,7 +554,6 @@ fn change_sql(
                 ))
             }
         }
-        merging = false;
     }
     Ok(())
 }
@@ -738,11 +772,38 @@ mod tests {
         assert_eq!(
             plan,
             vec![
-                "REPLACE INTO `dst`.`t` (`id`, `a`) VALUES (1, 'x')",
-                "REPLACE INTO `dst`.`t` (`id`, `a`) VALUES (1, NULL)",
+                "REPLACE INTO `dst`.`t` (`id`, `a`) VALUES (1, 'x'), (1, NULL)",
                 "DELETE FROM `dst`.`t` WHERE `id` = 1",
                 "REPLACE INTO `dst`.`t` (`id`, `a`) VALUES (2, NULL)",
                 "DELETE FROM `dst`.`t` WHERE `id` = 2",
+            ]
+        );
+    }
+
+    #[test]
+    fn a_delete_then_insert_of_one_key_is_one_replace() {
+        // sysbench's oltp_write_only: two updates, a delete, an insert of
+        // the deleted key; then a delete of another key stays.
+        let cols = vec![col("id", true), col("a", false)];
+        let img = |id, a: &str| image(vec![v(Kind::Int(id)), v(Kind::Text(a.into()))]);
+        let one = |kind, before, after| change(kind, cols.clone(), vec![Row { before, after }]);
+        let rec = Record {
+            changes: vec![
+                one(ChangeKind::Update, img(1, "a"), img(1, "b")),
+                one(ChangeKind::Update, img(2, "a"), img(2, "c")),
+                one(ChangeKind::Delete, img(3, "a"), None),
+                one(ChangeKind::Insert, None, img(3, "d")),
+                one(ChangeKind::Delete, img(4, "a"), None),
+                one(ChangeKind::Insert, None, img(5, "e")),
+            ],
+            ..Default::default()
+        };
+        assert_eq!(
+            statements(&sink(&[], false), &rec),
+            vec![
+                "REPLACE INTO `src`.`t` (`id`, `a`) VALUES (1, 'b'), (2, 'c'), (3, 'd')",
+                "DELETE FROM `src`.`t` WHERE `id` = 4",
+                "REPLACE INTO `src`.`t` (`id`, `a`) VALUES (5, 'e')",
             ]
         );
     }
