@@ -19,6 +19,10 @@
 //!   `UPDATE t SET after WHERE pk = before-pk`;
 //! - delete: `DELETE FROM t WHERE pk = before-pk`.
 //!
+//! Consecutive REPLACEs of a table share one multi-row statement, also
+//! across row events, and a DELETE directly followed by a REPLACE of the
+//! same key is dropped (the REPLACE deletes that row itself).
+//!
 //! Tables without a primary key are refused (error naming the table)
 //! unless `allow_no_pk` is set; then every before-image column goes into
 //! the `WHERE` with `LIMIT 1`. DDL is replayed as its text after
