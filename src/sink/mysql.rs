@@ -6,7 +6,7 @@
 //! (`BEGIN` … `COMMIT`), so the target sees the source's transaction
 //! boundaries (a transaction the log split into parts is applied part by
 //! part). Transactions apply on `workers` target connections at once
-//! ([`apply`]): those that touch the same primary-key or unique-key value
+//! (`apply`): those that touch the same primary-key or unique-key value
 //! ([`writeset`]) in log order, DDL and statements without row images
 //! alone ([`schedule`]). Every statement sets rows to a state given by
 //! full row images, which makes a redelivered tail harmless:
