@@ -11,6 +11,9 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         println!("cargo:rerun-if-changed={proto}");
     }
     let descriptors = protox::compile(protos, ["src/proto"])?;
-    prost_build::Config::new().compile_fds(descriptors)?;
+    prost_build::Config::new()
+        // Rare and large: boxed, so every `Record` stays small.
+        .boxed(".sluice.v1.Record.snapshot_chunk")
+        .compile_fds(descriptors)?;
     Ok(())
 }

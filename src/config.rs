@@ -132,6 +132,14 @@ pub struct SinkConfig {
     /// `CREATE USER`, …) and writes to the system schemas (default false).
     #[serde(default)]
     pub replay_accounts: bool,
+    /// mysql: target connections applying non-conflicting transactions
+    /// at once (default 4; 1 applies one transaction at a time).
+    #[serde(default = "default_workers")]
+    pub workers: usize,
+}
+
+fn default_workers() -> usize {
+    crate::sink::mysql::DEFAULT_WORKERS
 }
 
 fn default_true() -> bool {
@@ -445,6 +453,12 @@ impl Config {
                     )))
                 }
             }
+            if sink.workers == 0 || sink.workers > 64 {
+                return Err(ConfigError::Invalid(format!(
+                    "sink {:?}: workers = {} must be between 1 and 64",
+                    sink.name, sink.workers
+                )));
+            }
             if !matches!(sink.start.as_str(), "earliest" | "latest") {
                 return Err(ConfigError::Invalid(format!(
                     "sink {:?}: start {:?} must be earliest or latest",
@@ -577,6 +591,12 @@ include = 'shop\..*'
             Some("shop_copy")
         );
         assert!(c.sinks[0].ddl);
+        assert_eq!(c.sinks[0].workers, 4);
+        let one = mirror.replace("kind = \"mysql\"", "kind = \"mysql\"\nworkers = 1");
+        assert_eq!(Config::parse(&one).unwrap().sinks[0].workers, 1);
+        let none = mirror.replace("kind = \"mysql\"", "kind = \"mysql\"\nworkers = 0");
+        let err = Config::parse(&none).unwrap_err().to_string();
+        assert!(err.contains("workers = 0"), "{err}");
         let unknown_source = mirror.replace("source = \"shop\"", "source = \"nope\"");
         assert!(Config::parse(&unknown_source)
             .unwrap_err()

@@ -15,14 +15,7 @@ async fn health_status_and_metrics() {
     let log = open_log(dir.path());
     append(&log, 0, 20, 2);
     let status = sluice::pipeline::StatusHandle::new("main");
-    status.captured(
-        "mysql-bin.000001",
-        2004,
-        "0-1-20",
-        commit_time(19),
-        40,
-        true,
-    );
+    status.captured("mysql-bin.000001", 2004, "0-1-20", commit_time(19), 40, 1);
     status.server_end("mysql-bin.000001", 2504);
     log.groups()
         .create("search", sluice_storage::ResetPolicy::None)

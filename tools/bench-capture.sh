@@ -1,44 +1,38 @@
 #!/usr/bin/env bash
-# End-to-end capture benchmark: sluice against the raw binlog pull.
+# End-to-end capture benchmark, bulk workload: sluice against the raw
+# binlog pull and the Rust peer (tools/bench-sysbench.sh does the same on
+# a real sysbench binlog of small transactions).
 #
-#   tools/bench-capture.sh            # ~150 MB of binlog
+#   tools/bench-capture.sh            # ~200 MB of binlog
 #   BENCH_TXNS=20000 tools/bench-capture.sh
 #
 # 1. Starts a private MariaDB (tools/local-mariadb.sh) in a temporary folder.
 # 2. Writes a sysbench-style workload with the SQL client (the SEQUENCE
 #    engine bulk-loads the sbtest tables; then oltp_write_only
 #    transactions: two UPDATEs, one DELETE, one INSERT each).
-# 3. Times, in the same run and BENCH_ROUNDS (3) times each, alternating:
+# 3. Times, in the same run and BENCH_ROUNDS (3) times each, alternating
+#    (tools/bench-common.sh):
 #    - `mariadb-binlog --read-from-remote-server --raw` pulling every binlog
 #      file (the reference: network + server, no decoding);
 #    - `sluice run --start earliest --until current --fsync never` capturing
-#      the same binlog into a fresh log (dump, decode, encode, append).
-# 4. Prints the best time of each, the ratio, rows/s and sluice's peak RSS.
+#      the same binlog into a fresh log (dump, decode, encode, append);
+#    - the Rust peer (../shared/peers/rust-peer: mysql_async's stream and
+#      mysql_common's row decoding, nothing stored).
+# 4. Prints the best time of each, the ratios, rows/s and sluice's peak RSS.
 # 5. For each log compression in BENCH_COMPRESSION (default
 #    "none zstd:1 zstd:3"): the best ingest time (same run as the raw
 #    pull), the log's bytes on disk per binlog byte, and the best replay
 #    time (`sluice tail --no-follow --format json` of the whole log to
 #    /dev/null: read, decompress, decode, render).
 #
-# The release binary is built if missing. Everything is removed at exit.
+# The release binaries are built if missing. Everything is removed at exit.
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
 tables=${BENCH_TABLES:-4}
 rows=${BENCH_ROWS:-100000}
 txns=${BENCH_TXNS:-60000}
-work=$(mktemp -d /tmp/sluice-bench.XXXXXX)
-bin=${SLUICE_BIN:-$root/target/release/sluice}
-[ -x "$bin" ] || (cd "$root" && cargo build --release --bin sluice)
-
-cleanup() {
-    "$root/tools/local-mariadb.sh" stop "$work/db" >/dev/null 2>&1 || true
-    rm -rf "$work"
-}
-trap cleanup EXIT
-
-url=$("$root/tools/local-mariadb.sh" start "$work/db")
-port=$(cat "$work/db/port")
-client=(mariadb --no-defaults --socket="$work/db/mysqld.sock" -uroot)
+source "$root/tools/bench-common.sh"
+bench_start
 
 echo "== workload: $tables tables x $rows rows, then $txns write transactions"
 "${client[@]}" -e "CREATE DATABASE sbtest"
@@ -66,7 +60,7 @@ for i in range(txns):
 EOF
 started=$(date +%s.%N)
 "${client[@]}" sbtest <"$work/oltp.sql"
-echo "   written in $(echo "$(date +%s.%N) - $started" | bc) s"
+echo "   written in $(since "$started") s"
 "${client[@]}" -e "FLUSH BINARY LOGS"
 binlog_bytes=$("${client[@]}" -N -e "SHOW BINARY LOGS" | awk '{s += $2} END {print s}')
 first=$("${client[@]}" -N -e "SHOW BINARY LOGS" | head -1 | cut -f1)
@@ -74,49 +68,19 @@ first=$("${client[@]}" -N -e "SHOW BINARY LOGS" | head -1 | cut -f1)
 total_rows=$((tables * rows + txns * 4))
 echo "   binlog: $((binlog_bytes / 1000000)) MB in $("${client[@]}" -N -e "SHOW BINARY LOGS" | wc -l) files, $total_rows row changes"
 
-raw() {
-    rm -rf "$work/raw" && mkdir -p "$work/raw"
-    local s=$(date +%s.%N)
-    mariadb-binlog --no-defaults --read-from-remote-server --raw --host=127.0.0.1 --port="$port" \
-        --user=sluice --password=sluice-demo-pw --to-last-log --result-file="$work/raw/" "$first"
-    echo "$(date +%s.%N) - $s" | bc
-}
-sluice_run() {
-    rm -rf "$work/data"
-    local s=$(date +%s.%N)
-    RUST_LOG=warn /usr/bin/time -f "%M" -o "$work/rss" "$bin" run --source "$url" --data "$work/data" \
-        --server-id 99 --start earliest --until current --fsync never "$@" 2>"$work/run.log" \
-        || { cat "$work/run.log" >&2; exit 1; }
-    echo "$(date +%s.%N) - $s" | bc
-}
-
-best_raw=999999; best_sluice=999999; rss=0
-for round in $(seq 1 "${BENCH_ROUNDS:-3}"); do
-    r=$(raw); s=$(sluice_run); m=$(cat "$work/rss")
-    echo "   round $round: raw pull ${r}s, sluice ${s}s, sluice peak RSS $((m / 1024)) MB"
-    best_raw=$(echo "if ($r < $best_raw) $r else $best_raw" | bc)
-    best_sluice=$(echo "if ($s < $best_sluice) $s else $best_sluice" | bc)
-    [ "$m" -gt "$rss" ] && rss=$m
-done
-records=$("$bin" tail --data "$work/data" --no-follow | wc -l)
-echo "== result ($records log records)"
-printf '   mariadb-binlog --raw: %.2f s (%.0f MB/s)\n' "$best_raw" "$(echo "$binlog_bytes / 1000000 / $best_raw" | bc -l)"
-printf '   sluice run:           %.2f s (%.0f MB/s, %.0f rows/s)\n' "$best_sluice" \
-    "$(echo "$binlog_bytes / 1000000 / $best_sluice" | bc -l)" "$(echo "$total_rows / $best_sluice" | bc -l)"
-printf '   ratio sluice/raw:     %.2f (target <= 1.5)\n' "$(echo "$best_sluice / $best_raw" | bc -l)"
-echo "   sluice peak RSS:      $((rss / 1024)) MB (target < 150)"
+compare "$first" earliest "$total_rows"
 
 echo "== log compression (ingest best of ${BENCH_ROUNDS:-3}, raw pull ${best_raw} s)"
 printf '   %-8s %9s %7s %12s %10s\n' setting ingest ratio bytes/binlog replay
 for c in ${BENCH_COMPRESSION:-none zstd:1 zstd:3}; do
     best_in=999999; best_out=999999
     for round in $(seq 1 "${BENCH_ROUNDS:-3}"); do
-        i=$(sluice_run --compression "$c")
+        i=$(sluice_run earliest --compression "$c")
         s=$(date +%s.%N)
         "$bin" tail --data "$work/data" --name main --no-follow --format json >/dev/null
-        o=$(echo "$(date +%s.%N) - $s" | bc)
-        best_in=$(echo "if ($i < $best_in) $i else $best_in" | bc)
-        best_out=$(echo "if ($o < $best_out) $o else $best_out" | bc)
+        o=$(since "$s")
+        best_in=$(min "$i" "$best_in")
+        best_out=$(min "$o" "$best_out")
     done
     log_bytes=$(du -sB1 "$work/data/main/log" | cut -f1)  # allocated, not the sparse length
     printf '   %-8s %8.2fs %7.2f %12.3f %9.2fs\n' "$c" "$best_in" "$(echo "$best_in / $best_raw" | bc -l)" \

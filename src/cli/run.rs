@@ -325,6 +325,7 @@ async fn run_sink(
             allow_no_pk: config.allow_no_pk,
             ddl: config.ddl,
             replay_accounts: config.replay_accounts,
+            workers: config.workers,
         })?;
         return sink::run(options, destination, mirror, stop).await;
     }

@@ -7,35 +7,33 @@
 //! when they fit, so a crash leaves either all of a transaction or a prefix
 //! of its parts that the next run completes.
 //!
-//! The network read runs in its own task feeding a bounded channel, so the
-//! socket, the decoder and the log's writes overlap, and everything the
-//! channel holds when the decoder looks is appended as one batch.
+//! Reading and decoding run in their own task ([`super::reader`]) feeding
+//! a bounded channel, so the socket and the decoder overlap with naming,
+//! encoding and the log's writes, and everything the channel holds when
+//! this loop looks is appended as one batch.
 
-use super::resume::{at_or_after, file_number, resume_point, Resume};
+use super::appender::{self, InFlight, BATCH_BYTES};
+use super::reader::{Decoding, End, Events, Item};
+use super::resume::{at_or_after, resume_point, Resume};
 use super::schema_log::SchemaLog;
 use super::spill::{Chunk, Spill};
-use super::staging::{stage, Staged, PART_BYTES};
+use super::staging::{stage, Staged};
 use super::status::{ConnectionState, StatusHandle};
-use crate::decode::header::EventHeader;
-use crate::decode::{event_type, ChecksumAlg, Decoder};
+use crate::decode::{ChecksumAlg, Decoder};
 use crate::filter::TableFilter;
 use crate::proto::{self, Record};
 use crate::schema::{catalog, Catalog, Dialect, SchemaError, SchemaHistory};
 use crate::source::{
     failover, Backoff, Connection, DumpFrom, DumpOptions, Flavour, SourceConfig, SourceError,
-    StartPoint, StreamEvent,
+    StartPoint,
 };
-use sluice_storage::{Log, NewRecord, SourcePos};
+use sluice_storage::Log;
 use std::path::PathBuf;
 use std::time::{Duration, Instant};
-use tokio::sync::{mpsc, watch};
+use tokio::sync::watch;
 
-/// At most this many bytes of records go into one append.
-const BATCH_BYTES: usize = 8 << 20;
 /// Retries of the very first connection before `sluice run` gives up.
 const FIRST_CONNECT_ATTEMPTS: u32 = 5;
-/// Events buffered between the socket task and the decoder.
-const CHANNEL_EVENTS: usize = 1024;
 
 /// How one source is captured.
 #[derive(Clone, Debug)]
@@ -133,6 +131,8 @@ struct Capture {
     start_gtid: Option<String>,
     /// Snapshot hook: the table snapshot in progress (src/snapshot/).
     snapshot: Option<crate::snapshot::Driver>,
+    /// Row records being appended behind the streaming loop.
+    in_flight: Option<InFlight>,
 }
 
 /// Run one source's capture until `shutdown` turns true, a fatal error, or
@@ -190,6 +190,7 @@ pub async fn run(
         progress: Progress::new(),
         start_gtid: None,
         snapshot: None,
+        in_flight: None,
     };
     let new_log = resume.is_none();
     let mut from = match resume {
@@ -507,8 +508,29 @@ impl Capture {
     }
 
     /// One streaming session, from `from` until shutdown, `--until`, or an
-    /// error.
+    /// error; whichever way it ends, its appends are done when it returns
+    /// (the log is then where the next session resumes).
     async fn stream(
+        &mut self,
+        from: &DumpFrom,
+        shutdown: &mut watch::Receiver<bool>,
+    ) -> Result<Ended, CaptureError> {
+        let ended = self.session(from, shutdown).await;
+        let settled = self.settle().await;
+        match (ended, settled) {
+            (Ok(ended), Ok(())) => Ok(ended),
+            (Ok(_), Err(e)) => Err(e),
+            (Err(e), Ok(())) => Err(e),
+            (Err(e), Err(also)) => {
+                // Both are reported: the session's error ends it, the
+                // append's would otherwise go unseen.
+                tracing::warn!(source = %self.opts.name, error = %also, "the append behind the session failed too");
+                Err(e)
+            }
+        }
+    }
+
+    async fn session(
         &mut self,
         from: &DumpFrom,
         shutdown: &mut watch::Receiver<bool>,
@@ -551,7 +573,7 @@ impl Capture {
             non_blocking: self.until.is_some() && !self.snapshot_active(),
             annotate_rows: true,
         };
-        let mut stream =
+        let stream =
             conn.start_dump_with(from, options)
                 .await
                 .map_err(|e| match e.server_code() {
@@ -570,96 +592,94 @@ impl Capture {
         self.status.set_state(ConnectionState::Streaming);
         tracing::info!(source = %self.opts.name, from = %describe(from), "streaming binlog");
 
-        let (tx, mut rx) =
-            mpsc::channel::<Result<Option<StreamEvent>, SourceError>>(CHANNEL_EVENTS);
-        let reader = tokio::spawn(async move {
-            loop {
-                let item = stream.next_event().await;
-                let end = !matches!(item, Ok(Some(_)));
-                if tx.send(item).await.is_err() || end {
-                    break;
-                }
-            }
-        });
+        let (mut rx, reader) = super::reader::spawn(stream);
         let _abort = AbortOnDrop(reader);
+        let mut decoding = Decoding::new(
+            Decoder::live(from.file.clone(), from.pos, checksum),
+            from.pos,
+            // Snapshot hook: a snapshot still reading keeps the session
+            // going past `--until` (it stops once the snapshot is done).
+            if self.snapshot_active() {
+                None
+            } else {
+                self.until.clone()
+            },
+            self.opts.name.clone(),
+        );
 
-        let mut decoder = Decoder::live(from.file.clone(), from.pos, checksum);
         let mut pending: Vec<Staged> = Vec::new();
         let mut pending_bytes = 0usize;
         let mut spill = Spill::default();
-        // End position of the last event read, in `decoder.file()`.
-        let mut last_pos = from.pos;
+        let mut items: Vec<Item> = Vec::new();
         loop {
             let first = tokio::select! {
-                item = rx.recv() => item,
+                batch = rx.recv() => batch,
                 _ = shutdown.changed() => {
-                    self.append(std::mem::take(&mut pending), true)?;
+                    self.flush(std::mem::take(&mut pending)).await?;
                     return Ok(Ended::Shutdown);
                 }
                 // Snapshot hook: a chunk read; appended if the stream
                 // already passed it.
                 got = crate::snapshot::Driver::recv(&mut self.snapshot) => {
                     if let Some(Err(e)) = got {
-                        self.append(std::mem::take(&mut pending), true)?;
+                        self.flush(std::mem::take(&mut pending)).await?;
                         return Err(self.snapshot_err(e));
                     }
-                    if !decoder.in_transaction() {
-                        self.snapshot_at(decoder.file(), last_pos, &mut pending);
-                        if self.snapshot_stops(decoder.file(), last_pos) {
-                            self.append(std::mem::take(&mut pending), true)?;
+                    if let Some((file, pos)) = decoding.boundary() {
+                        self.snapshot_at(&file, pos, &mut pending);
+                        if self.snapshot_stops(&file, pos) {
+                            self.flush(std::mem::take(&mut pending)).await?;
                             return Ok(Ended::Finished);
                         }
                     }
-                    self.append(std::mem::take(&mut pending), true)?;
+                    self.append_behind(std::mem::take(&mut pending)).await?;
                     pending_bytes = 0;
                     continue;
                 }
             };
-            let mut item = first;
+            // The socket task ends only after sending its `end`: a closed
+            // channel without one is the task's failure.
+            let mut batch = first.unwrap_or(Events {
+                events: Vec::new(),
+                end: Some(Ok(())),
+            });
             loop {
-                let event = match item {
-                    Some(Ok(Some(event))) => event,
-                    Some(Ok(None)) | None => {
-                        self.append(std::mem::take(&mut pending), true)?;
-                        // The end of a non-blocking dump that reached the
-                        // `--until` position: everything is captured. Any
-                        // other end (a server shutting down ends a blocking
-                        // dump the same way) is a disconnect to resume from.
-                        let reached = self.until.as_ref().is_some_and(|(file, pos)| {
-                            !decoder.in_transaction()
-                                && at_or_after((decoder.file(), last_pos), (file, *pos))
-                        });
-                        if reached {
-                            return Ok(Ended::Finished);
+                decoding.push_all(batch, &mut items);
+                for item in items.drain(..) {
+                    let record = match item {
+                        Item::Record(record) => record,
+                        Item::Open { owner, changes } => {
+                            let (file, start) = owner.clone();
+                            let changes = spill.add(
+                                &mut self.history,
+                                &self.opts.filter,
+                                &self.opts.name,
+                                owner,
+                                changes,
+                            );
+                            // Snapshot hook: these rows change keys of
+                            // chunks being read.
+                            if let Some(driver) = &self.snapshot {
+                                driver.observe(&changes, &file, start);
+                            }
+                            continue;
                         }
-                        return Err(self.source_err(SourceError::Closed {
-                            addr: self.opts.source.addr(),
-                            context: "streaming the binlog (the server ended the dump)",
-                        }));
-                    }
-                    Some(Err(e)) => {
-                        self.append(std::mem::take(&mut pending), true)?;
-                        return Err(self.source_err(e));
-                    }
-                };
-                let header = &event.header;
-                if header.type_code != event_type::ROTATE && header.log_pos != 0 {
-                    last_pos = u64::from(header.log_pos);
-                }
-                let ready = decoder.push_live(header, &event.bytes).map_err(|source| {
-                    CaptureError::Decode {
-                        name: self.opts.name.clone(),
-                        source: Box::new(source),
-                    }
-                })?;
-                for warning in decoder.take_warnings() {
-                    tracing::warn!(source = %self.opts.name, "{warning}");
-                }
-                let mut records: Vec<Record> = ready.into_iter().collect();
-                while let Some(r) = decoder.next_ready() {
-                    records.push(r);
-                }
-                for record in records {
+                        Item::End(end) => {
+                            self.flush(std::mem::take(&mut pending)).await?;
+                            return match end {
+                                End::Reached => Ok(Ended::Finished),
+                                End::Closed => Err(self.source_err(SourceError::Closed {
+                                    addr: self.opts.source.addr(),
+                                    context: "streaming the binlog (the server ended the dump)",
+                                })),
+                                End::Source(e) => Err(self.source_err(e)),
+                                End::Decode(source) => Err(CaptureError::Decode {
+                                    name: self.opts.name.clone(),
+                                    source: Box::new(source),
+                                }),
+                            };
+                        }
+                    };
                     let chunks = spill.take_for(&record, &self.opts.name);
                     match self.prepare(record, !chunks.is_empty()).await {
                         Ok(Some(r)) => {
@@ -669,7 +689,7 @@ impl Capture {
                                 let reads = match driver.before_record(&r).await {
                                     Ok(reads) => reads,
                                     Err(e) => {
-                                        self.append(std::mem::take(&mut pending), true)?;
+                                        self.flush(std::mem::take(&mut pending)).await?;
                                         return Err(self.snapshot_err(e));
                                     }
                                 };
@@ -684,72 +704,35 @@ impl Capture {
                             // What the history already followed goes into
                             // the log, so the history and the log's end
                             // agree when capture resumes.
-                            self.append(std::mem::take(&mut pending), true)?;
+                            self.flush(std::mem::take(&mut pending)).await?;
                             return Err(e);
                         }
                     }
-                }
-                if decoder.open_rows_bytes() >= PART_BYTES {
-                    if let (Some(start), Some(changes)) =
-                        (decoder.open_start(), decoder.take_open_changes())
-                    {
-                        let changes = spill.add(
-                            &mut self.history,
-                            &self.opts.filter,
-                            &self.opts.name,
-                            (decoder.file().to_string(), start),
-                            changes,
-                        );
-                        // Snapshot hook: these rows change keys of chunks
-                        // being read.
-                        if let Some(driver) = &self.snapshot {
-                            driver.observe(&changes, decoder.file(), start);
-                        }
+                    // Kept as a running sum: recomputing it over every
+                    // pending record after each one made catching up
+                    // quadratic.
+                    if pending_bytes >= BATCH_BYTES {
+                        self.append_behind(std::mem::take(&mut pending)).await?;
+                        pending_bytes = 0;
                     }
                 }
-                if self.reached_until(&decoder, header) {
-                    self.append(std::mem::take(&mut pending), true)?;
-                    return Ok(Ended::Finished);
-                }
-                // Kept as a running sum: recomputing it over every pending
-                // record after each event made catching up quadratic.
-                if pending_bytes >= BATCH_BYTES {
-                    self.append(std::mem::take(&mut pending), true)?;
-                    pending_bytes = 0;
-                }
-                item = match rx.try_recv() {
-                    Ok(next) => Some(next),
+                batch = match rx.try_recv() {
+                    Ok(next) => next,
                     Err(_) => break,
                 };
             }
             // Snapshot hook: between transactions, the chunks passed.
-            if !decoder.in_transaction() {
-                self.snapshot_at(decoder.file(), last_pos, &mut pending);
-                if self.snapshot_stops(decoder.file(), last_pos) {
-                    self.append(std::mem::take(&mut pending), true)?;
+            if let Some((file, pos)) = decoding.boundary() {
+                self.snapshot_at(&file, pos, &mut pending);
+                if self.snapshot_stops(&file, pos) {
+                    self.flush(std::mem::take(&mut pending)).await?;
                     return Ok(Ended::Finished);
                 }
             }
-            self.append(std::mem::take(&mut pending), true)?;
+            self.append_behind(std::mem::take(&mut pending)).await?;
             pending_bytes = 0;
             self.progress.maybe_report(&self.opts.name, &self.status);
         }
-    }
-
-    /// Past the `--until` position, outside any transaction?
-    fn reached_until(&self, decoder: &Decoder, event: &EventHeader) -> bool {
-        let Some((file, pos)) = &self.until else {
-            return false;
-        };
-        // A ROTATE's position is in the file it closes, while the decoder
-        // already names the next one: never compare it.
-        if decoder.in_transaction()
-            || event.type_code == event_type::ROTATE
-            || self.snapshot_active()
-        {
-            return false;
-        }
-        event.log_pos != 0 && at_or_after((decoder.file(), u64::from(event.log_pos)), (file, *pos))
     }
 
     /// Schema bookkeeping, filtering and naming for one decoded record.
@@ -761,6 +744,11 @@ impl Capture {
         mut record: Record,
         keep: bool,
     ) -> Result<Option<Record>, CaptureError> {
+        // The append in flight gets its schema checkpoint from the history
+        // as of its last record: let it finish before a DDL changes that.
+        if record.ddl.is_some() {
+            self.settle().await?;
+        }
         // DDL first, then the row events (a `CREATE TABLE … SELECT`
         // transaction carries both).
         let mut catalog = ServerCatalog {
@@ -851,33 +839,87 @@ impl Capture {
         self.append(staged, false)
     }
 
+    /// Wait for the append in flight, then append `staged` here.
+    async fn flush(&mut self, staged: Vec<Staged>) -> Result<(), CaptureError> {
+        self.settle().await?;
+        self.append(staged, true)
+    }
+
+    /// Append `staged` behind the loop (see [`super::appender`]) once the
+    /// append in flight is done; here, when it holds schema records.
+    async fn append_behind(&mut self, staged: Vec<Staged>) -> Result<(), CaptureError> {
+        self.settle().await?;
+        if staged.is_empty() {
+            return Ok(());
+        }
+        // Snapshot records are listed before they are appended: here too.
+        if staged
+            .iter()
+            .any(|s| s.schema || s.snapshot_label.is_some())
+        {
+            return self.append(staged, true);
+        }
+        let bytes = staged.iter().map(|s| s.bytes.len() as u64).sum();
+        let rows = staged.iter().map(|s| s.rows).sum();
+        self.progress.add(rows, bytes);
+        self.in_flight = Some(InFlight::start(
+            &self.log,
+            &self.opts.name,
+            &self.status,
+            staged,
+        ));
+        Ok(())
+    }
+
+    /// Wait for the append in flight, if any, and add the schema
+    /// checkpoint after it.
+    async fn settle(&mut self) -> Result<(), CaptureError> {
+        let Some(in_flight) = self.in_flight.take() else {
+            return Ok(());
+        };
+        let boundary = in_flight.boundary.clone();
+        in_flight
+            .wait()
+            .await
+            .map_err(|message| CaptureError::Other {
+                name: self.opts.name.clone(),
+                message,
+            })?
+            .map_err(|e| self.storage_err(e))?;
+        match boundary {
+            Some((file, next, time)) => self.checkpoint(&file, next, time),
+            None => Ok(()),
+        }
+    }
+
     /// Append staged records in as few batches of at most `BATCH_BYTES` as
     /// fit. `track`: count them in the status.
     /// After them, in a segment without a checkpoint and between two
     /// transactions, a checkpoint: the history is then exactly as of the
     /// last staged record.
     fn append(&mut self, staged: Vec<Staged>, track: bool) -> Result<(), CaptureError> {
+        debug_assert!(
+            self.in_flight.is_none(),
+            "appending past an append in flight"
+        );
         let boundary = staged
             .last()
             .filter(|s| s.last_part && !s.snapshot)
             .map(|s| (s.file.clone(), s.next, s.commit_time_ms));
-        let mut batch: Vec<Staged> = Vec::new();
-        let mut batch_bytes = 0usize;
-        for s in staged {
-            if batch_bytes + s.bytes.len() > BATCH_BYTES && !batch.is_empty() {
-                self.append_batch(std::mem::take(&mut batch), track)?;
-                batch_bytes = 0;
-            }
-            batch_bytes += s.bytes.len();
-            batch.push(s);
+        for batch in appender::cut(staged) {
+            self.append_batch(batch, track)?;
         }
-        self.append_batch(batch, track)?;
-        let Some((file, next, time)) = boundary else {
-            return Ok(());
-        };
+        match boundary {
+            Some((file, next, time)) => self.checkpoint(&file, next, time),
+            None => Ok(()),
+        }
+    }
+
+    /// A schema checkpoint at `file:next` if the active segment has none.
+    fn checkpoint(&mut self, file: &str, next: u64, time: i64) -> Result<(), CaptureError> {
         match self
             .schema_log
-            .checkpoint(&self.log, &self.history, &file, next, time)
+            .checkpoint(&self.log, &self.history, file, next, time)
         {
             Some(record) => {
                 tracing::debug!(source = %self.opts.name, "schema checkpoint in the new segment");
@@ -917,39 +959,12 @@ impl Capture {
                 })?;
             }
         }
-        let mut news = Vec::with_capacity(batch.len());
-        for s in &batch {
-            let gtid = if s.index_gtid {
-                crate::gtid::contribution(&s.gtid).unwrap_or_else(|e| {
-                    tracing::warn!(source = %self.opts.name, "{e}: not indexed by GTID");
-                    Default::default()
-                })
-            } else {
-                Default::default()
-            };
-            news.push(NewRecord {
-                payload: &s.bytes,
-                commit_time_ms: s.commit_time_ms,
-                position: SourcePos::new(file_number(&s.file), s.next),
-                gtid,
-            });
-        }
-        let started = Instant::now();
-        self.log.append(&news).map_err(|e| self.storage_err(e))?;
-        metrics::histogram!("sluice_append_seconds", "source" => self.opts.name.clone())
-            .record(started.elapsed().as_secs_f64());
+        let status = track.then_some(&self.status);
+        appender::write(&self.log, &self.opts.name, &batch, status)
+            .map_err(|e| self.storage_err(e))?;
         if track {
-            for s in &batch {
-                self.status.captured(
-                    &s.file,
-                    s.next,
-                    &s.gtid,
-                    s.commit_time_ms,
-                    s.rows,
-                    s.last_part,
-                );
-                self.progress.add(s.rows, s.bytes.len() as u64);
-            }
+            let bytes = batch.iter().map(|s| s.bytes.len() as u64).sum();
+            self.progress.add(batch.iter().map(|s| s.rows).sum(), bytes);
         }
         if let Some(i) = batch.iter().rposition(|s| s.snapshot) {
             self.schema_log.checkpointed(&self.log, next + i as u64);

@@ -56,7 +56,7 @@ impl Staged {
             snapshot_label: record
                 .snapshot_chunk
                 .as_ref()
-                .map(crate::snapshot::progress::label),
+                .map(|c| crate::snapshot::progress::label(c)),
             gtid: record.gtid,
         }
     }

@@ -97,8 +97,10 @@ impl StatusHandle {
         s.last_error = Some(error);
     }
 
-    /// A transaction, or a part of one, reached the log; `complete`: it
-    /// was the transaction's last part.
+    /// Records reached the log: `transactions` complete ones (a part of
+    /// a transaction counts with its last part) holding `rows` rows; the
+    /// last ended at `file:position` and committed at `commit_ms`; `gtid`
+    /// is the last non-empty GTID among them.
     pub fn captured(
         &self,
         file: &str,
@@ -106,7 +108,7 @@ impl StatusHandle {
         gtid: &str,
         commit_ms: i64,
         rows: u64,
-        complete: bool,
+        transactions: u64,
     ) {
         let mut s = self.0.lock();
         if s.state == ConnectionState::DiskFull {
@@ -120,12 +122,12 @@ impl StatusHandle {
             s.gtid = gtid.to_string();
         }
         s.last_commit_ms = commit_ms;
-        s.transactions += u64::from(complete);
+        s.transactions += transactions;
         s.rows += rows;
         let source = s.source.clone();
         drop(s);
         metrics::counter!("sluice_transactions_captured_total", "source" => source.clone())
-            .increment(u64::from(complete));
+            .increment(transactions);
         metrics::counter!("sluice_rows_captured_total", "source" => source.clone()).increment(rows);
         let lag = (chrono::Utc::now().timestamp_millis() - commit_ms).max(0) as f64 / 1000.0;
         metrics::gauge!("sluice_capture_lag_seconds", "source" => source).set(lag);

@@ -196,6 +196,9 @@ fn reinterpret(v: &mut Value, f: &Fix) {
                 .map(|(_, n)| n.clone())
                 .collect();
         }
+        // Text the decoder found valid UTF-8 reads the same in these
+        // sets: keep it rather than decode it again into a new string.
+        (Fix::Text(Charset::Utf8mb3 | Charset::Utf8mb4 | Charset::Ascii, _), Kind::Text(_)) => {}
         (Fix::Text(cs, pad), kind @ (Kind::Text(_) | Kind::Bytes(_))) => {
             // The decoder kept the bytes: as UTF-8 text where they were
             // valid UTF-8, else as they are.

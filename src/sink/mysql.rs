@@ -3,15 +3,25 @@
 //! source schema.
 //!
 //! Each record with row changes becomes one target transaction
-//! (`BEGIN` … `COMMIT`), in log order, so the target sees the source's
-//! transaction boundaries (a transaction the log split into parts is
-//! applied part by part). Every statement sets rows to a state given by
+//! (`BEGIN` … `COMMIT`), so the target sees the source's transaction
+//! boundaries (a transaction the log split into parts is applied part by
+//! part). Transactions apply on `workers` target connections at once
+//! (`apply`): those that touch the same primary-key or unique-key value
+//! ([`writeset`]) in log order, DDL and statements without row images
+//! alone ([`schedule`]). Every statement sets rows to a state given by
 //! full row images, which makes a redelivered tail harmless:
 //!
 //! - insert: `REPLACE INTO t (cols) VALUES (after)`;
-//! - update: `UPDATE t SET after WHERE pk = before-pk`; when the primary
-//!   key changed, `DELETE` the old key and `REPLACE` the after image;
+//! - update: `REPLACE INTO t (cols) VALUES (after)`, after a `DELETE` of
+//!   the old key when the primary key changed (a REPLACE, unlike an
+//!   UPDATE, also converges when a redelivered update meets a unique
+//!   value a later transaction took); with a minimal after image,
+//!   `UPDATE t SET after WHERE pk = before-pk`;
 //! - delete: `DELETE FROM t WHERE pk = before-pk`.
+//!
+//! Consecutive REPLACEs of a table share one multi-row statement, also
+//! across row events, and a DELETE directly followed by a REPLACE of the
+//! same key is dropped (the REPLACE deletes that row itself).
 //!
 //! Tables without a primary key are refused (error naming the table)
 //! unless `allow_no_pk` is set; then every before-image column goes into
@@ -43,6 +53,10 @@ use crate::proto::{value::Kind, ChangeKind, Column, Image, Record, TableChange};
 use crate::source::{Connection, SourceConfig, SourceError};
 use std::collections::BTreeMap;
 
+mod apply;
+pub mod schedule;
+pub mod writeset;
+
 #[derive(Clone, Debug)]
 pub struct MysqlOptions {
     /// Target server, `mysql://user:pw@host:port`.
@@ -57,13 +71,21 @@ pub struct MysqlOptions {
     /// Also replay account and privilege statements and changes to the
     /// system schemas ([`super::mysql_skip`]); off by default.
     pub replay_accounts: bool,
+    /// Target connections applying transactions at once (at least 1).
+    pub workers: usize,
 }
+
+/// The default of [`MysqlOptions::workers`].
+pub const DEFAULT_WORKERS: usize = 4;
 
 pub struct MysqlSink {
     options: MysqlOptions,
     config: SourceConfig,
-    conn: Option<Connection>,
+    /// One per worker; `None` until connected (again, after an error).
+    conns: Vec<Option<Connection>>,
     limits: Limits,
+    /// The target's unique keys, for write sets.
+    keys: writeset::UniqueKeys,
 }
 
 /// How much SQL goes into one round trip and into one multi-row REPLACE:
@@ -109,34 +131,14 @@ impl MysqlSink {
         let config = SourceConfig::from_url(&options.url).map_err(|e| {
             SinkError::Fatal(format!("mysql sink: bad target url {}: {e}", options.url))
         })?;
+        let workers = options.workers.max(1);
         Ok(MysqlSink {
             options,
             config,
-            conn: None,
+            conns: (0..workers).map(|_| None).collect(),
             limits: Limits::DEFAULT,
+            keys: writeset::UniqueKeys::default(),
         })
-    }
-
-    async fn connection(&mut self) -> Result<&mut Connection, SinkError> {
-        if self.conn.is_none() {
-            let mut conn = Connection::connect(&self.config)
-                .await
-                .map_err(|e| classify(e, "connecting to the target"))?;
-            conn.exec(SESSION_SETUP)
-                .await
-                .map_err(|e| classify(e, "setting up the target session"))?;
-            let max_packet = conn
-                .query_value("SELECT @@max_allowed_packet")
-                .await
-                .map_err(|e| classify(e, "reading the target's max_allowed_packet"))?;
-            self.limits = max_packet
-                .and_then(|v| v.parse::<u64>().ok())
-                .map_or(Limits::DEFAULT, Limits::for_max_packet);
-            self.conn = Some(conn);
-        }
-        self.conn
-            .as_mut()
-            .ok_or_else(|| SinkError::Transient("mysql sink: no target connection".into()))
     }
 
     /// The target schema for source schema `schema`, or `None` when the
@@ -146,6 +148,20 @@ impl MysqlSink {
             return Some(schema.to_string());
         }
         self.options.schemas.get(schema).cloned()
+    }
+
+    /// The row changes of `record` the mirror applies, each with its
+    /// target schema.
+    fn applied<'a>(
+        &'a self,
+        record: &'a Record,
+    ) -> impl Iterator<Item = (&'a TableChange, String)> + 'a {
+        record.changes.iter().filter_map(|change| {
+            if !self.options.replay_accounts && mysql_skip::is_system_schema(&change.schema) {
+                return None;
+            }
+            Some((change, self.target(&change.schema)?))
+        })
     }
 
     /// The statements applying one record: `(sql, is_ddl)`.
@@ -210,10 +226,11 @@ impl MysqlSink {
             // A table without a key is read whole at one position: its
             // rows are the table's contents there, replacing what the
             // stream put in before (rows cannot be matched one by one).
+            // Applied alone, like a DDL (a redelivery redoes it whole).
             if chunk.plan.is_empty() && chunk.key_columns.is_empty() {
                 if let Some(target) = self.target(&chunk.schema) {
                     let table = format!("{}.{}", ident(&target), ident(&chunk.table));
-                    out.push((format!("DELETE FROM {table}"), false));
+                    out.push((format!("DELETE FROM {table}"), true));
                 }
             }
         }
@@ -229,74 +246,19 @@ impl MysqlSink {
             }
             out.push((statement.text.clone(), false));
         }
-        for change in &record.changes {
-            if !self.options.replay_accounts && mysql_skip::is_system_schema(&change.schema) {
-                continue;
-            }
-            let Some(target) = self.target(&change.schema) else {
-                continue;
-            };
+        let mut last = Last::Other;
+        for (change, target) in self.applied(record) {
             change_sql(
                 change,
                 &target,
                 self.options.allow_no_pk,
                 self.limits.statement,
                 &mut out,
+                &mut last,
             )
             .map_err(|e| SinkError::Fatal(format!("mysql sink: log record {offset}: {e}")))?;
         }
         Ok(out)
-    }
-
-    async fn apply(&mut self, records: &[(u64, Record)]) -> Result<(), SinkError> {
-        // Statements travel as multi-statement queries of up to
-        // `limits.round_trip`: a round trip per statement made the mirror
-        // wait on the network, not on the target. Each record keeps its own
-        // BEGIN … COMMIT inside them. Connecting first learns the limits.
-        self.connection().await?;
-        let mut pending = Pending::default();
-        for (offset, record) in records {
-            let plan = self.plan(*offset, record)?;
-            if plan.is_empty() {
-                continue;
-            }
-            if plan.iter().any(|(_, ddl)| *ddl) {
-                self.send(&mut pending).await?;
-                self.replay_ddl(*offset, &plan).await?;
-                continue;
-            }
-            pending.push("BEGIN", *offset);
-            for (sql, _) in &plan {
-                pending.push(sql, *offset);
-                if pending.sql.len() >= self.limits.round_trip {
-                    self.send(&mut pending).await?;
-                }
-            }
-            pending.push("COMMIT", *offset);
-            if pending.sql.len() >= self.limits.round_trip {
-                self.send(&mut pending).await?;
-            }
-        }
-        self.send(&mut pending).await
-    }
-
-    /// Runs the pending statements in one round trip.
-    async fn send(&mut self, pending: &mut Pending) -> Result<(), SinkError> {
-        if pending.sql.is_empty() {
-            return Ok(());
-        }
-        let conn = self.connection().await?;
-        let result = conn.exec(&pending.sql).await;
-        let (first, last) = pending.offsets;
-        let sql = std::mem::take(&mut pending.sql);
-        result.map(|_| ()).map_err(|e| {
-            let records = if first == last {
-                format!("log record {first}")
-            } else {
-                format!("log records {first}..={last}")
-            };
-            classify(e, &format!("applying {records}: {}", clip(&sql)))
-        })
     }
 
     /// Replays a DDL's statements one by one, accepting the errors of a
@@ -323,29 +285,6 @@ impl MysqlSink {
     }
 }
 
-/// Statements waiting for the next round trip, and the log records they
-/// come from.
-#[derive(Default)]
-struct Pending {
-    sql: String,
-    offsets: (u64, u64),
-}
-
-impl Pending {
-    fn push(&mut self, statement: &str, offset: u64) {
-        if self.sql.is_empty() {
-            self.offsets = (offset, offset);
-        } else {
-            // The newline ends a `--` or `#` comment a replayed statement
-            // may end with, so the `;` is not swallowed by it.
-            self.sql.push_str("\n;");
-        }
-        self.offsets.1 = offset;
-        self.sql
-            .push_str(statement.trim_end().trim_end_matches(';').trim_end());
-    }
-}
-
 impl Sink for MysqlSink {
     async fn deliver(&mut self, _messages: Vec<super::message::Message>) -> Result<(), SinkError> {
         Err(SinkError::Fatal(
@@ -360,10 +299,12 @@ impl Sink for MysqlSink {
     async fn deliver_records(&mut self, records: &[(u64, Record)]) -> Result<(), SinkError> {
         let result = self.apply(records).await;
         if result.is_err() {
-            // An open transaction rolls back with the connection.
-            if let Some(conn) = self.conn.take() {
+            // Open transactions roll back with their connections; the
+            // indexes may have changed with a DDL that did run.
+            for conn in self.conns.iter_mut().filter_map(Option::take) {
                 conn.close().await;
             }
+            self.keys.clear();
         }
         result
     }
@@ -505,13 +446,26 @@ pub fn rename_in_ddl(sql: &str, from: &str, to: &str) -> String {
     out
 }
 
-/// The statements for one row event on `target`.`table`.
+/// What the last statement of a plan is, when [`change_sql`] wrote it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Last {
+    Other,
+    Replace,
+    /// A DELETE by primary key; whether a REPLACE came just before it.
+    Delete {
+        after_replace: bool,
+    },
+}
+
+/// The statements for one row event on `target`.`table`, appended to
+/// `out`, whose last statement `last` describes (kept up to date).
 fn change_sql(
     change: &TableChange,
     target: &str,
     allow_no_pk: bool,
     max_statement: usize,
     out: &mut Vec<(String, bool)>,
+    last: &mut Last,
 ) -> Result<(), String> {
     let table = format!("{}.{}", ident(target), ident(&change.table));
     let name = format!("{}.{}", change.schema, change.table);
@@ -527,29 +481,45 @@ fn change_sql(
         ));
     }
     let kind = ChangeKind::try_from(change.kind).unwrap_or(ChangeKind::Unspecified);
-    // Whether `out`'s last statement is a REPLACE of this change.
-    let mut merging = false;
+    // Consecutive REPLACEs with the same column list share one multi-row
+    // REPLACE (rows apply in order, as one by one), and a DELETE of the
+    // key a REPLACE writes right after it is left to the REPLACE (which
+    // deletes it too): a sysbench-like transaction (two updates, a delete
+    // and an insert of the same key) is one statement, not four.
+    let replace = |out: &mut Vec<(String, bool)>, last: &mut Last, after: &Image| {
+        let (head, tuple) = replace_parts(&table, &change.columns, after, &name)?;
+        if let Last::Delete { after_replace } = *last {
+            let same_key = delete_sql(&table, &change.columns, after, true, &name)?;
+            if has_pk && out.last().is_some_and(|(sql, _)| *sql == same_key) {
+                out.pop();
+                *last = if after_replace {
+                    Last::Replace
+                } else {
+                    Last::Other
+                };
+            }
+        }
+        match out.last_mut() {
+            Some((sql, false))
+                if *last == Last::Replace
+                    && sql.len() < max_statement
+                    && sql.starts_with(&head) =>
+            {
+                sql.push_str(", ");
+                sql.push_str(&tuple);
+            }
+            _ => out.push((format!("{head}{tuple}"), false)),
+        }
+        *last = Last::Replace;
+        Ok::<(), String>(())
+    };
     for (index, row) in change.rows.iter().enumerate() {
-        merging &= matches!(kind, ChangeKind::Insert | ChangeKind::Read);
         let missing = |what: &str| format!("table {name} row {index}: no {what} image");
         match kind {
             // A snapshot read replaces like an insert: the row as it is.
             ChangeKind::Insert | ChangeKind::Read => {
                 let after = row.after.as_ref().ok_or_else(|| missing("after"))?;
-                let (head, tuple) = replace_parts(&table, &change.columns, after, &name)?;
-                // Consecutive inserts with the same column list share one
-                // multi-row REPLACE (rows apply in order, as one by one).
-                match out.last_mut() {
-                    Some((sql, false))
-                        if merging && sql.len() < max_statement && sql.starts_with(&head) =>
-                    {
-                        sql.push_str(", ");
-                        sql.push_str(&tuple);
-                    }
-                    _ => out.push((format!("{head}{tuple}"), false)),
-                }
-                merging = true;
-                continue;
+                replace(out, last, after)?;
             }
             ChangeKind::Update => {
                 let before = row.before.as_ref().ok_or_else(|| missing("before"))?;
@@ -568,33 +538,25 @@ fn change_sql(
                     .values
                     .iter()
                     .all(|v| !matches!(v.kind, Some(Kind::Absent(_)) | None));
-                if pk_changed && full_after {
-                    out.push((
-                        delete_sql(&table, &change.columns, before, has_pk, &name)?,
-                        false,
-                    ));
-                    let (head, tuple) = replace_parts(&table, &change.columns, after, &name)?;
-                    out.push((format!("{head}{tuple}"), false));
-                } else if has_pk && full_after {
-                    // An upsert: the row may not be on the target yet (a
-                    // snapshot leaves out of its chunk the rows the stream
-                    // changed meanwhile; their updates carry them).
-                    let (head, tuple) = replace_parts(&table, &change.columns, after, &name)?;
-                    let head = head.replacen("REPLACE INTO", "INSERT INTO", 1);
-                    let set: Vec<String> = change
-                        .columns
-                        .iter()
-                        .map(|c| format!("{0} = VALUES({0})", ident(&c.name)))
-                        .collect();
-                    out.push((
-                        format!("{head}{tuple} ON DUPLICATE KEY UPDATE {}", set.join(", ")),
-                        false,
-                    ));
+                // A full after image is written whole (REPLACE): a
+                // redelivered update then converges even where a later
+                // transaction took its unique value (an UPDATE would stop
+                // on the duplicate key).
+                if has_pk && full_after {
+                    if pk_changed {
+                        out.push((
+                            delete_sql(&table, &change.columns, before, has_pk, &name)?,
+                            false,
+                        ));
+                        *last = Last::Other;
+                    }
+                    replace(out, last, after)?;
                 } else {
                     out.push((
                         update_sql(&table, &change.columns, before, after, has_pk, &name)?,
                         false,
                     ));
+                    *last = Last::Other;
                 }
             }
             ChangeKind::Delete => {
@@ -603,6 +565,13 @@ fn change_sql(
                     delete_sql(&table, &change.columns, before, has_pk, &name)?,
                     false,
                 ));
+                *last = if has_pk {
+                    Last::Delete {
+                        after_replace: *last == Last::Replace,
+                    }
+                } else {
+                    Last::Other
+                };
             }
             ChangeKind::Unspecified => {
                 return Err(format!(
@@ -772,6 +741,7 @@ mod tests {
             allow_no_pk,
             ddl: true,
             replay_accounts: false,
+            workers: DEFAULT_WORKERS,
         })
         .unwrap()
     }
@@ -844,11 +814,62 @@ mod tests {
         assert_eq!(
             plan,
             vec![
-                "REPLACE INTO `dst`.`t` (`id`, `a`) VALUES (1, 'x')",
-                "INSERT INTO `dst`.`t` (`id`, `a`) VALUES (1, NULL) ON DUPLICATE KEY UPDATE `id` = VALUES(`id`), `a` = VALUES(`a`)",
+                "REPLACE INTO `dst`.`t` (`id`, `a`) VALUES (1, 'x'), (1, NULL)",
                 "DELETE FROM `dst`.`t` WHERE `id` = 1",
                 "REPLACE INTO `dst`.`t` (`id`, `a`) VALUES (2, NULL)",
                 "DELETE FROM `dst`.`t` WHERE `id` = 2",
+            ]
+        );
+    }
+
+    #[test]
+    fn a_delete_then_insert_of_one_key_is_one_replace() {
+        // sysbench's oltp_write_only: two updates, a delete, an insert of
+        // the deleted key; then a delete of another key stays.
+        let cols = vec![col("id", true), col("a", false)];
+        let img = |id, a: &str| image(vec![v(Kind::Int(id)), v(Kind::Text(a.into()))]);
+        let one = |kind, before, after| change(kind, cols.clone(), vec![Row { before, after }]);
+        let rec = Record {
+            changes: vec![
+                one(ChangeKind::Update, img(1, "a"), img(1, "b")),
+                one(ChangeKind::Update, img(2, "a"), img(2, "c")),
+                one(ChangeKind::Delete, img(3, "a"), None),
+                one(ChangeKind::Insert, None, img(3, "d")),
+                one(ChangeKind::Delete, img(4, "a"), None),
+                one(ChangeKind::Insert, None, img(5, "e")),
+            ],
+            ..Default::default()
+        };
+        assert_eq!(
+            statements(&sink(&[], false), &rec),
+            vec![
+                "REPLACE INTO `src`.`t` (`id`, `a`) VALUES (1, 'b'), (2, 'c'), (3, 'd')",
+                "DELETE FROM `src`.`t` WHERE `id` = 4",
+                "REPLACE INTO `src`.`t` (`id`, `a`) VALUES (5, 'e')",
+            ]
+        );
+    }
+
+    #[test]
+    fn minimal_after_images_update_in_place() {
+        let cols = vec![col("id", true), col("a", false), col("b", false)];
+        let row = |a: Kind| Row {
+            before: image(vec![v(Kind::Int(1)), v(Kind::Int(2)), v(Kind::Int(3))]),
+            after: image(vec![v(Kind::Int(1)), v(a), v(Kind::Absent(true))]),
+        };
+        let rec = Record {
+            changes: vec![change(
+                ChangeKind::Update,
+                cols,
+                vec![row(Kind::Int(5)), row(Kind::Int(6))],
+            )],
+            ..Default::default()
+        };
+        assert_eq!(
+            statements(&sink(&[], false), &rec),
+            vec![
+                "UPDATE `src`.`t` SET `id` = 1, `a` = 5 WHERE `id` = 1",
+                "UPDATE `src`.`t` SET `id` = 1, `a` = 6 WHERE `id` = 1",
             ]
         );
     }
@@ -902,16 +923,6 @@ mod tests {
                 statement: 4 << 10
             }
         );
-    }
-
-    #[test]
-    fn pending_statements_are_separated_safely() {
-        let mut p = Pending::default();
-        p.push("BEGIN", 7);
-        p.push("UPDATE t SET a = 1 -- note;  ", 7);
-        p.push("COMMIT", 8);
-        assert_eq!(p.sql, "BEGIN\n;UPDATE t SET a = 1 -- note\n;COMMIT");
-        assert_eq!(p.offsets, (7, 8));
     }
 
     #[test]

@@ -732,7 +732,7 @@ fn at(file: &str, pos: u64, changes: Vec<TableChange>, chunk: SnapshotChunk) -> 
         }),
         commit_time_ms: chrono::Utc::now().timestamp_millis(),
         changes,
-        snapshot_chunk: Some(chunk),
+        snapshot_chunk: Some(Box::new(chunk)),
         last_part: true,
         ..Default::default()
     }

@@ -85,7 +85,7 @@ impl RecordList {
             };
             let rec = Record::decode(r.payload().as_ref())
                 .map_err(|e| format!("log record {offset} is not a change event: {e}"))?;
-            Ok(rec.snapshot_chunk)
+            Ok(rec.snapshot_chunk.map(|c| *c))
         };
         let mut state = State::default();
         let mut found = false;
@@ -128,7 +128,7 @@ impl RecordList {
                         if let Some(chunk) = rec.snapshot_chunk {
                             found = true;
                             text.push_str(&format!("{}\t{}\n", r.offset, label(&chunk)));
-                            absorb(&mut state, chunk);
+                            absorb(&mut state, *chunk);
                         }
                     }
                 }

@@ -342,6 +342,12 @@ impl BinlogStream {
         (&self.file, self.pos)
     }
 
+    /// Whether the next event is already read from the socket: a caller
+    /// batching events hands on what it has before it would wait.
+    pub fn event_buffered(&self) -> bool {
+        !self.done && self.conn.io.packet_buffered()
+    }
+
     fn track(&mut self, event: &StreamEvent) {
         let h = &event.header;
         if h.type_code == event_type::ROTATE {

@@ -141,6 +141,15 @@ impl<S: AsyncRead + AsyncWrite + Unpin> PacketIo<S> {
         Ok(())
     }
 
+    /// Whether the next packet (its first chunk) is already wholly in
+    /// the read buffer, so reading it needs no wait on the socket.
+    pub fn packet_buffered(&self) -> bool {
+        match self.rbuf[..] {
+            [a, b, c, _, ..] => self.rbuf.len() >= 4 + u32::from_le_bytes([a, b, c, 0]) as usize,
+            _ => false,
+        }
+    }
+
     /// Read one joined payload. `timeout` bounds each wait for more bytes,
     /// so a silent peer is noticed even in the middle of a packet.
     pub async fn read_packet(
@@ -308,6 +317,22 @@ mod tests {
             drop(b);
         });
         a
+    }
+
+    #[test]
+    fn tells_whether_the_next_packet_is_buffered() {
+        let mut wire = Vec::new();
+        let mut seq = 0;
+        frame(&[1, 2, 3], &mut seq, &mut wire);
+        frame(&[4, 5], &mut seq, &mut wire);
+        rt().block_on(async {
+            let mut io = PacketIo::new(tokio_test_stream(wire), "t:1".into());
+            assert!(!io.packet_buffered());
+            assert_eq!(io.read_packet(None, "t").await.unwrap().as_ref(), [1, 2, 3]);
+            assert!(io.packet_buffered());
+            assert_eq!(io.read_packet(None, "t").await.unwrap().as_ref(), [4, 5]);
+            assert!(!io.packet_buffered());
+        });
     }
 
     #[test]

@@ -33,6 +33,7 @@ pub(crate) struct Writer {
     /// The last tail a full disk made the writer drop, if any.
     pub rewound: Option<Rewound>,
     buf: Vec<u8>,
+    compressor: batch::BodyCompressor,
 }
 
 impl Writer {
@@ -49,6 +50,7 @@ impl Writer {
             created_at,
             rewound: None,
             buf: Vec::new(),
+            compressor: batch::BodyCompressor::default(),
         }
     }
 
@@ -121,7 +123,7 @@ fn append_records(log: &Log, records: &[NewRecord<'_>]) -> Result<Range<u64>, St
     let base = w.tail.next_offset;
     let mut buf = std::mem::take(&mut w.buf);
     buf.clear();
-    batch::encode(base, records, cfg.compression, &mut buf)?;
+    batch::encode(base, records, cfg.compression, &mut w.compressor, &mut buf)?;
     let len = buf.len() as u64;
     let pos = active.info.read().data_end;
     ensure_capacity(&mut w, &active, pos + len)?;
