@@ -21,18 +21,14 @@ set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
 tables=${BENCH_TABLES:-2}
 rows=${BENCH_ROWS:-1000000}
+# Shared helpers (bench_cleanup, since, min, sluice_run); not bench_start,
+# which also builds the capture benchmarks' peer.
+source "$root/tools/bench-common.sh"
 work=$(mktemp -d /tmp/sluice-bench-snapshot.XXXXXX)
 bin=${SLUICE_BIN:-$root/target/release/sluice}
 [ -x "$bin" ] || (cd "$root" && cargo build --release --bin sluice)
-
-cleanup() {
-    "$root/tools/local-mariadb.sh" stop "$work/db" >/dev/null 2>&1 || true
-    rm -rf "$work"
-}
-trap cleanup EXIT
-
+trap bench_cleanup EXIT
 url=$("$root/tools/local-mariadb.sh" start "$work/db")
-port=$(cat "$work/db/port")
 client=(mariadb --no-defaults --socket="$work/db/mysqld.sock" -uroot)
 
 echo "== sysbench oltp_read_only prepare: $tables tables x $rows rows"
@@ -46,23 +42,17 @@ dump() {
     local s=$(date +%s.%N)
     mysqldump --no-defaults --socket="$work/db/mysqld.sock" -uroot --single-transaction --quick \
         sbtest $list >/dev/null
-    echo "$(date +%s.%N) - $s" | bc
-}
-snapshot() {
-    rm -rf "$work/data"
-    local s=$(date +%s.%N)
-    RUST_LOG=warn /usr/bin/time -f "%M" -o "$work/rss" "$bin" run --source "$url" --data "$work/data" \
-        --server-id 99 --include 'sbtest\..*' --snapshot initial --until current --fsync never \
-        2>"$work/run.log" || { cat "$work/run.log" >&2; exit 1; }
-    echo "$(date +%s.%N) - $s" | bc
+    since "$s"
 }
 
 best_dump=999999; best_sluice=999999; rss=0
 for round in $(seq 1 "${BENCH_ROUNDS:-3}"); do
-    d=$(dump); s=$(snapshot); m=$(cat "$work/rss")
+    d=$(dump)
+    s=$(sluice_run current --include 'sbtest\..*' --snapshot initial)
+    m=$(cat "$work/rss")
     echo "   round $round: mysqldump ${d}s, sluice ${s}s, sluice peak RSS $((m / 1024)) MB"
-    best_dump=$(echo "if ($d < $best_dump) $d else $best_dump" | bc)
-    best_sluice=$(echo "if ($s < $best_sluice) $s else $best_sluice" | bc)
+    best_dump=$(min "$d" "$best_dump")
+    best_sluice=$(min "$s" "$best_sluice")
     [ "$m" -gt "$rss" ] && rss=$m
 done
 reads=$("$bin" tail --data "$work/data" --no-follow --format debezium-json | grep -c '"op":"r"' || true)
