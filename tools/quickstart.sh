@@ -35,7 +35,7 @@ if [ -n "${SLUICE_BIN:-}" ]; then
 else
     echo "== building sluice"
     (cd "$root" && cargo build --release --bin sluice -q)
-    sluice=$root/target/release/sluice
+    sluice=${CARGO_TARGET_DIR:-$root/target}/release/sluice
 fi
 
 echo "== starting a private MariaDB with binlog on"
@@ -66,4 +66,10 @@ sleep 1
 sql "ALTER TABLE shop.orders ADD COLUMN note VARCHAR(40)"
 sql "INSERT INTO shop.orders VALUES (4, 'gadget', 1, NOW(3), 'after the ALTER')"
 sleep 2
+# The demo failed if sluice run is gone (its error is in run.log).
+if ! kill -0 "$run_pid" 2>/dev/null; then
+    echo "== sluice run exited early:" >&2
+    cat "$work/run.log" >&2
+    exit 1
+fi
 echo "== done: the rows above came from the binlog through sluice's log"
