@@ -870,3 +870,198 @@ async fn on_demand_snapshot_while_capturing_and_cancel() {
     );
     runner.stop();
 }
+
+/// `snapshot_new_tables = true`: a source restarted with `nt.b` added to
+/// its include filter snapshots just that table while capture streams
+/// and a writer changes it; `nt.a`, captured all along, is not re-read.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_restart_with_a_new_table_in_the_filter_snapshots_just_it() {
+    let Some(db) = MariaDb::shared() else {
+        return;
+    };
+    const B_ROWS: u64 = 6000;
+    db.sql(&format!(
+        "CREATE DATABASE nt; USE nt;
+         CREATE TABLE nt.a (id INT PRIMARY KEY, v VARCHAR(20));
+         CREATE TABLE nt.b (id INT PRIMARY KEY, v VARCHAR(20));
+         INSERT INTO nt.a SELECT seq, 'a' FROM seq_1_to_100;
+         INSERT INTO nt.b SELECT seq, CONCAT('b', seq) FROM seq_1_to_{B_ROWS};"
+    ));
+    let data = tempfile::tempdir().unwrap();
+    let config = data.path().join("sluice.toml");
+    let write_config = |include: &str, extra: &str| {
+        std::fs::write(
+            &config,
+            format!(
+                "[[source]]\nname = \"nt\"\nurl = \"{}\"\nserver_id = {}\ninclude = '{include}'\n{extra}",
+                db.url(),
+                server_id()
+            ),
+        )
+        .unwrap();
+    };
+    write_config("nt\\.a", "");
+    let mut runner = Runner::new(
+        data.path(),
+        "nt",
+        &["--config".into(), config.to_str().unwrap().into()],
+    );
+    runner.spawn();
+    capture_support::wait_for_start(&runner);
+    db.sql("INSERT INTO nt.a VALUES (101, 'a'); INSERT INTO nt.b VALUES (100001, 'before')");
+    capture_support::wait_for_record(&runner, Duration::from_secs(30), &|r| {
+        capture_support::inserts_into(r, "nt", "a")
+    });
+    runner.stop();
+    let first = records(&runner);
+    assert!(
+        !first
+            .iter()
+            .flat_map(|r| &r.changes)
+            .any(|c| c.table == "b"),
+        "nt.b is outside the first filter"
+    );
+
+    write_config(
+        "nt\\.(a|b)",
+        "snapshot_new_tables = true\nsnapshot_chunk_rows = 200\nsnapshot_parallel = 1\n",
+    );
+    // Changes of nt.b while it is read (inserts, updates, deletes, key
+    // updates), until the snapshot is in the log.
+    let stop = Arc::new(AtomicBool::new(false));
+    let writer = {
+        let (url, stop) = (db.url(), stop.clone());
+        tokio::spawn(async move {
+            let mut conn = mysql_async::Conn::new(mysql_async::Opts::from_url(&url).unwrap())
+                .await
+                .unwrap();
+            let mut n = 0u64;
+            while !stop.load(Ordering::Relaxed) {
+                n += 1;
+                let id = rand::thread_rng().gen_range(1..=B_ROWS);
+                let sql = match n % 4 {
+                    0 => format!("INSERT IGNORE INTO nt.b VALUES ({}, 'new')", 200_000 + n),
+                    1 => format!("UPDATE nt.b SET v = 'u{n}' WHERE id = {id}"),
+                    2 => format!("DELETE FROM nt.b WHERE id = {id}"),
+                    _ => format!(
+                        "UPDATE IGNORE nt.b SET id = {} WHERE id = {id}",
+                        300_000 + n
+                    ),
+                };
+                conn.query_drop(&sql).await.unwrap();
+            }
+            n
+        })
+    };
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    runner.spawn();
+    let done = |r: &Record| {
+        r.snapshot_chunk
+            .as_ref()
+            .is_some_and(|c| c.snapshot_done && c.plan.is_empty())
+    };
+    capture_support::wait_for_record(&runner, Duration::from_secs(120), &done);
+    stop.store(true, Ordering::Relaxed);
+    let statements = writer.await.unwrap();
+    db.sql("INSERT INTO nt.a VALUES (102, 'end')");
+    capture_support::wait_for_record(&runner, Duration::from_secs(30), &|r| {
+        capture_support::inserts_into(r, "nt", "a")
+            && r.changes.iter().any(|c| {
+                c.rows
+                    .iter()
+                    .any(|row| text(&row.after.as_ref().unwrap().values[0]) == "102")
+            })
+    });
+    runner.stop();
+    let all = records(&runner);
+
+    // The writer ran during the snapshot: some of its changes are in the
+    // log between the plan and the done record.
+    let plan_at = all
+        .iter()
+        .position(|r| {
+            r.snapshot_chunk
+                .as_ref()
+                .is_some_and(|c| c.plan == vec!["nt.b".to_string()])
+        })
+        .expect("a plan of just nt.b");
+    let done_at = all.iter().position(done).unwrap();
+    let changes_during = all[plan_at..done_at]
+        .iter()
+        .flat_map(|r| &r.changes)
+        .filter(|c| c.table == "b" && c.kind != ChangeKind::Read as i32)
+        .count();
+    assert!(
+        changes_during > 0,
+        "no write to nt.b during its snapshot ({statements} statements)"
+    );
+
+    let mut reads: HashMap<String, u32> = HashMap::new();
+    let mut touched = HashSet::new();
+    let mut b: BTreeMap<String, Vec<String>> = BTreeMap::new();
+    for r in &all {
+        for c in r.changes.iter().filter(|c| c.schema == "nt") {
+            assert!(
+                !(c.table == "a" && c.kind == ChangeKind::Read as i32),
+                "nt.a was read again"
+            );
+            if c.table != "b" {
+                continue;
+            }
+            for row in &c.rows {
+                let img = |i: &Option<sluice::proto::Image>| {
+                    i.as_ref()
+                        .map(|i| i.values.iter().map(text).collect::<Vec<_>>())
+                };
+                if let Some(before) = img(&row.before) {
+                    touched.insert(before[0].clone());
+                    b.remove(&before[0]);
+                }
+                if let Some(after) = img(&row.after) {
+                    if c.kind == ChangeKind::Read as i32 {
+                        *reads.entry(after[0].clone()).or_default() += 1;
+                    } else {
+                        touched.insert(after[0].clone());
+                    }
+                    b.insert(after[0].clone(), after);
+                }
+            }
+        }
+    }
+    // The restart's schema history names nt.b's columns.
+    assert!(all
+        .iter()
+        .flat_map(|r| &r.changes)
+        .filter(|c| c.table == "b")
+        .all(|c| c
+            .columns
+            .iter()
+            .map(|col| col.name.as_str())
+            .eq(["id", "v"])));
+    let server: BTreeMap<String, Vec<String>> = db
+        .sql("SELECT id, v FROM nt.b")
+        .lines()
+        .filter(|l| !l.is_empty())
+        .map(|l| {
+            let row: Vec<String> = l.split('\t').map(str::to_string).collect();
+            (row[0].clone(), row)
+        })
+        .collect();
+    assert_eq!(b.len(), server.len());
+    assert!(
+        b == server,
+        "the log replayed for nt.b is not the server's rows"
+    );
+    for id in 1..=B_ROWS {
+        let id = id.to_string();
+        if !touched.contains(&id) {
+            assert_eq!(
+                reads.get(&id),
+                Some(&1),
+                "row {id} read {:?} times",
+                reads.get(&id)
+            );
+        }
+    }
+    assert!(reads.values().all(|&n| n == 1), "a row read twice");
+}

@@ -82,6 +82,9 @@ pub struct SnapshotOptions {
     /// `snapshot_keyless = "at_least_once"`: read tables without a usable
     /// key on servers that cannot say where a consistent read stands.
     pub keyless_at_least_once: bool,
+    /// `snapshot_new_tables = true`: a restarted source snapshots the
+    /// tables its filter now takes in that the log never had.
+    pub new_tables: bool,
 }
 
 impl Default for SnapshotOptions {
@@ -91,6 +94,7 @@ impl Default for SnapshotOptions {
             chunk_rows: 8192,
             parallel: 2,
             keyless_at_least_once: false,
+            new_tables: false,
         }
     }
 }
@@ -182,6 +186,9 @@ pub struct Driver {
     pending: Vec<Chunk>,
     /// Requests taken from the status, handled at the next idle point.
     queued: Vec<Request>,
+    /// Tables new to the filter (`snapshot_new_tables`): a schema
+    /// checkpoint and a snapshot of them at the next idle point.
+    new_tables: Vec<String>,
     /// `binlog_row_image=FULL` on the server (else no snapshot runs).
     image_full: bool,
     started: Instant,
@@ -249,6 +256,7 @@ impl Driver {
             readers: Vec::new(),
             pending: Vec::new(),
             queued: Vec::new(),
+            new_tables: Vec::new(),
             image_full,
             started: Instant::now(),
             rows: 0,
@@ -303,7 +311,33 @@ impl Driver {
     /// Every planned table (of snapshots not cancelled) read and in the
     /// log (or staged to be).
     pub fn finished(&self) -> bool {
-        self.plan.iter().all(|e| self.done.contains(&e.label())) && self.pending.is_empty()
+        self.plan.iter().all(|e| self.done.contains(&e.label()))
+            && self.pending.is_empty()
+            && self.new_tables.is_empty()
+    }
+
+    /// `snapshot_new_tables`: of `candidates` (`schema.table`, captured
+    /// now but not in the schema history), the ones no snapshot of this
+    /// log ever planned; they are snapshotted from the next idle point.
+    pub fn add_new_tables(
+        &mut self,
+        log: &sluice_storage::Log,
+        candidates: Vec<String>,
+    ) -> Result<Vec<String>, SnapshotError> {
+        let state = self
+            .list
+            .load(log)
+            .map_err(SnapshotError::Fatal)?
+            .unwrap_or_default();
+        let fresh: Vec<String> = candidates
+            .into_iter()
+            .filter(|t| !state.plans.values().any(|p| p.plan.contains(t)))
+            .collect();
+        if !fresh.is_empty() {
+            tracing::info!(source = %self.name, tables = ?fresh, "tables new to the filter: snapshotting them");
+        }
+        self.new_tables.extend(fresh.iter().cloned());
+        Ok(fresh)
     }
 
     /// The offset list's note for a record about to be appended.
@@ -435,7 +469,7 @@ impl Driver {
         };
         loop {
             let requests = d.status.take_snapshot_requests();
-            if !requests.is_empty() {
+            if !requests.is_empty() || !d.new_tables.is_empty() {
                 d.queued.extend(requests);
                 return Some(Ok(()));
             }
@@ -510,6 +544,25 @@ impl Driver {
     /// passed.
     pub fn at_position(&mut self, file: &str, pos: u64, history: &SchemaHistory) -> Vec<Record> {
         let mut out = Vec::new();
+        let fresh = std::mem::take(&mut self.new_tables);
+        if !fresh.is_empty() {
+            // The history holds the new tables since start-up: this
+            // checkpoint puts them in the log's schema history for good,
+            // in the same append as the plan that snapshots them.
+            let mut checkpoint = at(file, pos, Vec::new(), SnapshotChunk::default());
+            checkpoint.snapshot_chunk = None;
+            checkpoint.snapshot = Some(history.snapshot());
+            out.push(checkpoint);
+            let id = (chrono::Utc::now().timestamp_millis() as u64).max(1);
+            self.queued.insert(
+                0,
+                Request::Start {
+                    id,
+                    tables: fresh,
+                    condition: String::new(),
+                },
+            );
+        }
         for request in std::mem::take(&mut self.queued) {
             out.extend(self.handle(request, file, pos, history));
         }
