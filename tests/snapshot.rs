@@ -1065,3 +1065,57 @@ async fn a_restart_with_a_new_table_in_the_filter_snapshots_just_it() {
     }
     assert!(reads.values().all(|&n| n == 1), "a row read twice");
 }
+
+/// A table whose row count is an exact multiple of the chunk size: the
+/// snapshot's last row still carries Debezium's `"last"`.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn last_marker_when_rows_are_a_multiple_of_the_chunk_size() {
+    let Some(db) = MariaDb::shared() else {
+        return;
+    };
+    db.sql(
+        "CREATE DATABASE mult; USE mult;
+         CREATE TABLE mult.t (id INT PRIMARY KEY, v VARCHAR(20));
+         INSERT INTO mult.t SELECT seq, CONCAT('r', seq) FROM seq_1_to_200;",
+    );
+    let data = tempfile::tempdir().unwrap();
+    let config = data.path().join("sluice.toml");
+    std::fs::write(
+        &config,
+        format!(
+            "[[source]]\nname = \"mult\"\nurl = \"{}\"\nserver_id = {}\ninclude = 'mult\\..*'\nsnapshot_chunk_rows = 100\n",
+            db.url(),
+            server_id()
+        ),
+    )
+    .unwrap();
+    let (code, _, err) = capture_support::sluice(&[
+        "run",
+        "--data",
+        data.path().to_str().unwrap(),
+        "--name",
+        "mult",
+        "--config",
+        config.to_str().unwrap(),
+        "--snapshot",
+        "initial_only",
+    ]);
+    assert_eq!(code, 0, "{err}");
+    let debezium = tail_format(data.path(), "mult", "debezium-json");
+    let ids: Vec<String> = debezium
+        .iter()
+        .map(|e| e["after"]["id"].to_string())
+        .collect();
+    let expect: Vec<String> = db
+        .sql("SELECT id FROM mult.t ORDER BY id")
+        .lines()
+        .map(str::to_string)
+        .collect();
+    assert_eq!(ids, expect);
+    let marks: Vec<&str> = debezium
+        .iter()
+        .map(|e| e["source"]["snapshot"].as_str().unwrap_or(""))
+        .collect();
+    assert_eq!(marks.last(), Some(&"last"), "the final row's marker");
+    assert!(marks[..marks.len() - 1].iter().all(|m| *m == "true"));
+}
