@@ -1119,3 +1119,90 @@ async fn last_marker_when_rows_are_a_multiple_of_the_chunk_size() {
     assert_eq!(marks.last(), Some(&"last"), "the final row's marker");
     assert!(marks[..marks.len() - 1].iter().all(|m| *m == "true"));
 }
+
+/// An on-demand snapshot's plan carries `SHOW CREATE TABLE`: a mirror
+/// whose target lacks the table creates it and ends equal to the source.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn on_demand_snapshot_creates_the_mirror_table() {
+    let (Some(src), Some(dst)) = (MariaDb::start_default(), MariaDb::start_default()) else {
+        return;
+    };
+    src.sql(
+        "CREATE DATABASE odm; USE odm;
+         CREATE TABLE odm.t (id INT PRIMARY KEY, v VARCHAR(20), n DECIMAL(8,2)) DEFAULT CHARSET=latin1;
+         INSERT INTO odm.t SELECT seq, CONCAT('v', seq), seq / 4 FROM seq_1_to_700;",
+    );
+    let data = tempfile::tempdir().unwrap();
+    let config = data.path().join("sluice.toml");
+    std::fs::write(
+        &config,
+        format!(
+            "[[source]]\nname = \"odm\"\nurl = \"{}\"\nserver_id = {}\ninclude = 'odm\\..*'\nsnapshot_chunk_rows = 100\n\
+             [[sink]]\nname = \"mirror\"\nsource = \"odm\"\nkind = \"mysql\"\nurl = \"{}\"\n",
+            src.url(),
+            server_id(),
+            dst.url()
+        ),
+    )
+    .unwrap();
+    let http = format!("127.0.0.1:{}", sluice_testkit::free_port());
+    let server = format!("http://{http}");
+    let mut runner = Runner::new(
+        data.path(),
+        "odm",
+        &[
+            "--config".into(),
+            config.to_str().unwrap().into(),
+            "--http-addr".into(),
+            http.clone(),
+        ],
+    );
+    runner.spawn();
+    capture_support::wait_for_start(&runner);
+    assert!(
+        dst.try_sql("SELECT 1 FROM odm.t LIMIT 1").is_err(),
+        "the mirror target has no odm.t yet"
+    );
+    let (code, out, err) = capture_support::sluice(&[
+        "snapshot", "--server", &server, "--source", "odm", "--table", "odm.t",
+    ]);
+    assert_eq!(code, 0, "{err}");
+    let id = serde_json::from_str::<serde_json::Value>(out.trim()).unwrap()["id"]
+        .as_u64()
+        .unwrap();
+    let plan = capture_support::wait_for_record(&runner, Duration::from_secs(60), &|r| {
+        r.snapshot_chunk
+            .as_ref()
+            .is_some_and(|c| c.snapshot_id == id && !c.plan.is_empty())
+    });
+    let chunk = plan.snapshot_chunk.as_ref().unwrap();
+    assert!(
+        chunk.create_tables.len() == 1 && chunk.create_tables[0].starts_with("CREATE TABLE `t`"),
+        "{chunk:?}"
+    );
+    // Changes while (or after) it is read, once the plan is in the log
+    // (before it, the mirror has no table to apply them to).
+    src.sql("UPDATE odm.t SET v = 'changed' WHERE id = 5; DELETE FROM odm.t WHERE id = 6");
+    let sum = |db: &MariaDb| {
+        db.try_sql("CHECKSUM TABLE odm.t")
+            .ok()
+            .and_then(|o| o.split('\t').nth(1).map(|s| s.trim().to_string()))
+    };
+    let deadline = Instant::now() + Duration::from_secs(60);
+    while sum(&dst) != sum(&src) {
+        assert!(
+            Instant::now() < deadline,
+            "mirror {:?} source {:?}:\n{}",
+            sum(&dst),
+            sum(&src),
+            runner.all_logs()
+        );
+        tokio::time::sleep(Duration::from_millis(300)).await;
+    }
+    assert_eq!(
+        dst.sql("SELECT COUNT(*) FROM odm.t").trim(),
+        "699",
+        "the mirror has the source's rows"
+    );
+    runner.stop();
+}

@@ -23,8 +23,8 @@
 //! log ([`progress`]) and reads on after the last durable chunk. A table
 //! whose last record says done is never read again.
 //!
-//! The plan record that starts the initial snapshot lists its tables with
-//! their `SHOW CREATE TABLE` text, so a mirror can create them on an empty
+//! The plan record that starts a snapshot (initial, on-demand or of new
+//! tables) lists its tables with their `SHOW CREATE TABLE` text, so a mirror can create them on an empty
 //! server before any of their changes.
 
 pub mod progress;
@@ -189,6 +189,8 @@ pub struct Driver {
     /// Tables new to the filter (`snapshot_new_tables`): a schema
     /// checkpoint and a snapshot of them at the next idle point.
     new_tables: Vec<String>,
+    /// `SHOW CREATE TABLE` text of tables about to be planned.
+    creates: std::collections::HashMap<String, String>,
     /// `binlog_row_image=FULL` on the server (else no snapshot runs).
     image_full: bool,
     started: Instant,
@@ -257,6 +259,7 @@ impl Driver {
             pending: Vec::new(),
             queued: Vec::new(),
             new_tables: Vec::new(),
+            creates: Default::default(),
             image_full,
             started: Instant::now(),
             rows: 0,
@@ -286,18 +289,11 @@ impl Driver {
         let mut plan = Vec::new();
         let mut create_tables = Vec::new();
         for (schema, table) in tables {
-            let sql = format!(
-                "SHOW CREATE TABLE {}.{}",
-                table::ident(schema),
-                table::ident(table)
-            );
-            let rows = conn.query(&sql).await.map_err(SnapshotError::Source)?;
+            let create = create_table(conn, schema, table)
+                .await
+                .map_err(SnapshotError::Source)?;
             plan.push(format!("{schema}.{table}"));
-            create_tables.push(
-                rows.first()
-                    .and_then(|r| r.get(1).cloned().flatten())
-                    .unwrap_or_default(),
-            );
+            create_tables.push(create);
         }
         tracing::info!(source = %self.name, tables = plan.len(), "snapshot planned");
         let chunk = SnapshotChunk {
@@ -471,6 +467,7 @@ impl Driver {
             let requests = d.status.take_snapshot_requests();
             if !requests.is_empty() || !d.new_tables.is_empty() {
                 d.queued.extend(requests);
+                d.fetch_creates().await;
                 return Some(Ok(()));
             }
             let room = d.pending.len() < 2 * d.opts.parallel.max(1);
@@ -486,6 +483,47 @@ impl Driver {
             };
             if let Some(got) = got {
                 return Some(d.take(got));
+            }
+        }
+    }
+
+    /// The `SHOW CREATE TABLE` text of the tables that queued requests
+    /// (and new tables) will plan, for their plan records. A table the
+    /// server cannot show (gone, misspelt) gets none: the mirror then
+    /// needs it to exist, as the snapshot itself needs it.
+    async fn fetch_creates(&mut self) {
+        let wanted: Vec<String> = self
+            .queued
+            .iter()
+            .filter_map(|r| match r {
+                Request::Start { tables, .. } => Some(tables.clone()),
+                Request::Cancel { .. } => None,
+            })
+            .flatten()
+            .chain(self.new_tables.iter().cloned())
+            .filter(|t| !self.creates.contains_key(t))
+            .collect();
+        if wanted.is_empty() {
+            return;
+        }
+        let mut conn = match crate::source::failover::connect_first(&self.config).await {
+            Ok(conn) => conn,
+            Err(e) => {
+                tracing::warn!(source = %self.name, error = %e, "snapshot: no connection for SHOW CREATE TABLE: the plan carries no table definitions");
+                return;
+            }
+        };
+        for name in wanted {
+            let Some((schema, table)) = name.split_once('.') else {
+                continue;
+            };
+            match create_table(&mut conn, schema, table).await {
+                Ok(create) => {
+                    self.creates.insert(name, create);
+                }
+                Err(e) => {
+                    tracing::warn!(source = %self.name, table = %name, error = %e, "snapshot: SHOW CREATE TABLE failed: the plan carries no definition for it");
+                }
             }
         }
     }
@@ -603,9 +641,14 @@ impl Driver {
                 self.publish();
                 self.spawn(jobs);
                 tracing::info!(source = %self.name, id, tables = ?tables, "on-demand snapshot started");
+                let create_tables = tables
+                    .iter()
+                    .map(|t| self.creates.remove(t).unwrap_or_default())
+                    .collect();
                 let chunk = SnapshotChunk {
                     snapshot_id: id,
                     plan: tables,
+                    create_tables,
                     condition,
                     ..Default::default()
                 };
@@ -773,6 +816,24 @@ fn image_error(image: &str) -> String {
          snapshot and binlog needs every changed row's key and whole image; set it \
          (SET GLOBAL binlog_row_image = 'FULL', and in the server's config) or use snapshot = \"never\""
     )
+}
+
+/// `schema.table`'s `SHOW CREATE TABLE` text (empty if the server has none).
+async fn create_table(
+    conn: &mut Connection,
+    schema: &str,
+    table: &str,
+) -> Result<String, SourceError> {
+    let sql = format!(
+        "SHOW CREATE TABLE {}.{}",
+        table::ident(schema),
+        table::ident(table)
+    );
+    let rows = conn.query(&sql).await?;
+    Ok(rows
+        .first()
+        .and_then(|r| r.get(1).cloned().flatten())
+        .unwrap_or_default())
 }
 
 /// A snapshot record at the stream's position `file:pos`.
