@@ -583,10 +583,11 @@ async fn initial_only_stops_and_every_format_marks_reads() {
     let config = data.path().join("sluice.toml");
     std::fs::write(
         &config,
-        format!(
-            "[[source]]\nname = \"only\"\nurl = \"{}\"\nserver_id = {}\ninclude = 'only1\\..*'\nsnapshot_chunk_rows = 100\n",
-            db.url(),
-            server_id()
+        source_toml(
+            "only",
+            &db.url(),
+            "only1\\..*",
+            "snapshot_chunk_rows = 100\n",
         ),
     )
     .unwrap();
@@ -705,6 +706,36 @@ fn of_snapshot(runner: &Runner, id: u64) -> Vec<Record> {
         .collect()
 }
 
+/// A `[[source]]` named `name` on `url` capturing `include`, then `extra`
+/// lines.
+fn source_toml(name: &str, url: &str, include: &str, extra: &str) -> String {
+    format!(
+        "[[source]]\nname = \"{name}\"\nurl = \"{url}\"\nserver_id = {}\ninclude = '{include}'\n{extra}",
+        server_id()
+    )
+}
+
+/// `sluice run --config config` with the HTTP API on a free port: the
+/// runner (not spawned) and the API's URL.
+fn runner_with_http(
+    data: &std::path::Path,
+    name: &str,
+    config: &std::path::Path,
+) -> (Runner, String) {
+    let http = format!("127.0.0.1:{}", sluice_testkit::free_port());
+    let runner = Runner::new(
+        data,
+        name,
+        &[
+            "--config".into(),
+            config.to_str().unwrap().into(),
+            "--http-addr".into(),
+            http.clone(),
+        ],
+    );
+    (runner, format!("http://{http}"))
+}
+
 /// `sluice snapshot …` on a running capture: one table (with a WHERE)
 /// read while the binlog streams, its rows as the server has them; a
 /// second, large one cancelled mid-way stops there, in the log too.
@@ -724,25 +755,10 @@ async fn on_demand_snapshot_while_capturing_and_cancel() {
     let config = data.path().join("sluice.toml");
     std::fs::write(
         &config,
-        format!(
-            "[[source]]\nname = \"od\"\nurl = \"{}\"\nserver_id = {}\ninclude = 'od\\..*'\nsnapshot_chunk_rows = 50\n",
-            db.url(),
-            server_id()
-        ),
+        source_toml("od", &db.url(), "od\\..*", "snapshot_chunk_rows = 50\n"),
     )
     .unwrap();
-    let http = format!("127.0.0.1:{}", sluice_testkit::free_port());
-    let server = format!("http://{http}");
-    let mut runner = Runner::new(
-        data.path(),
-        "od",
-        &[
-            "--config".into(),
-            config.to_str().unwrap().into(),
-            "--http-addr".into(),
-            http.clone(),
-        ],
-    );
+    let (mut runner, server) = runner_with_http(data.path(), "od", &config);
     runner.spawn();
     capture_support::wait_for_start(&runner);
     db.sql("UPDATE od.small SET v = 'changed' WHERE id = 7");
@@ -890,15 +906,7 @@ async fn a_restart_with_a_new_table_in_the_filter_snapshots_just_it() {
     let data = tempfile::tempdir().unwrap();
     let config = data.path().join("sluice.toml");
     let write_config = |include: &str, extra: &str| {
-        std::fs::write(
-            &config,
-            format!(
-                "[[source]]\nname = \"nt\"\nurl = \"{}\"\nserver_id = {}\ninclude = '{include}'\n{extra}",
-                db.url(),
-                server_id()
-            ),
-        )
-        .unwrap();
+        std::fs::write(&config, source_toml("nt", &db.url(), include, extra)).unwrap();
     };
     write_config("nt\\.a", "");
     let mut runner = Runner::new(
@@ -1082,10 +1090,11 @@ async fn last_marker_when_rows_are_a_multiple_of_the_chunk_size() {
     let config = data.path().join("sluice.toml");
     std::fs::write(
         &config,
-        format!(
-            "[[source]]\nname = \"mult\"\nurl = \"{}\"\nserver_id = {}\ninclude = 'mult\\..*'\nsnapshot_chunk_rows = 100\n",
-            db.url(),
-            server_id()
+        source_toml(
+            "mult",
+            &db.url(),
+            "mult\\..*",
+            "snapshot_chunk_rows = 100\n",
         ),
     )
     .unwrap();
@@ -1134,29 +1143,12 @@ async fn on_demand_snapshot_creates_the_mirror_table() {
     );
     let data = tempfile::tempdir().unwrap();
     let config = data.path().join("sluice.toml");
-    std::fs::write(
-        &config,
-        format!(
-            "[[source]]\nname = \"odm\"\nurl = \"{}\"\nserver_id = {}\ninclude = 'odm\\..*'\nsnapshot_chunk_rows = 100\n\
-             [[sink]]\nname = \"mirror\"\nsource = \"odm\"\nkind = \"mysql\"\nurl = \"{}\"\n",
-            src.url(),
-            server_id(),
-            dst.url()
-        ),
-    )
-    .unwrap();
-    let http = format!("127.0.0.1:{}", sluice_testkit::free_port());
-    let server = format!("http://{http}");
-    let mut runner = Runner::new(
-        data.path(),
-        "odm",
-        &[
-            "--config".into(),
-            config.to_str().unwrap().into(),
-            "--http-addr".into(),
-            http.clone(),
-        ],
+    let sink = format!(
+        "snapshot_chunk_rows = 100\n[[sink]]\nname = \"mirror\"\nsource = \"odm\"\nkind = \"mysql\"\nurl = \"{}\"\n",
+        dst.url()
     );
+    std::fs::write(&config, source_toml("odm", &src.url(), "odm\\..*", &sink)).unwrap();
+    let (mut runner, server) = runner_with_http(data.path(), "odm", &config);
     runner.spawn();
     capture_support::wait_for_start(&runner);
     assert!(
