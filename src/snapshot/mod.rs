@@ -189,6 +189,10 @@ pub struct Driver {
     /// Tables new to the filter (`snapshot_new_tables`): a schema
     /// checkpoint and a snapshot of them at the next idle point.
     new_tables: Vec<String>,
+    /// `recv` returned once for `new_tables`: the capture takes them at
+    /// its next idle point (returning again would spin while the stream
+    /// is inside a transaction).
+    new_tables_told: bool,
     /// `SHOW CREATE TABLE` text of tables about to be planned.
     creates: std::collections::HashMap<String, String>,
     /// `binlog_row_image=FULL` on the server (else no snapshot runs).
@@ -259,6 +263,7 @@ impl Driver {
             pending: Vec::new(),
             queued: Vec::new(),
             new_tables: Vec::new(),
+            new_tables_told: false,
             creates: Default::default(),
             image_full,
             started: Instant::now(),
@@ -465,7 +470,9 @@ impl Driver {
         };
         loop {
             let requests = d.status.take_snapshot_requests();
-            if !requests.is_empty() || !d.new_tables.is_empty() {
+            let new_tables = !d.new_tables.is_empty() && !d.new_tables_told;
+            if !requests.is_empty() || new_tables {
+                d.new_tables_told |= new_tables;
                 d.queued.extend(requests);
                 d.fetch_creates().await;
                 return Some(Ok(()));
