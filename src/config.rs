@@ -25,6 +25,7 @@
 //! snapshot_chunk_rows = 8192        # rows per snapshot chunk
 //! snapshot_parallel = 2             # chunk readers, one connection each
 //! snapshot_keyless = "exact"        # or at_least_once: keyless tables off MariaDB
+//! snapshot_new_tables = false       # a restart snapshots tables new to the filter
 //! ```
 //!
 //! Unknown keys are an error, so a typo never silently drops a setting.
@@ -196,6 +197,9 @@ pub struct SourceConfig {
     /// `exact` (default) or `at_least_once`: how a table without a usable
     /// key is read on a server other than MariaDB.
     pub snapshot_keyless: Option<String>,
+    /// Snapshot the tables a restart added to the include filter (default
+    /// false).
+    pub snapshot_new_tables: Option<bool>,
 }
 
 impl SourceConfig {
@@ -230,6 +234,7 @@ impl SourceConfig {
                 )))
             }
         };
+        opts.new_tables = self.snapshot_new_tables.unwrap_or(false);
         Ok(opts)
     }
 }
@@ -256,6 +261,7 @@ impl Default for SourceConfig {
             snapshot_chunk_rows: None,
             snapshot_parallel: None,
             snapshot_keyless: None,
+            snapshot_new_tables: None,
         }
     }
 }

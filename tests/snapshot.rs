@@ -583,10 +583,11 @@ async fn initial_only_stops_and_every_format_marks_reads() {
     let config = data.path().join("sluice.toml");
     std::fs::write(
         &config,
-        format!(
-            "[[source]]\nname = \"only\"\nurl = \"{}\"\nserver_id = {}\ninclude = 'only1\\..*'\nsnapshot_chunk_rows = 100\n",
-            db.url(),
-            server_id()
+        source_toml(
+            "only",
+            &db.url(),
+            "only1\\..*",
+            "snapshot_chunk_rows = 100\n",
         ),
     )
     .unwrap();
@@ -705,6 +706,36 @@ fn of_snapshot(runner: &Runner, id: u64) -> Vec<Record> {
         .collect()
 }
 
+/// A `[[source]]` named `name` on `url` capturing `include`, then `extra`
+/// lines.
+fn source_toml(name: &str, url: &str, include: &str, extra: &str) -> String {
+    format!(
+        "[[source]]\nname = \"{name}\"\nurl = \"{url}\"\nserver_id = {}\ninclude = '{include}'\n{extra}",
+        server_id()
+    )
+}
+
+/// `sluice run --config config` with the HTTP API on a free port: the
+/// runner (not spawned) and the API's URL.
+fn runner_with_http(
+    data: &std::path::Path,
+    name: &str,
+    config: &std::path::Path,
+) -> (Runner, String) {
+    let http = format!("127.0.0.1:{}", sluice_testkit::free_port());
+    let runner = Runner::new(
+        data,
+        name,
+        &[
+            "--config".into(),
+            config.to_str().unwrap().into(),
+            "--http-addr".into(),
+            http.clone(),
+        ],
+    );
+    (runner, format!("http://{http}"))
+}
+
 /// `sluice snapshot …` on a running capture: one table (with a WHERE)
 /// read while the binlog streams, its rows as the server has them; a
 /// second, large one cancelled mid-way stops there, in the log too.
@@ -724,25 +755,10 @@ async fn on_demand_snapshot_while_capturing_and_cancel() {
     let config = data.path().join("sluice.toml");
     std::fs::write(
         &config,
-        format!(
-            "[[source]]\nname = \"od\"\nurl = \"{}\"\nserver_id = {}\ninclude = 'od\\..*'\nsnapshot_chunk_rows = 50\n",
-            db.url(),
-            server_id()
-        ),
+        source_toml("od", &db.url(), "od\\..*", "snapshot_chunk_rows = 50\n"),
     )
     .unwrap();
-    let http = format!("127.0.0.1:{}", sluice_testkit::free_port());
-    let server = format!("http://{http}");
-    let mut runner = Runner::new(
-        data.path(),
-        "od",
-        &[
-            "--config".into(),
-            config.to_str().unwrap().into(),
-            "--http-addr".into(),
-            http.clone(),
-        ],
-    );
+    let (mut runner, server) = runner_with_http(data.path(), "od", &config);
     runner.spawn();
     capture_support::wait_for_start(&runner);
     db.sql("UPDATE od.small SET v = 'changed' WHERE id = 7");
@@ -867,6 +883,318 @@ async fn on_demand_snapshot_while_capturing_and_cancel() {
         cancel_at + 1,
         after.len(),
         "no chunk of it after the cancel"
+    );
+    runner.stop();
+}
+
+/// `snapshot_new_tables = true`: a source restarted with `nt.b` added to
+/// its include filter snapshots just that table while capture streams
+/// and a writer changes it; `nt.a`, captured all along, is not re-read.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_restart_with_a_new_table_in_the_filter_snapshots_just_it() {
+    let Some(db) = MariaDb::shared() else {
+        return;
+    };
+    const B_ROWS: u64 = 6000;
+    db.sql(&format!(
+        "CREATE DATABASE nt; USE nt;
+         CREATE TABLE nt.a (id INT PRIMARY KEY, v VARCHAR(20));
+         CREATE TABLE nt.b (id INT PRIMARY KEY, v VARCHAR(20));
+         INSERT INTO nt.a SELECT seq, 'a' FROM seq_1_to_100;
+         INSERT INTO nt.b SELECT seq, CONCAT('b', seq) FROM seq_1_to_{B_ROWS};"
+    ));
+    let data = tempfile::tempdir().unwrap();
+    let config = data.path().join("sluice.toml");
+    let write_config = |include: &str, extra: &str| {
+        std::fs::write(&config, source_toml("nt", &db.url(), include, extra)).unwrap();
+    };
+    write_config("nt\\.a", "");
+    let mut runner = Runner::new(
+        data.path(),
+        "nt",
+        &["--config".into(), config.to_str().unwrap().into()],
+    );
+    runner.spawn();
+    capture_support::wait_for_start(&runner);
+    db.sql("INSERT INTO nt.a VALUES (101, 'a'); INSERT INTO nt.b VALUES (100001, 'before')");
+    capture_support::wait_for_record(&runner, Duration::from_secs(30), &|r| {
+        capture_support::inserts_into(r, "nt", "a")
+    });
+    runner.stop();
+    let first = records(&runner);
+    assert!(
+        !first
+            .iter()
+            .flat_map(|r| &r.changes)
+            .any(|c| c.table == "b"),
+        "nt.b is outside the first filter"
+    );
+
+    write_config(
+        "nt\\.(a|b)",
+        "snapshot_new_tables = true\nsnapshot_chunk_rows = 200\nsnapshot_parallel = 1\n",
+    );
+    // Changes of nt.b while it is read (inserts, updates, deletes, key
+    // updates), until the snapshot is in the log.
+    let stop = Arc::new(AtomicBool::new(false));
+    let writer = {
+        let (url, stop) = (db.url(), stop.clone());
+        tokio::spawn(async move {
+            let mut conn = mysql_async::Conn::new(mysql_async::Opts::from_url(&url).unwrap())
+                .await
+                .unwrap();
+            let mut n = 0u64;
+            while !stop.load(Ordering::Relaxed) {
+                n += 1;
+                let id = rand::thread_rng().gen_range(1..=B_ROWS);
+                let sql = match n % 4 {
+                    0 => format!("INSERT IGNORE INTO nt.b VALUES ({}, 'new')", 200_000 + n),
+                    1 => format!("UPDATE nt.b SET v = 'u{n}' WHERE id = {id}"),
+                    2 => format!("DELETE FROM nt.b WHERE id = {id}"),
+                    _ => format!(
+                        "UPDATE IGNORE nt.b SET id = {} WHERE id = {id}",
+                        300_000 + n
+                    ),
+                };
+                conn.query_drop(&sql).await.unwrap();
+            }
+            n
+        })
+    };
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    runner.spawn();
+    let done = |r: &Record| {
+        r.snapshot_chunk
+            .as_ref()
+            .is_some_and(|c| c.snapshot_done && c.plan.is_empty())
+    };
+    capture_support::wait_for_record(&runner, Duration::from_secs(120), &done);
+    stop.store(true, Ordering::Relaxed);
+    let statements = writer.await.unwrap();
+    db.sql("INSERT INTO nt.a VALUES (102, 'end')");
+    capture_support::wait_for_record(&runner, Duration::from_secs(30), &|r| {
+        capture_support::inserts_into(r, "nt", "a")
+            && r.changes.iter().any(|c| {
+                c.rows
+                    .iter()
+                    .any(|row| text(&row.after.as_ref().unwrap().values[0]) == "102")
+            })
+    });
+    runner.stop();
+    let all = records(&runner);
+
+    // The writer ran during the snapshot: some of its changes are in the
+    // log between the plan and the done record.
+    let plan_at = all
+        .iter()
+        .position(|r| {
+            r.snapshot_chunk
+                .as_ref()
+                .is_some_and(|c| c.plan == vec!["nt.b".to_string()])
+        })
+        .expect("a plan of just nt.b");
+    let done_at = all.iter().position(done).unwrap();
+    let changes_during = all[plan_at..done_at]
+        .iter()
+        .flat_map(|r| &r.changes)
+        .filter(|c| c.table == "b" && c.kind != ChangeKind::Read as i32)
+        .count();
+    assert!(
+        changes_during > 0,
+        "no write to nt.b during its snapshot ({statements} statements)"
+    );
+
+    let mut reads: HashMap<String, u32> = HashMap::new();
+    let mut touched = HashSet::new();
+    let mut b: BTreeMap<String, Vec<String>> = BTreeMap::new();
+    for r in &all {
+        for c in r.changes.iter().filter(|c| c.schema == "nt") {
+            assert!(
+                !(c.table == "a" && c.kind == ChangeKind::Read as i32),
+                "nt.a was read again"
+            );
+            if c.table != "b" {
+                continue;
+            }
+            for row in &c.rows {
+                let img = |i: &Option<sluice::proto::Image>| {
+                    i.as_ref()
+                        .map(|i| i.values.iter().map(text).collect::<Vec<_>>())
+                };
+                if let Some(before) = img(&row.before) {
+                    touched.insert(before[0].clone());
+                    b.remove(&before[0]);
+                }
+                if let Some(after) = img(&row.after) {
+                    if c.kind == ChangeKind::Read as i32 {
+                        *reads.entry(after[0].clone()).or_default() += 1;
+                    } else {
+                        touched.insert(after[0].clone());
+                    }
+                    b.insert(after[0].clone(), after);
+                }
+            }
+        }
+    }
+    // The restart's schema history names nt.b's columns.
+    assert!(all
+        .iter()
+        .flat_map(|r| &r.changes)
+        .filter(|c| c.table == "b")
+        .all(|c| c
+            .columns
+            .iter()
+            .map(|col| col.name.as_str())
+            .eq(["id", "v"])));
+    let server: BTreeMap<String, Vec<String>> = db
+        .sql("SELECT id, v FROM nt.b")
+        .lines()
+        .filter(|l| !l.is_empty())
+        .map(|l| {
+            let row: Vec<String> = l.split('\t').map(str::to_string).collect();
+            (row[0].clone(), row)
+        })
+        .collect();
+    assert_eq!(b.len(), server.len());
+    assert!(
+        b == server,
+        "the log replayed for nt.b is not the server's rows"
+    );
+    for id in 1..=B_ROWS {
+        let id = id.to_string();
+        if !touched.contains(&id) {
+            assert_eq!(
+                reads.get(&id),
+                Some(&1),
+                "row {id} read {:?} times",
+                reads.get(&id)
+            );
+        }
+    }
+    assert!(reads.values().all(|&n| n == 1), "a row read twice");
+}
+
+/// A table whose row count is an exact multiple of the chunk size: the
+/// snapshot's last row still carries Debezium's `"last"`.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn last_marker_when_rows_are_a_multiple_of_the_chunk_size() {
+    let Some(db) = MariaDb::shared() else {
+        return;
+    };
+    db.sql(
+        "CREATE DATABASE mult; USE mult;
+         CREATE TABLE mult.t (id INT PRIMARY KEY, v VARCHAR(20));
+         INSERT INTO mult.t SELECT seq, CONCAT('r', seq) FROM seq_1_to_200;",
+    );
+    let data = tempfile::tempdir().unwrap();
+    let config = data.path().join("sluice.toml");
+    std::fs::write(
+        &config,
+        source_toml(
+            "mult",
+            &db.url(),
+            "mult\\..*",
+            "snapshot_chunk_rows = 100\n",
+        ),
+    )
+    .unwrap();
+    let (code, _, err) = capture_support::sluice(&[
+        "run",
+        "--data",
+        data.path().to_str().unwrap(),
+        "--name",
+        "mult",
+        "--config",
+        config.to_str().unwrap(),
+        "--snapshot",
+        "initial_only",
+    ]);
+    assert_eq!(code, 0, "{err}");
+    let debezium = tail_format(data.path(), "mult", "debezium-json");
+    let ids: Vec<String> = debezium
+        .iter()
+        .map(|e| e["after"]["id"].to_string())
+        .collect();
+    let expect: Vec<String> = db
+        .sql("SELECT id FROM mult.t ORDER BY id")
+        .lines()
+        .map(str::to_string)
+        .collect();
+    assert_eq!(ids, expect);
+    let marks: Vec<&str> = debezium
+        .iter()
+        .map(|e| e["source"]["snapshot"].as_str().unwrap_or(""))
+        .collect();
+    assert_eq!(marks.last(), Some(&"last"), "the final row's marker");
+    assert!(marks[..marks.len() - 1].iter().all(|m| *m == "true"));
+}
+
+/// An on-demand snapshot's plan carries `SHOW CREATE TABLE`: a mirror
+/// whose target lacks the table creates it and ends equal to the source.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn on_demand_snapshot_creates_the_mirror_table() {
+    let (Some(src), Some(dst)) = (MariaDb::start_default(), MariaDb::start_default()) else {
+        return;
+    };
+    src.sql(
+        "CREATE DATABASE odm; USE odm;
+         CREATE TABLE odm.t (id INT PRIMARY KEY, v VARCHAR(20), n DECIMAL(8,2)) DEFAULT CHARSET=latin1;
+         INSERT INTO odm.t SELECT seq, CONCAT('v', seq), seq / 4 FROM seq_1_to_700;",
+    );
+    let data = tempfile::tempdir().unwrap();
+    let config = data.path().join("sluice.toml");
+    let sink = format!(
+        "snapshot_chunk_rows = 100\n[[sink]]\nname = \"mirror\"\nsource = \"odm\"\nkind = \"mysql\"\nurl = \"{}\"\n",
+        dst.url()
+    );
+    std::fs::write(&config, source_toml("odm", &src.url(), "odm\\..*", &sink)).unwrap();
+    let (mut runner, server) = runner_with_http(data.path(), "odm", &config);
+    runner.spawn();
+    capture_support::wait_for_start(&runner);
+    assert!(
+        dst.try_sql("SELECT 1 FROM odm.t LIMIT 1").is_err(),
+        "the mirror target has no odm.t yet"
+    );
+    let (code, out, err) = capture_support::sluice(&[
+        "snapshot", "--server", &server, "--source", "odm", "--table", "odm.t",
+    ]);
+    assert_eq!(code, 0, "{err}");
+    let id = serde_json::from_str::<serde_json::Value>(out.trim()).unwrap()["id"]
+        .as_u64()
+        .unwrap();
+    let plan = capture_support::wait_for_record(&runner, Duration::from_secs(60), &|r| {
+        r.snapshot_chunk
+            .as_ref()
+            .is_some_and(|c| c.snapshot_id == id && !c.plan.is_empty())
+    });
+    let chunk = plan.snapshot_chunk.as_ref().unwrap();
+    assert!(
+        chunk.create_tables.len() == 1 && chunk.create_tables[0].starts_with("CREATE TABLE `t`"),
+        "{chunk:?}"
+    );
+    // Changes while (or after) it is read, once the plan is in the log
+    // (before it, the mirror has no table to apply them to).
+    src.sql("UPDATE odm.t SET v = 'changed' WHERE id = 5; DELETE FROM odm.t WHERE id = 6");
+    let sum = |db: &MariaDb| {
+        db.try_sql("CHECKSUM TABLE odm.t")
+            .ok()
+            .and_then(|o| o.split('\t').nth(1).map(|s| s.trim().to_string()))
+    };
+    let deadline = Instant::now() + Duration::from_secs(60);
+    while sum(&dst) != sum(&src) {
+        assert!(
+            Instant::now() < deadline,
+            "mirror {:?} source {:?}:\n{}",
+            sum(&dst),
+            sum(&src),
+            runner.all_logs()
+        );
+        tokio::time::sleep(Duration::from_millis(300)).await;
+    }
+    assert_eq!(
+        dst.sql("SELECT COUNT(*) FROM odm.t").trim(),
+        "699",
+        "the mirror has the source's rows"
     );
     runner.stop();
 }

@@ -216,6 +216,11 @@ pub async fn run(
         true => driver.plan_record(&capture.history, &from, &mut conn).await,
         false => Ok(None),
     };
+    if !new_log && capture.opts.snapshot.new_tables {
+        capture
+            .add_new_tables(&mut conn, &dialect, &mut driver)
+            .await?;
+    }
     capture.snapshot = Some(driver);
     if let Some(plan) = plan.map_err(|e| capture.snapshot_err(e))? {
         capture.append_records(vec![plan])?;
@@ -481,6 +486,39 @@ impl Capture {
         };
         self.append_records(vec![record])?;
         Ok(from)
+    }
+
+    /// Snapshot hook (`snapshot_new_tables`): the tables the filter takes
+    /// in on the server that the history lacks and no snapshot of the log
+    /// planned go into the history now (so their row events are named)
+    /// and to the driver, which snapshots them.
+    async fn add_new_tables(
+        &mut self,
+        conn: &mut Connection,
+        dialect: &Dialect,
+        driver: &mut crate::snapshot::Driver,
+    ) -> Result<(), CaptureError> {
+        let server = self.take_snapshot(conn, dialect).await?;
+        let candidates = server
+            .tables
+            .iter()
+            .filter(|t| !t.dropped && self.history.table(&t.schema, &t.table).is_none())
+            .map(|t| format!("{}.{}", t.schema, t.table))
+            .collect();
+        let fresh = driver
+            .add_new_tables(&self.log, candidates)
+            .map_err(|e| self.snapshot_err(e))?;
+        for d in &server.databases {
+            if self.history.database_charset(&d.name).is_none() {
+                self.history.set_database(&d.name, &d.charset);
+            }
+        }
+        for t in server.tables {
+            if fresh.contains(&format!("{}.{}", t.schema, t.table)) {
+                self.history.set_table(t);
+            }
+        }
+        Ok(())
     }
 
     /// The captured tables' definitions as the server has them now.

@@ -23,8 +23,8 @@
 //! log ([`progress`]) and reads on after the last durable chunk. A table
 //! whose last record says done is never read again.
 //!
-//! The plan record that starts the initial snapshot lists its tables with
-//! their `SHOW CREATE TABLE` text, so a mirror can create them on an empty
+//! The plan record that starts a snapshot (initial, on-demand or of new
+//! tables) lists its tables with their `SHOW CREATE TABLE` text, so a mirror can create them on an empty
 //! server before any of their changes.
 
 pub mod progress;
@@ -82,6 +82,9 @@ pub struct SnapshotOptions {
     /// `snapshot_keyless = "at_least_once"`: read tables without a usable
     /// key on servers that cannot say where a consistent read stands.
     pub keyless_at_least_once: bool,
+    /// `snapshot_new_tables = true`: a restarted source snapshots the
+    /// tables its filter now takes in that the log never had.
+    pub new_tables: bool,
 }
 
 impl Default for SnapshotOptions {
@@ -91,6 +94,7 @@ impl Default for SnapshotOptions {
             chunk_rows: 8192,
             parallel: 2,
             keyless_at_least_once: false,
+            new_tables: false,
         }
     }
 }
@@ -182,6 +186,15 @@ pub struct Driver {
     pending: Vec<Chunk>,
     /// Requests taken from the status, handled at the next idle point.
     queued: Vec<Request>,
+    /// Tables new to the filter (`snapshot_new_tables`): a schema
+    /// checkpoint and a snapshot of them at the next idle point.
+    new_tables: Vec<String>,
+    /// `recv` returned once for `new_tables`: the capture takes them at
+    /// its next idle point (returning again would spin while the stream
+    /// is inside a transaction).
+    new_tables_told: bool,
+    /// `SHOW CREATE TABLE` text of tables about to be planned.
+    creates: std::collections::HashMap<String, String>,
     /// `binlog_row_image=FULL` on the server (else no snapshot runs).
     image_full: bool,
     started: Instant,
@@ -249,6 +262,9 @@ impl Driver {
             readers: Vec::new(),
             pending: Vec::new(),
             queued: Vec::new(),
+            new_tables: Vec::new(),
+            new_tables_told: false,
+            creates: Default::default(),
             image_full,
             started: Instant::now(),
             rows: 0,
@@ -278,18 +294,11 @@ impl Driver {
         let mut plan = Vec::new();
         let mut create_tables = Vec::new();
         for (schema, table) in tables {
-            let sql = format!(
-                "SHOW CREATE TABLE {}.{}",
-                table::ident(schema),
-                table::ident(table)
-            );
-            let rows = conn.query(&sql).await.map_err(SnapshotError::Source)?;
+            let create = create_table(conn, schema, table)
+                .await
+                .map_err(SnapshotError::Source)?;
             plan.push(format!("{schema}.{table}"));
-            create_tables.push(
-                rows.first()
-                    .and_then(|r| r.get(1).cloned().flatten())
-                    .unwrap_or_default(),
-            );
+            create_tables.push(create);
         }
         tracing::info!(source = %self.name, tables = plan.len(), "snapshot planned");
         let chunk = SnapshotChunk {
@@ -303,7 +312,33 @@ impl Driver {
     /// Every planned table (of snapshots not cancelled) read and in the
     /// log (or staged to be).
     pub fn finished(&self) -> bool {
-        self.plan.iter().all(|e| self.done.contains(&e.label())) && self.pending.is_empty()
+        self.plan.iter().all(|e| self.done.contains(&e.label()))
+            && self.pending.is_empty()
+            && self.new_tables.is_empty()
+    }
+
+    /// `snapshot_new_tables`: of `candidates` (`schema.table`, captured
+    /// now but not in the schema history), the ones no snapshot of this
+    /// log ever planned; they are snapshotted from the next idle point.
+    pub fn add_new_tables(
+        &mut self,
+        log: &sluice_storage::Log,
+        candidates: Vec<String>,
+    ) -> Result<Vec<String>, SnapshotError> {
+        let state = self
+            .list
+            .load(log)
+            .map_err(SnapshotError::Fatal)?
+            .unwrap_or_default();
+        let fresh: Vec<String> = candidates
+            .into_iter()
+            .filter(|t| !state.plans.values().any(|p| p.plan.contains(t)))
+            .collect();
+        if !fresh.is_empty() {
+            tracing::info!(source = %self.name, tables = ?fresh, "tables new to the filter: snapshotting them");
+        }
+        self.new_tables.extend(fresh.iter().cloned());
+        Ok(fresh)
     }
 
     /// The offset list's note for a record about to be appended.
@@ -435,8 +470,11 @@ impl Driver {
         };
         loop {
             let requests = d.status.take_snapshot_requests();
-            if !requests.is_empty() {
+            let new_tables = !d.new_tables.is_empty() && !d.new_tables_told;
+            if !requests.is_empty() || new_tables {
+                d.new_tables_told |= new_tables;
                 d.queued.extend(requests);
+                d.fetch_creates().await;
                 return Some(Ok(()));
             }
             let room = d.pending.len() < 2 * d.opts.parallel.max(1);
@@ -452,6 +490,47 @@ impl Driver {
             };
             if let Some(got) = got {
                 return Some(d.take(got));
+            }
+        }
+    }
+
+    /// The `SHOW CREATE TABLE` text of the tables that queued requests
+    /// (and new tables) will plan, for their plan records. A table the
+    /// server cannot show (gone, misspelt) gets none: the mirror then
+    /// needs it to exist, as the snapshot itself needs it.
+    async fn fetch_creates(&mut self) {
+        let wanted: Vec<String> = self
+            .queued
+            .iter()
+            .filter_map(|r| match r {
+                Request::Start { tables, .. } => Some(tables.clone()),
+                Request::Cancel { .. } => None,
+            })
+            .flatten()
+            .chain(self.new_tables.iter().cloned())
+            .filter(|t| !self.creates.contains_key(t))
+            .collect();
+        if wanted.is_empty() {
+            return;
+        }
+        let mut conn = match crate::source::failover::connect_first(&self.config).await {
+            Ok(conn) => conn,
+            Err(e) => {
+                tracing::warn!(source = %self.name, error = %e, "snapshot: no connection for SHOW CREATE TABLE: the plan carries no table definitions");
+                return;
+            }
+        };
+        for name in wanted {
+            let Some((schema, table)) = name.split_once('.') else {
+                continue;
+            };
+            match create_table(&mut conn, schema, table).await {
+                Ok(create) => {
+                    self.creates.insert(name, create);
+                }
+                Err(e) => {
+                    tracing::warn!(source = %self.name, table = %name, error = %e, "snapshot: SHOW CREATE TABLE failed: the plan carries no definition for it");
+                }
             }
         }
     }
@@ -510,6 +589,25 @@ impl Driver {
     /// passed.
     pub fn at_position(&mut self, file: &str, pos: u64, history: &SchemaHistory) -> Vec<Record> {
         let mut out = Vec::new();
+        let fresh = std::mem::take(&mut self.new_tables);
+        if !fresh.is_empty() {
+            // The history holds the new tables since start-up: this
+            // checkpoint puts them in the log's schema history for good,
+            // in the same append as the plan that snapshots them.
+            let mut checkpoint = at(file, pos, Vec::new(), SnapshotChunk::default());
+            checkpoint.snapshot_chunk = None;
+            checkpoint.snapshot = Some(history.snapshot());
+            out.push(checkpoint);
+            let id = (chrono::Utc::now().timestamp_millis() as u64).max(1);
+            self.queued.insert(
+                0,
+                Request::Start {
+                    id,
+                    tables: fresh,
+                    condition: String::new(),
+                },
+            );
+        }
         for request in std::mem::take(&mut self.queued) {
             out.extend(self.handle(request, file, pos, history));
         }
@@ -550,9 +648,14 @@ impl Driver {
                 self.publish();
                 self.spawn(jobs);
                 tracing::info!(source = %self.name, id, tables = ?tables, "on-demand snapshot started");
+                let create_tables = tables
+                    .iter()
+                    .map(|t| self.creates.remove(t).unwrap_or_default())
+                    .collect();
                 let chunk = SnapshotChunk {
                     snapshot_id: id,
                     plan: tables,
+                    create_tables,
                     condition,
                     ..Default::default()
                 };
@@ -720,6 +823,24 @@ fn image_error(image: &str) -> String {
          snapshot and binlog needs every changed row's key and whole image; set it \
          (SET GLOBAL binlog_row_image = 'FULL', and in the server's config) or use snapshot = \"never\""
     )
+}
+
+/// `schema.table`'s `SHOW CREATE TABLE` text (empty if the server has none).
+async fn create_table(
+    conn: &mut Connection,
+    schema: &str,
+    table: &str,
+) -> Result<String, SourceError> {
+    let sql = format!(
+        "SHOW CREATE TABLE {}.{}",
+        table::ident(schema),
+        table::ident(table)
+    );
+    let rows = conn.query(&sql).await?;
+    Ok(rows
+        .first()
+        .and_then(|r| r.get(1).cloned().flatten())
+        .unwrap_or_default())
 }
 
 /// A snapshot record at the stream's position `file:pos`.

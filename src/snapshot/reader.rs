@@ -176,12 +176,20 @@ async fn read_table(
         let hold = shared.ids.fetch_add(1, Ordering::Relaxed);
         shared.watch.hold(&schema, &name, &plan.key, hold);
         let (_, low) = watermark(conn).await?;
+        // One row more than the chunk says whether the table goes on: the
+        // chunk that ends the table is never empty (unless the table is),
+        // so its record carries the table's last row (Debezium's "last").
         let sql = plan
-            .chunk_sql(last_key.as_deref(), &job.condition, shared.chunk_rows)
+            .chunk_sql(
+                last_key.as_deref(),
+                &job.condition,
+                shared.chunk_rows.saturating_add(1),
+            )
             .map_err(|e| ReadError::Fatal(format!("snapshot of {schema}.{name}: {e}")))?;
-        let rows = conn.query(&sql).await?;
+        let mut rows = conn.query(&sql).await?;
         let (_, high) = watermark(conn).await?;
-        let done = (rows.len() as u64) < shared.chunk_rows;
+        let done = (rows.len() as u64) <= shared.chunk_rows;
+        rows.truncate(usize::try_from(shared.chunk_rows).unwrap_or(usize::MAX));
         let rows = convert(&plan, rows)?;
         if let Some(last) = rows.last() {
             last_key = Some(plan.key.iter().map(|&i| last[i].clone()).collect());
