@@ -133,26 +133,14 @@ impl Capture {
         for (i, s) in batch.iter().enumerate() {
             // Snapshot hook: list the snapshot records (src/snapshot/progress.rs).
             if let (Some(label), Some(driver)) = (&s.snapshot_label, &self.snapshot) {
-                driver.note(next + i as u64, label).map_err(|e| {
-                    let name = self.opts.name.clone();
-                    let message = format!("writing the snapshot record list: {e}");
-                    if sluice_storage::is_disk_full(&e) {
-                        CaptureError::DiskFull { name, message }
-                    } else {
-                        CaptureError::Other { name, message }
-                    }
-                })?;
+                driver
+                    .note(next + i as u64, label)
+                    .map_err(|e| self.side_list_err("snapshot", e))?;
             }
             if s.schema {
-                self.schema_log.note(next + i as u64).map_err(|e| {
-                    let name = self.opts.name.clone();
-                    let message = format!("writing the schema record list: {e}");
-                    if sluice_storage::is_disk_full(&e) {
-                        CaptureError::DiskFull { name, message }
-                    } else {
-                        CaptureError::Other { name, message }
-                    }
-                })?;
+                self.schema_log
+                    .note(next + i as u64)
+                    .map_err(|e| self.side_list_err("schema", e))?;
             }
         }
         let status = track.then_some(&self.status);
@@ -166,5 +154,17 @@ impl Capture {
             self.schema_log.checkpointed(&self.log, next + i as u64);
         }
         Ok(())
+    }
+
+    /// A side list (`schema-records`, `snapshot-records`) that could not be
+    /// written: a full disk pauses capture like the log's own writes.
+    fn side_list_err(&self, what: &str, e: std::io::Error) -> CaptureError {
+        let name = self.opts.name.clone();
+        let message = format!("writing the {what} record list: {e}");
+        if sluice_storage::is_disk_full(&e) {
+            CaptureError::DiskFull { name, message }
+        } else {
+            CaptureError::Other { name, message }
+        }
     }
 }
