@@ -193,3 +193,70 @@ fn a_purged_position_names_the_oldest_binlog() {
         "nothing skipped silently"
     );
 }
+
+/// A restart of `sluice run` while its source is down: a log that holds
+/// records has reached this server before, so the run waits out the
+/// outage (past the few first-connect retries of a new log) and then
+/// captures on from where the log ends, every row once.
+#[test]
+fn a_restart_while_the_server_is_down_waits_for_it() {
+    let Some(mut db) = MariaDb::start_default() else {
+        return;
+    };
+    db.sql("CREATE DATABASE rw; CREATE TABLE rw.t (id INT PRIMARY KEY)");
+    let data = tempfile::tempdir().unwrap();
+    let mut runner = Runner::new(
+        data.path(),
+        "main",
+        &[
+            "--source".into(),
+            db.url(),
+            "--server-id".into(),
+            server_id(),
+            "--include".into(),
+            "rw\\..*".into(),
+        ],
+    );
+    runner.spawn();
+    wait_for_start(&runner);
+    db.sql("INSERT INTO rw.t VALUES (1), (2)");
+    wait_for_record(&runner, Duration::from_secs(60), &|r| {
+        inserts_into(r, "rw", "t")
+    });
+    runner.stop();
+
+    db.stop();
+    runner.spawn();
+    // Longer than a new log's first-connect retries (about 6 s).
+    std::thread::sleep(Duration::from_secs(10));
+    let child = runner.child.as_mut().unwrap();
+    assert!(
+        child.try_wait().unwrap().is_none(),
+        "sluice run gave up while the server was down:\n{}",
+        runner.last_log()
+    );
+    assert!(
+        runner.last_log().contains("cannot connect"),
+        "{}",
+        runner.last_log()
+    );
+    db.start_again();
+    db.sql("INSERT INTO rw.t VALUES (3), (4)");
+    let deadline = Instant::now() + Duration::from_secs(90);
+    while inserted_ids(data.path(), "rw").len() < 4 {
+        assert!(
+            Instant::now() < deadline,
+            "the rows written after the outage never reached the log:\n{}",
+            runner.all_logs()
+        );
+        std::thread::sleep(Duration::from_millis(200));
+    }
+    runner.stop();
+    let ids = inserted_ids(data.path(), "rw");
+    let server: Vec<i64> = db
+        .sql("SELECT id FROM rw.t ORDER BY id")
+        .lines()
+        .map(|l| l.parse().unwrap())
+        .collect();
+    assert_eq!(ids, server, "the log's rows vs the table's");
+}

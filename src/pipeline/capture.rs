@@ -162,7 +162,8 @@ pub async fn run(
     schema_log
         .hold_newest(&log)
         .map_err(|e| other(e.to_string()))?;
-    let mut conn = connect_with_retry(&opts, &status, &mut shutdown)
+    let resuming = log.last_record().last.is_some();
+    let mut conn = connect_with_retry(&opts, &status, &mut shutdown, resuming)
         .await
         .map_err(source_err)?;
     let Some(conn_ready) = conn.take() else {
@@ -308,11 +309,12 @@ pub async fn run(
 }
 
 /// Connect, retrying retryable failures with backoff. `Ok(None)`: shut
-/// down while waiting.
+/// down while waiting. `resuming`: the log holds records already.
 async fn connect_with_retry(
     opts: &CaptureOptions,
     status: &StatusHandle,
     shutdown: &mut watch::Receiver<bool>,
+    resuming: bool,
 ) -> Result<Option<Connection>, SourceError> {
     let mut backoff = Backoff::new(Duration::from_millis(200), Duration::from_secs(30));
     loop {
@@ -323,12 +325,14 @@ async fn connect_with_retry(
             // (bad password, refused TLS) is reported at once; so is an
             // unreachable server when bounded by `--until`. Otherwise a few
             // retries (about 6 s) ride out a server that is starting, then
-            // the run fails with the cause rather than waiting silently.
-            // (Once capture has started, reconnects retry without end.)
+            // a new log's run fails with the cause rather than waiting
+            // silently. A log that holds records has reached this source
+            // before: like a reconnect once capture has started, it waits
+            // out an outage (a restart, a failover) without end.
             Err(e)
                 if e.is_retryable()
                     && !opts.until_current
-                    && backoff.attempts() < FIRST_CONNECT_ATTEMPTS =>
+                    && (resuming || backoff.attempts() < FIRST_CONNECT_ATTEMPTS) =>
             {
                 status.error(e.to_string(), false);
                 let delay = backoff.next_delay().unwrap_or(Duration::from_secs(30));
