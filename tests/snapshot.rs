@@ -571,9 +571,12 @@ fn tail_format(data: &std::path::Path, name: &str, format: &str) -> Vec<serde_js
 /// binlog_row_image=FULL is refused with that name.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn initial_only_stops_and_every_format_marks_reads() {
-    let Some(db) = MariaDb::shared() else {
+    // A server of its own: it sets binlog_row_image globally below, which
+    // would give the other tests' writers MINIMAL images.
+    let Some(db) = MariaDb::start_default() else {
         return;
     };
+    let db = &db;
     db.sql(
         "CREATE DATABASE only1; USE only1;
          CREATE TABLE only1.t (id INT PRIMARY KEY, v VARCHAR(20));
