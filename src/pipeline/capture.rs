@@ -416,10 +416,7 @@ impl Capture {
                 .map_err(|e| match e {
                     super::schema_log::LoadError::Storage(s) => storage(s),
                     super::schema_log::LoadError::Io(io) if sluice_storage::is_disk_full(&io) => {
-                        CaptureError::DiskFull {
-                            name: name.clone(),
-                            message: format!("writing the schema record list: {io}"),
-                        }
+                        self.side_list_err("schema", io)
                     }
                     e => other(e.to_string()),
                 })?;

@@ -158,7 +158,7 @@ impl Capture {
 
     /// A side list (`schema-records`, `snapshot-records`) that could not be
     /// written: a full disk pauses capture like the log's own writes.
-    fn side_list_err(&self, what: &str, e: std::io::Error) -> CaptureError {
+    pub(super) fn side_list_err(&self, what: &str, e: std::io::Error) -> CaptureError {
         let name = self.opts.name.clone();
         let message = format!("writing the {what} record list: {e}");
         if sluice_storage::is_disk_full(&e) {
