@@ -34,6 +34,23 @@ struct Round {
     /// CPU seconds of `sluice run` and of the target server from the
     /// start of the load until equal.
     cpu: (f64, f64),
+    /// The same from the writers' stop until equal: where the drain's
+    /// time goes (less than the lag on both means waiting, not work).
+    drain_cpu: (f64, f64),
+    /// The target's InnoDB row lock waits and deadlocks over the round
+    /// (between the mirror's own workers: nothing else writes there).
+    locks: (u64, u64),
+    /// The target's commits and row statements (REPLACE, DELETE, UPDATE).
+    statements: (u64, u64),
+}
+
+/// A global status counter of the server behind `conn`.
+async fn counter(conn: &mut mysql_async::Conn, name: &str) -> u64 {
+    conn.query_first::<(String, u64), _>(format!("SHOW GLOBAL STATUS LIKE '{name}'"))
+        .await
+        .ok()
+        .flatten()
+        .map_or(0, |(_, v)| v)
 }
 
 /// CPU time (user + system) of process `pid` in seconds, from /proc.
@@ -179,6 +196,7 @@ workers = {workers}
     let cpu_before = (cpu_seconds(sluice.0.id()), cpu_seconds(target.pid()));
     let report = sysbench(&source, &args);
     let stopped = Instant::now();
+    let cpu_stopped = (cpu_seconds(sluice.0.id()), cpu_seconds(target.pid()));
     let backlog = status(&base).await.map_or(0, |s| {
         let source = &s["sources"][0];
         let end = source["log"]["end_offset"].as_u64().unwrap_or(0);
@@ -226,6 +244,20 @@ workers = {workers}
             cpu_seconds(sluice.0.id()) - cpu_before.0,
             cpu_seconds(target.pid()) - cpu_before.1,
         ),
+        drain_cpu: (
+            cpu_seconds(sluice.0.id()) - cpu_stopped.0,
+            cpu_seconds(target.pid()) - cpu_stopped.1,
+        ),
+        locks: (
+            counter(&mut dst, "Innodb_row_lock_waits").await,
+            counter(&mut dst, "Innodb_deadlocks").await,
+        ),
+        statements: (
+            counter(&mut dst, "Com_commit").await,
+            counter(&mut dst, "Com_replace").await
+                + counter(&mut dst, "Com_delete").await
+                + counter(&mut dst, "Com_update").await,
+        ),
     }
 }
 
@@ -246,19 +278,25 @@ async fn main() {
     println!(
         "mirror_lag: sysbench oltp_write_only, {tables} tables x {rows} rows, {threads} threads for {seconds} s"
     );
-    println!("| workers | source tx/s | mirror backlog at the stop | captured after | equal after the writers stopped | CPU s: sluice, target |");
-    println!("|---|---|---|---|---|---|");
+    println!("| workers | source tx/s | mirror backlog at the stop | captured after | equal after the writers stopped | CPU s: sluice, target | of it after the stop | target lock waits, deadlocks | target commits, row statements |");
+    println!("|---|---|---|---|---|---|---|---|---|");
     for w in workers {
         let r = round(w, tables, rows, threads, seconds).await;
         println!(
-            "| {} | {:.0} | {} records | {:.2} s | {:.2} s | {:.1}, {:.1} |",
+            "| {} | {:.0} | {} records | {:.2} s | {:.2} s | {:.1}, {:.1} | {:.1}, {:.1} | {}, {} | {}, {} |",
             r.workers,
             r.tps,
             r.backlog,
             r.captured.as_secs_f64(),
             r.lag.as_secs_f64(),
             r.cpu.0,
-            r.cpu.1
+            r.cpu.1,
+            r.drain_cpu.0,
+            r.drain_cpu.1,
+            r.locks.0,
+            r.locks.1,
+            r.statements.0,
+            r.statements.1
         );
     }
 }

@@ -430,7 +430,8 @@ async fn mirror_survives_kills_during_the_load() {
 /// order on the target fail (a duplicate `u`) or leave other values.
 const HOT_SCHEMA: &str = "
 CREATE TABLE hot (id INT PRIMARY KEY, u VARCHAR(20) NOT NULL, n INT NOT NULL, UNIQUE KEY by_u (u));
-CREATE TABLE cold (id INT PRIMARY KEY AUTO_INCREMENT, w INT NOT NULL, v VARCHAR(40));";
+CREATE TABLE cold (id INT PRIMARY KEY AUTO_INCREMENT, w INT NOT NULL, v VARCHAR(40));
+CREATE TABLE free (id INT PRIMARY KEY AUTO_INCREMENT, w INT NOT NULL, pad VARCHAR(600));";
 
 /// Runs the hot/cold load on `url`: `writers` connections of `steps`
 /// transactions each. Statements the source refuses (a duplicate key
@@ -452,7 +453,7 @@ async fn hot_load(url: String, writers: u64, steps: u64) {
             };
             for i in 0..steps {
                 let (a, b) = (rnd(15) + 1, rnd(15) + 1);
-                let sql = match (w + i) % 4 {
+                let sql = match (w + i) % 5 {
                     // A unique value moves to another row.
                     0 => format!("UPDATE src.hot SET u = 'k{}', n = n + 1 WHERE id = {a}", rnd(20)),
                     // A row moves to a free primary key.
@@ -462,6 +463,9 @@ async fn hot_load(url: String, writers: u64, steps: u64) {
                         "BEGIN; UPDATE src.hot SET n = n * 2 + {w} WHERE id IN ({a}, {b});
                          INSERT INTO src.cold (w, v) VALUES ({w}, 'w{w} i{i}'); COMMIT"
                     ),
+                    // A wide row no other transaction touches: these
+                    // spread over the workers.
+                    4 => format!("INSERT INTO src.free (w, pad) VALUES ({w}, REPEAT('p', 500))"),
                     // Independent rows only.
                     _ => format!(
                         "BEGIN; INSERT INTO src.cold (w, v) VALUES ({w}, 'x{i}');
@@ -572,7 +576,7 @@ async fn parallel_apply_keeps_conflicting_transactions_in_order_across_a_kill() 
     task.abort();
     let _ = task.await;
     apply_to_end_with(destination.clone(), mirror_with(&dst, 4)).await;
-    for table in ["hot", "cold"] {
+    for table in ["hot", "cold", "free"] {
         assert_eq!(
             checksum(&src, "src", table),
             checksum(&dst, "dst", table),
@@ -599,12 +603,25 @@ async fn parallel_apply_keeps_conflicting_transactions_in_order_across_a_kill() 
         "DROP DATABASE dst; CREATE DATABASE dst; USE dst; {HOT_SCHEMA} {seed}"
     ));
     assert!(destination.delete_group("sink-mirror").unwrap());
+    // The target's general log says which connections applied what.
+    dst.sql(
+        "SET GLOBAL log_output = 'TABLE'; SET GLOBAL general_log = 1; TRUNCATE mysql.general_log",
+    );
     apply_to_end_with(destination.clone(), mirror_with(&dst, 4)).await;
-    for table in ["hot", "cold"] {
+    for table in ["hot", "cold", "free"] {
         assert_eq!(
             checksum(&src, "src", table),
             checksum(&dst, "dst", table),
             "{table} after a full replay"
         );
     }
+    // Large batches of the replay went to several connections at once.
+    let appliers = dst.sql(
+        "SELECT COUNT(DISTINCT thread_id) FROM mysql.general_log WHERE argument LIKE 'BEGIN%REPLACE%'",
+    );
+    let appliers: u64 = appliers.trim().parse().unwrap_or(0);
+    assert!(
+        appliers >= 2,
+        "transactions applied on {appliers} target connections"
+    );
 }

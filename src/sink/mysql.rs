@@ -2,14 +2,16 @@
 //! target MySQL/MariaDB so that a target schema stays identical to a
 //! source schema.
 //!
-//! Each record with row changes becomes one target transaction
-//! (`BEGIN` … `COMMIT`), so the target sees the source's transaction
-//! boundaries (a transaction the log split into parts is applied part by
-//! part). Transactions apply on `workers` target connections at once
+//! Source transactions apply whole: a target transaction (`BEGIN` …
+//! `COMMIT`) holds one or several of them, never part of one (a
+//! transaction the log split into parts is applied part by part), so a
+//! reader of the target never sees half a source transaction.
+//! Transactions apply on up to `workers` target connections at once
 //! (`apply`): those that touch the same primary-key or unique-key value
-//! ([`writeset`]) in log order, DDL and statements without row images
-//! alone ([`schedule`]). Every statement sets rows to a state given by
-//! full row images, which makes a redelivered tail harmless:
+//! ([`writeset`]) on one connection in log order, DDL and statements
+//! without row images alone ([`schedule`]); the statements of one target
+//! transaction are merged (`group`). Every statement sets rows to a state
+//! given by full row images, which makes a redelivered tail harmless:
 //!
 //! - insert: `REPLACE INTO t (cols) VALUES (after)`;
 //! - update: `REPLACE INTO t (cols) VALUES (after)`, after a `DELETE` of
@@ -54,6 +56,7 @@ use crate::source::{Connection, SourceConfig, SourceError};
 use std::collections::BTreeMap;
 
 mod apply;
+mod group;
 pub mod schedule;
 pub mod writeset;
 
@@ -112,6 +115,67 @@ impl Limits {
     }
 }
 
+/// One statement of a plan, with what [`group`] needs to merge the plans
+/// of several records into one target transaction.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Statement {
+    pub sql: String,
+    /// DDL: replayed alone, the errors of one that already ran accepted.
+    pub ddl: bool,
+    pub rows: Rows,
+}
+
+/// Which rows a statement writes.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Rows {
+    /// Not one table's rows (`USE`, a replayed statement, DDL): nothing
+    /// moves across it.
+    Fence,
+    /// Rows of one table (`db`.`t`, quoted as in the SQL).
+    Table(String),
+    /// Rows of one table, as a multi-row `REPLACE` whose first `head`
+    /// bytes (`REPLACE INTO t (cols) VALUES `) are followed by the row
+    /// tuples: a later one with the same head can add its tuples.
+    Replace { table: String, head: usize },
+}
+
+impl Statement {
+    fn ddl(sql: String) -> Statement {
+        Statement {
+            sql,
+            ddl: true,
+            rows: Rows::Fence,
+        }
+    }
+
+    fn fence(sql: String) -> Statement {
+        Statement {
+            sql,
+            ddl: false,
+            rows: Rows::Fence,
+        }
+    }
+
+    fn rows(table: &str, sql: String) -> Statement {
+        Statement {
+            sql,
+            ddl: false,
+            rows: Rows::Table(table.to_string()),
+        }
+    }
+
+    fn replace(table: &str, head: &str, tuple: &str) -> Statement {
+        Statement {
+            sql: format!("{head}{tuple}"),
+            ddl: false,
+            rows: Rows::Replace {
+                table: table.to_string(),
+                head: head.len(),
+            },
+        }
+    }
+}
+
 /// Error codes a replayed DDL gives when it already ran on the target.
 const ALREADY_APPLIED: &[u16] = &[
     1007, // database exists
@@ -164,8 +228,8 @@ impl MysqlSink {
         })
     }
 
-    /// The statements applying one record: `(sql, is_ddl)`.
-    pub fn plan(&self, offset: u64, record: &Record) -> Result<Vec<(String, bool)>, SinkError> {
+    /// The statements applying one record.
+    pub fn plan(&self, offset: u64, record: &Record) -> Result<Vec<Statement>, SinkError> {
         let mut out = Vec::new();
         if let Some(ddl) = &record.ddl {
             if !self.options.ddl {
@@ -208,9 +272,9 @@ impl MysqlSink {
                 text = rename_in_ddl(&text, from, to);
             }
             if let Some(target) = self.target(&ddl.schema).filter(|s| !s.is_empty()) {
-                out.push((format!("USE {}", ident(&target)), false));
+                out.push(Statement::fence(format!("USE {}", ident(&target))));
             }
-            out.push((text, true));
+            out.push(Statement::ddl(text));
             return Ok(out);
         }
         // A snapshot's plan record: its tables are created where they
@@ -230,7 +294,7 @@ impl MysqlSink {
             if chunk.plan.is_empty() && chunk.key_columns.is_empty() {
                 if let Some(target) = self.target(&chunk.schema) {
                     let table = format!("{}.{}", ident(&target), ident(&chunk.table));
-                    out.push((format!("DELETE FROM {table}"), true));
+                    out.push(Statement::ddl(format!("DELETE FROM {table}")));
                 }
             }
         }
@@ -242,9 +306,9 @@ impl MysqlSink {
                 continue;
             };
             if !target.is_empty() {
-                out.push((format!("USE {}", ident(&target)), false));
+                out.push(Statement::fence(format!("USE {}", ident(&target))));
             }
-            out.push((statement.text.clone(), false));
+            out.push(Statement::fence(statement.text.clone()));
         }
         let mut last = Last::Other;
         for (change, target) in self.applied(record) {
@@ -263,13 +327,13 @@ impl MysqlSink {
 
     /// Replays a DDL's statements one by one, accepting the errors of a
     /// DDL that already ran on the target.
-    async fn replay_ddl(&mut self, offset: u64, plan: &[(String, bool)]) -> Result<(), SinkError> {
+    async fn replay_ddl(&mut self, offset: u64, plan: &[Statement]) -> Result<(), SinkError> {
         let conn = self.connection().await?;
-        for (sql, is_ddl) in plan {
-            match conn.exec(sql).await {
+        for statement in plan {
+            match conn.exec(&statement.sql).await {
                 Ok(_) => {}
                 Err(SourceError::Server { code, message, .. })
-                    if *is_ddl && ALREADY_APPLIED.contains(&code) =>
+                    if statement.ddl && ALREADY_APPLIED.contains(&code) =>
                 {
                     tracing::info!(offset, code, %message, "replayed DDL already applied on the target");
                 }
@@ -351,21 +415,22 @@ pub fn ident(name: &str) -> String {
 /// Statements bringing database `name` to the state a database DDL left
 /// it in: dropped, or present with its default character set. Idempotent,
 /// so a redelivered DDL is harmless.
-fn database_sql(name: &str, charset: &str, dropped: bool) -> Vec<(String, bool)> {
+fn database_sql(name: &str, charset: &str, dropped: bool) -> Vec<Statement> {
     let name = ident(name);
     if dropped {
-        return vec![(format!("DROP DATABASE IF EXISTS {name}"), true)];
+        return vec![Statement::ddl(format!("DROP DATABASE IF EXISTS {name}"))];
     }
-    let mut out = vec![(format!("CREATE DATABASE IF NOT EXISTS {name}"), true)];
+    let mut out = vec![Statement::ddl(format!(
+        "CREATE DATABASE IF NOT EXISTS {name}"
+    ))];
     if !charset.is_empty()
         && charset
             .bytes()
             .all(|b| b.is_ascii_alphanumeric() || b == b'_')
     {
-        out.push((
-            format!("ALTER DATABASE {name} CHARACTER SET {charset}"),
-            true,
-        ));
+        out.push(Statement::ddl(format!(
+            "ALTER DATABASE {name} CHARACTER SET {charset}"
+        )));
     }
     out
 }
@@ -464,7 +529,7 @@ fn change_sql(
     target: &str,
     allow_no_pk: bool,
     max_statement: usize,
-    out: &mut Vec<(String, bool)>,
+    out: &mut Vec<Statement>,
     last: &mut Last,
 ) -> Result<(), String> {
     let table = format!("{}.{}", ident(target), ident(&change.table));
@@ -486,11 +551,11 @@ fn change_sql(
     // key a REPLACE writes right after it is left to the REPLACE (which
     // deletes it too): a sysbench-like transaction (two updates, a delete
     // and an insert of the same key) is one statement, not four.
-    let replace = |out: &mut Vec<(String, bool)>, last: &mut Last, after: &Image| {
+    let replace = |out: &mut Vec<Statement>, last: &mut Last, after: &Image| {
         let (head, tuple) = replace_parts(&table, &change.columns, after, &name)?;
         if let Last::Delete { after_replace } = *last {
             let same_key = delete_sql(&table, &change.columns, after, true, &name)?;
-            if has_pk && out.last().is_some_and(|(sql, _)| *sql == same_key) {
+            if has_pk && out.last().is_some_and(|s| s.sql == same_key) {
                 out.pop();
                 *last = if after_replace {
                     Last::Replace
@@ -500,15 +565,15 @@ fn change_sql(
             }
         }
         match out.last_mut() {
-            Some((sql, false))
+            Some(s)
                 if *last == Last::Replace
-                    && sql.len() < max_statement
-                    && sql.starts_with(&head) =>
+                    && s.sql.len() < max_statement
+                    && s.sql.starts_with(&head) =>
             {
-                sql.push_str(", ");
-                sql.push_str(&tuple);
+                s.sql.push_str(", ");
+                s.sql.push_str(&tuple);
             }
-            _ => out.push((format!("{head}{tuple}"), false)),
+            _ => out.push(Statement::replace(&table, &head, &tuple)),
         }
         *last = Last::Replace;
         Ok::<(), String>(())
@@ -544,26 +609,26 @@ fn change_sql(
                 // on the duplicate key).
                 if has_pk && full_after {
                     if pk_changed {
-                        out.push((
+                        out.push(Statement::rows(
+                            &table,
                             delete_sql(&table, &change.columns, before, has_pk, &name)?,
-                            false,
                         ));
                         *last = Last::Other;
                     }
                     replace(out, last, after)?;
                 } else {
-                    out.push((
+                    out.push(Statement::rows(
+                        &table,
                         update_sql(&table, &change.columns, before, after, has_pk, &name)?,
-                        false,
                     ));
                     *last = Last::Other;
                 }
             }
             ChangeKind::Delete => {
                 let before = row.before.as_ref().ok_or_else(|| missing("before"))?;
-                out.push((
+                out.push(Statement::rows(
+                    &table,
                     delete_sql(&table, &change.columns, before, has_pk, &name)?,
-                    false,
                 ));
                 *last = if has_pk {
                     Last::Delete {
@@ -586,17 +651,14 @@ fn change_sql(
 
 /// `CREATE TABLE \`t\` (…)` as SHOW CREATE TABLE prints it → created in
 /// database `target` unless it exists (and the database with it).
-fn create_missing_table(target: &str, create: &str) -> Vec<(String, bool)> {
+fn create_missing_table(target: &str, create: &str) -> Vec<Statement> {
     let body = create.strip_prefix("CREATE TABLE ").unwrap_or(create);
     vec![
-        (
-            format!("CREATE DATABASE IF NOT EXISTS {}", ident(target)),
-            true,
-        ),
-        (
-            format!("CREATE TABLE IF NOT EXISTS {}.{body}", ident(target)),
-            true,
-        ),
+        Statement::ddl(format!("CREATE DATABASE IF NOT EXISTS {}", ident(target))),
+        Statement::ddl(format!(
+            "CREATE TABLE IF NOT EXISTS {}.{body}",
+            ident(target)
+        )),
     ]
 }
 
@@ -764,7 +826,7 @@ mod tests {
         sink.plan(1, rec)
             .unwrap()
             .into_iter()
-            .map(|p| p.0)
+            .map(|s| s.sql)
             .collect()
     }
 
@@ -943,7 +1005,7 @@ mod tests {
         assert!(err.contains("src.t has no primary key"), "{err}");
         let plan = sink(&[], true).plan(3, &rec).unwrap();
         assert_eq!(
-            plan[0].0,
+            plan[0].sql,
             "DELETE FROM `src`.`t` WHERE `a` = 1 AND `b` IS NULL LIMIT 1"
         );
     }
@@ -980,13 +1042,12 @@ mod tests {
             ..Default::default()
         };
         let plan = sink(&[("src", "dst")], false).plan(1, &rec).unwrap();
-        assert_eq!(plan[0], ("USE `dst`".to_string(), false));
+        assert_eq!(plan[0], Statement::fence("USE `dst`".into()));
         assert_eq!(
             plan[1],
-            (
+            Statement::ddl(
                 "ALTER TABLE `dst`.t ADD COLUMN c VARCHAR(9) DEFAULT 'src.x', ADD KEY (`dst`.b)"
-                    .to_string(),
-                true
+                    .into()
             )
         );
         assert_eq!(
@@ -1018,11 +1079,8 @@ mod tests {
         assert_eq!(
             created,
             vec![
-                ("CREATE DATABASE IF NOT EXISTS `dst`".to_string(), true),
-                (
-                    "ALTER DATABASE `dst` CHARACTER SET latin1".to_string(),
-                    true
-                ),
+                Statement::ddl("CREATE DATABASE IF NOT EXISTS `dst`".into()),
+                Statement::ddl("ALTER DATABASE `dst` CHARACTER SET latin1".into()),
             ]
         );
         let dropped = s
@@ -1030,7 +1088,7 @@ mod tests {
             .unwrap();
         assert_eq!(
             dropped,
-            vec![("DROP DATABASE IF EXISTS `dst`".to_string(), true)]
+            vec![Statement::ddl("DROP DATABASE IF EXISTS `dst`".into())]
         );
         let other = s.plan(3, &rec("CREATE DATABASE elsewhere", db("elsewhere", false)));
         assert!(other.unwrap().is_empty());

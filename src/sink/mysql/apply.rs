@@ -2,16 +2,13 @@
 //! record, cuts the batch into phases ([`super::schedule`]) by write sets
 //! ([`super::writeset`]), and has one task per connection apply its queue.
 //!
-//! A worker sends the ready transactions at the head of its queue (those
-//! whose conflicting predecessors on other workers are applied) as one
-//! multi-statement round trip of up to `limits.round_trip`, each inside
-//! its own `BEGIN … COMMIT`, and then counts them as applied; the workers
-//! waiting on it see the count. A round trip ends after a transaction
-//! another worker waits for: a worker that waits for another waits for
-//! that one's whole round trip, and 1 MB ones made the workers take turns. A deadlock or lock wait timeout between
-//! workers rolls back and runs the same round trip again: what of it was
-//! committed is applied a second time, which changes nothing, and nothing
-//! that conflicts with it has run meanwhile (it waits for the count).
+//! A worker sends its queue in groups of up to `limits.round_trip` of
+//! SQL, each group one target transaction (`BEGIN`, the group's merged
+//! statements ([`super::group`]), `COMMIT`), and counts a group as
+//! applied once its `COMMIT` returned. A batch of few transactions goes
+//! to one worker (see [`WORKER_SHARE`]). A deadlock or lock wait timeout
+//! between workers (gap or secondary-index locks; their keys never meet)
+//! rolls the group back and runs it again.
 //!
 //! [`Sink::deliver_records`](super::super::runner::Sink::deliver_records)
 //! returns only when every transaction of the batch is applied, so the
@@ -20,20 +17,18 @@
 //! record of the failed round trip and the low-water mark: the records
 //! before it are all applied.
 
-use super::schedule::{schedule, Phase, Progress, Step, Work};
-use super::{classify, clip, Limits, MysqlSink, SESSION_SETUP};
+use super::schedule::{schedule, Phase, Progress, Work};
+use super::{classify, clip, Limits, MysqlSink, Statement, SESSION_SETUP};
 use crate::proto::Record;
 use crate::sink::runner::SinkError;
 use crate::source::{Connection, SourceError};
-use std::collections::HashSet;
 use std::sync::Mutex;
 use std::time::Duration;
-use tokio::sync::watch;
 
 /// One record to apply.
 struct Txn {
     offset: u64,
-    plan: Vec<(String, bool)>,
+    plan: Vec<Statement>,
     /// DDL (replayed statement by statement) rather than a transaction.
     ddl: bool,
     /// Runs alone: DDL, or statements without row images.
@@ -43,9 +38,18 @@ struct Txn {
 impl Txn {
     /// Bytes of SQL.
     fn size(&self) -> usize {
-        self.plan.iter().map(|(sql, _)| sql.len()).sum()
+        self.plan.iter().map(|s| s.sql.len()).sum()
     }
 }
+
+/// The SQL a worker gets at least before another one is put to work. A
+/// worker applies what it gets as one transaction with merged statements
+/// ([`super::group`]), which costs the target about half as much per
+/// source transaction as small ones: spread thin over all workers, a
+/// stream of small transactions costs the target more than one worker
+/// does (measured with `benches/mirror_lag`). The workers share a
+/// backlog; a mirror that keeps up uses one.
+const WORKER_SHARE: usize = 64 << 10;
 
 /// Server errors between two of our own workers: roll back, run again.
 const LOCK_CONFLICT: &[u16] = &[1205, 1213];
@@ -106,7 +110,7 @@ impl MysqlSink {
                 continue;
             }
             // A snapshot's CREATE TABLE or whole-table read also runs alone.
-            let ddl = record.ddl.is_some() || plan.iter().any(|(_, ddl)| *ddl);
+            let ddl = record.ddl.is_some() || plan.iter().any(|s| s.ddl);
             txns.push((
                 Txn {
                     offset: *offset,
@@ -139,14 +143,13 @@ impl MysqlSink {
                 .iter()
                 .map(|(txn, record)| self.work(txn, record))
                 .collect();
-            for phase in schedule(&work, self.conns.len()) {
+            let size: usize = txns[start..end].iter().map(|t| t.0.size()).sum();
+            let workers = (size / WORKER_SHARE).clamp(1, self.conns.len());
+            for phase in schedule(&work, workers) {
                 let queues = match phase {
                     Phase::Parallel(queues) => queues,
                     // Alone, on the first worker.
-                    Phase::Barrier(i) => vec![vec![Step {
-                        txn: i,
-                        waits: Vec::new(),
-                    }]],
+                    Phase::Barrier(i) => vec![vec![i]],
                 };
                 self.run(queues, &txns[start..end], start, &progress)
                     .await
@@ -203,65 +206,39 @@ impl MysqlSink {
     }
 
     /// Applies one phase: worker `w` runs `queues[w]` (indexes into
-    /// `txns`, which starts at `base` of the batch).
+    /// `txns`, which starts at `base` of the batch) in groups of up to
+    /// `limits.round_trip` of SQL, each one target transaction.
     async fn run(
         &mut self,
-        queues: Vec<Vec<Step>>,
+        queues: Vec<Vec<usize>>,
         txns: &[(Txn, &Record)],
         base: usize,
         progress: &Mutex<Progress>,
     ) -> Result<(), SinkError> {
-        let done: Vec<watch::Sender<usize>> =
-            queues.iter().map(|_| watch::Sender::new(0)).collect();
         let limits = self.limits;
-        // Per worker, the counts other workers wait for: a round trip
-        // ends there.
-        let mut cuts: Vec<HashSet<usize>> = vec![HashSet::new(); queues.len()];
-        for &(other, count) in queues.iter().flatten().flat_map(|s| &s.waits) {
-            if let Some(c) = cuts.get_mut(other) {
-                c.insert(count);
-            }
-        }
-        let (done, cuts) = (&done, &cuts);
         let workers = self
             .conns
             .iter_mut()
             .zip(&queues)
-            .enumerate()
-            .filter(|(_, (_, queue))| !queue.is_empty())
-            .map(|(w, (conn, queue))| async move {
+            .filter(|(_, queue)| !queue.is_empty())
+            .map(|(conn, queue)| async move {
                 let conn = conn.as_mut().ok_or_else(|| {
                     SinkError::Transient("mysql sink: no target connection".into())
                 })?;
                 let mut next = 0;
                 while next < queue.len() {
-                    for &(other, count) in &queue[next].waits {
-                        let mut seen = done[other].subscribe();
-                        // The senders live as long as this phase.
-                        let _ = seen.wait_for(|&n| n >= count).await;
-                    }
-                    // The head and the ready steps after it, in one round trip.
                     let mut end = next + 1;
-                    let mut size = txns[queue[next].txn].0.size();
-                    while end < queue.len()
-                        && size < limits.round_trip
-                        && !cuts[w].contains(&end)
-                        && queue[end]
-                            .waits
-                            .iter()
-                            .all(|&(o, n)| *done[o].borrow() >= n)
-                    {
-                        size += txns[queue[end].txn].0.size();
+                    let mut size = txns[queue[next]].0.size();
+                    while end < queue.len() && size < limits.round_trip {
+                        size += txns[queue[end]].0.size();
                         end += 1;
                     }
-                    let group: Vec<&Txn> =
-                        queue[next..end].iter().map(|s| &txns[s.txn].0).collect();
+                    let group: Vec<&Txn> = queue[next..end].iter().map(|&t| &txns[t].0).collect();
                     send_group(conn, &group, limits).await?;
-                    for step in &queue[next..end] {
-                        complete(progress, base + step.txn);
+                    for &t in &queue[next..end] {
+                        complete(progress, base + t);
                     }
                     next = end;
-                    done[w].send_replace(next);
                 }
                 Ok::<(), SinkError>(())
             });
@@ -293,8 +270,15 @@ fn low_water(e: SinkError, progress: &Mutex<Progress>, txns: &[(Txn, &Record)]) 
     }
 }
 
-/// Applies `group` (transactions in log order) in round trips; on a lock
-/// conflict with another worker, rolls back and runs the group again.
+/// Applies `group` (transactions in log order) as one target transaction,
+/// in round trips; on a lock conflict with another worker, rolls back and
+/// runs the group again.
+///
+/// One `COMMIT` for the whole group, not one per source transaction: the
+/// commit (redo and binlog flush, group-commit queue) is most of what a
+/// small OLTP transaction costs the target, and the group is counted as
+/// applied only after it, all of it or none (a failed group's connection
+/// is closed, which rolls it back).
 async fn send_group(
     conn: &mut Connection,
     group: &[&Txn],
@@ -302,19 +286,19 @@ async fn send_group(
 ) -> Result<(), SinkError> {
     let mut trips = Vec::new();
     let mut pending = Pending::default();
-    for txn in group {
-        pending.push("BEGIN", txn.offset);
-        for (sql, _) in &txn.plan {
-            pending.push(sql, txn.offset);
-            if pending.sql.len() >= limits.round_trip {
-                trips.push(std::mem::take(&mut pending));
-            }
+    let (Some(first), Some(last)) = (group.first(), group.last()) else {
+        return Ok(());
+    };
+    pending.push("BEGIN", (first.offset, first.offset));
+    let plans = group.iter().map(|t| (t.offset, t.plan.as_slice()));
+    for statement in super::group::merge(plans, limits.statement) {
+        pending.push(&statement.sql, statement.offsets);
+        if pending.sql.len() >= limits.round_trip {
+            trips.push(std::mem::take(&mut pending));
         }
-        pending.push("COMMIT", txn.offset);
     }
-    if !pending.sql.is_empty() {
-        trips.push(pending);
-    }
+    pending.push("COMMIT", (last.offset, last.offset));
+    trips.push(pending);
     let mut attempt = 0;
     'group: loop {
         for trip in &trips {
@@ -357,15 +341,15 @@ struct Pending {
 }
 
 impl Pending {
-    fn push(&mut self, statement: &str, offset: u64) {
+    fn push(&mut self, statement: &str, (first, last): (u64, u64)) {
         if self.sql.is_empty() {
-            self.offsets = (offset, offset);
+            self.offsets = (first, last);
         } else {
             // The newline ends a `--` or `#` comment a replayed statement
             // may end with, so the `;` is not swallowed by it.
             self.sql.push_str("\n;");
         }
-        self.offsets.1 = offset;
+        self.offsets = (self.offsets.0.min(first), self.offsets.1.max(last));
         self.sql
             .push_str(statement.trim_end().trim_end_matches(';').trim_end());
     }
@@ -378,9 +362,9 @@ mod tests {
     #[test]
     fn pending_statements_are_separated_safely() {
         let mut p = Pending::default();
-        p.push("BEGIN", 7);
-        p.push("UPDATE t SET a = 1 -- note;  ", 7);
-        p.push("COMMIT", 8);
+        p.push("BEGIN", (7, 7));
+        p.push("UPDATE t SET a = 1 -- note;  ", (7, 8));
+        p.push("COMMIT", (8, 8));
         assert_eq!(p.sql, "BEGIN\n;UPDATE t SET a = 1 -- note\n;COMMIT");
         assert_eq!(p.offsets, (7, 8));
     }
