@@ -7,7 +7,7 @@
 //! when they fit, so a crash leaves either all of a transaction or a prefix
 //! of its parts that the next run completes.
 //!
-//! Reading and decoding run in their own task ([`super::reader`]) feeding
+//! Reading and decoding run in their own task (`super::reader`) feeding
 //! a bounded channel, so the socket and the decoder overlap with naming,
 //! encoding and the log's writes, and everything the channel holds when
 //! this loop looks is appended as one batch.

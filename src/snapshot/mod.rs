@@ -2,12 +2,12 @@
 //! binlog keeps streaming (`snapshot = "initial"` / `"initial_only"`).
 //!
 //! Lock-free and read-only on the source, watermark-based (DBLog, Flink
-//! CDC): [`reader`]s split each table into key ranges of `chunk_rows`
+//! CDC): `reader`s split each table into key ranges of `chunk_rows`
 //! (`table`), and read each between a low and a high watermark, the
 //! server's binlog position before and after the SELECT. The capture
 //! loop keeps streaming; when it has passed a chunk's high watermark it
 //! drops from the chunk every key the stream changed since the window
-//! opened ([`watch`]) — those rows are in the log already, newer — and
+//! opened (`watch`) — those rows are in the log already, newer — and
 //! appends the rest as one record of `READ` changes at the stream's
 //! position. A consumer applying the log in order — reads and inserts as
 //! upserts, an update of a row it lacks as an upsert of its after image,

@@ -11,7 +11,7 @@
 //! (DDL, a statement without row images) ends a phase: everything before
 //! it is applied, then it runs alone, then the next phase starts.
 //!
-//! Pure and synchronous: [`super::apply`] runs the schedule.
+//! Pure and synchronous: `super::apply` runs the schedule.
 
 use std::collections::HashMap;
 
