@@ -27,6 +27,7 @@
 //! tables) lists its tables with their `SHOW CREATE TABLE` text, so a mirror can create them on an empty
 //! server before any of their changes.
 
+pub mod id;
 pub mod progress;
 mod reader;
 mod table;
@@ -325,11 +326,7 @@ impl Driver {
         log: &sluice_storage::Log,
         candidates: Vec<String>,
     ) -> Result<Vec<String>, SnapshotError> {
-        let state = self
-            .list
-            .load(log)
-            .map_err(SnapshotError::Fatal)?
-            .unwrap_or_default();
+        let state = self.state(log)?;
         let fresh: Vec<String> = candidates
             .into_iter()
             .filter(|t| !state.plans.values().any(|p| p.plan.contains(t)))
@@ -339,6 +336,19 @@ impl Driver {
         }
         self.new_tables.extend(fresh.iter().cloned());
         Ok(fresh)
+    }
+
+    /// The snapshots the log holds; new ids come after theirs.
+    fn state(&self, log: &sluice_storage::Log) -> Result<progress::State, SnapshotError> {
+        let state = self
+            .list
+            .load(log)
+            .map_err(SnapshotError::Fatal)?
+            .unwrap_or_default();
+        if let Some(last) = state.plans.keys().next_back() {
+            id::seen(*last);
+        }
+        Ok(state)
     }
 
     /// The offset list's note for a record about to be appended.
@@ -365,11 +375,7 @@ impl Driver {
         // Readers see only durable records: the ones appended count too.
         log.flush()
             .map_err(|e| SnapshotError::Fatal(format!("flushing the log: {e}")))?;
-        let state = self
-            .list
-            .load(log)
-            .map_err(SnapshotError::Fatal)?
-            .unwrap_or_default();
+        let state = self.state(log)?;
         self.plan.clear();
         self.done.clear();
         self.progress.clear();
@@ -598,7 +604,7 @@ impl Driver {
             checkpoint.snapshot_chunk = None;
             checkpoint.snapshot = Some(history.snapshot());
             out.push(checkpoint);
-            let id = (chrono::Utc::now().timestamp_millis() as u64).max(1);
+            let id = id::new_id();
             self.queued.insert(
                 0,
                 Request::Start {
