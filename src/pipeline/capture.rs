@@ -578,7 +578,10 @@ impl Capture {
                             // Snapshot hook: these rows change keys of
                             // chunks being read.
                             if let Some(driver) = &self.snapshot {
-                                driver.observe(&changes, &file, start);
+                                if let Err(e) = driver.observe(&changes, &file, start) {
+                                    self.flush(std::mem::take(&mut pending)).await?;
+                                    return Err(self.snapshot_err(e));
+                                }
                             }
                             continue;
                         }

@@ -179,6 +179,9 @@ pub struct Driver {
     plan: Vec<Entry>,
     /// Labels of the tables read completely.
     done: HashSet<String>,
+    /// `schema.table` of the tables planned and not read completely:
+    /// their changes in the stream must carry whole row images.
+    reading: HashSet<String>,
     cancelled: Arc<Mutex<HashSet<u64>>>,
     ids: Arc<AtomicU64>,
     tx: Option<mpsc::Sender<Result<Chunk, ReadError>>>,
@@ -256,6 +259,7 @@ impl Driver {
             watch: Arc::new(Watch::default()),
             plan: Vec::new(),
             done: HashSet::new(),
+            reading: HashSet::new(),
             cancelled: Default::default(),
             ids: Default::default(),
             tx: None,
@@ -397,6 +401,7 @@ impl Driver {
         drop(cancelled);
         let entries = self.plan.clone();
         let jobs = self.jobs_for(&entries, &state.tables, history);
+        self.note_reading();
         self.publish();
         self.spawn(jobs);
         Ok(())
@@ -561,6 +566,7 @@ impl Driver {
         let Some(position) = record.position.as_ref() else {
             return Ok(Vec::new());
         };
+        self.check_images(&record.changes, &position.file, position.start)?;
         loop {
             let waiting = record.changes.iter().any(|c| {
                 self.watch.whole_held(&c.schema, &c.table)
@@ -585,9 +591,68 @@ impl Driver {
     }
 
     /// Changes of a large open transaction, taken out before its commit.
-    pub fn observe(&self, changes: &[TableChange], file: &str, start: u64) {
+    pub fn observe(
+        &self,
+        changes: &[TableChange],
+        file: &str,
+        start: u64,
+    ) -> Result<(), SnapshotError> {
+        self.check_images(changes, file, start)?;
         self.watch
             .observe(changes, (crate::pipeline::resume::file_number(file), start));
+        Ok(())
+    }
+
+    /// The merge needs every changed row of a table being read whole: a
+    /// key to drop from the chunks, and an image a consumer can upsert.
+    /// `binlog_row_image` MINIMAL or NOBLOB (set on the server after the
+    /// snapshot's start check, or in the writer's session) leaves columns
+    /// out; such a change stops the snapshot rather than merge silently
+    /// wrong.
+    fn check_images(
+        &self,
+        changes: &[TableChange],
+        file: &str,
+        start: u64,
+    ) -> Result<(), SnapshotError> {
+        if self.reading.is_empty() {
+            return Ok(());
+        }
+        for change in changes {
+            let partial = change.rows.iter().any(|row| {
+                [&row.before, &row.after]
+                    .into_iter()
+                    .flatten()
+                    .any(lacks_a_column)
+            });
+            if !partial {
+                continue;
+            }
+            let table = format!("{}.{}", change.schema, change.table);
+            if self.reading.contains(&table) {
+                return Err(SnapshotError::Fatal(format!(
+                    "{table} is being snapshotted, but the row event at {file}:{start} \
+                     does not carry every column of its rows: the server's (or the writing \
+                     session's) binlog_row_image is no longer FULL, and the snapshot cannot \
+                     merge such changes with its reads; capture stopped before it. Set \
+                     binlog_row_image = 'FULL' (SET GLOBAL, the server's config, and no session \
+                     may change it); the event stays in the binlog, so take the snapshot again \
+                     in a new log"
+                )));
+            }
+        }
+        Ok(())
+    }
+
+    /// The tables planned and not read completely, after the plan or the
+    /// tables done changed.
+    fn note_reading(&mut self) {
+        self.reading = self
+            .plan
+            .iter()
+            .filter(|e| !self.done.contains(&e.label()))
+            .map(|e| e.table.clone())
+            .collect();
     }
 
     /// The stream stands at `file:pos` between transactions: the records
@@ -651,6 +716,7 @@ impl Driver {
                     .collect();
                 self.plan.extend(entries.iter().cloned());
                 let jobs = self.jobs_for(&entries, &Default::default(), history);
+                self.note_reading();
                 self.publish();
                 self.spawn(jobs);
                 tracing::info!(source = %self.name, id, tables = ?tables, "on-demand snapshot started");
@@ -682,6 +748,7 @@ impl Driver {
                     .unwrap_or_else(|e| e.into_inner())
                     .insert(id);
                 self.plan.retain(|e| e.id != id);
+                self.note_reading();
                 for chunk in std::mem::take(&mut self.pending) {
                     if chunk.info.snapshot_id == id {
                         let t = &chunk.plan.schema;
@@ -760,6 +827,7 @@ impl Driver {
         }
         if info.table_done {
             self.done.insert(label);
+            self.note_reading();
             info.snapshot_done = self
                 .plan
                 .iter()
@@ -818,6 +886,17 @@ impl Driver {
     pub fn only(&self) -> bool {
         self.opts.mode == Mode::InitialOnly
     }
+}
+
+/// A column left out of a row image (MINIMAL, NOBLOB), or a JSON column
+/// carrying only a partial update's diff, not its value.
+fn lacks_a_column(image: &Image) -> bool {
+    image.values.iter().any(|v| {
+        matches!(
+            v.kind,
+            Some(proto::value::Kind::Absent(_)) | Some(proto::value::Kind::JsonDiff(_))
+        )
+    })
 }
 
 /// How often the capture looks for on-demand requests.
