@@ -233,6 +233,18 @@ async fn bad_arguments_read_as_one_line() {
             format!("error: config file {broken_toml}: line 1, column 8: invalid string; expected `\"`, `'`"),
         ),
         (
+            vec!["decode", missing_toml],
+            1,
+            format!("error: cannot open binlog file {missing_toml}: No such file or directory (os error 2)"),
+        ),
+        (
+            vec!["decode", bad_toml],
+            1,
+            "error: bad.toml at byte 0: invalid binlog file: does not start with the binlog magic \
+             FE 62 69 6E"
+                .into(),
+        ),
+        (
             vec!["tail", "--server", "localhost:8080", "--source", "shop"],
             1,
             "error: --server \"localhost:8080\": expected http://HOST:PORT".into(),

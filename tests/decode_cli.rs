@@ -117,8 +117,9 @@ fn errors_name_file_and_offset_and_set_the_exit_status() {
         .unwrap();
     assert_eq!(out.status.code(), Some(1));
     let err = String::from_utf8_lossy(&out.stderr);
+    // An `error:` line, as every sluice command prints its errors.
     assert!(
-        err.contains("rust_mysql_common__binlog_truncated_prev_gtid_event.000001 at byte 120: truncated event header"),
+        err.lines().any(|l| l.starts_with("error: rust_mysql_common__binlog_truncated_prev_gtid_event.000001 at byte 120: truncated event header")),
         "{err}"
     );
     // The good file after it still decodes.
@@ -135,7 +136,7 @@ fn errors_name_file_and_offset_and_set_the_exit_status() {
     assert_eq!(out.status.code(), Some(1));
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(
-        err.contains("flipped.000001 at byte 339: checksum mismatch"),
+        err.starts_with("error: flipped.000001 at byte 339: checksum mismatch"),
         "{err}"
     );
     assert!(
@@ -143,13 +144,23 @@ fn errors_name_file_and_offset_and_set_the_exit_status() {
         "a corrupt transaction must not be emitted"
     );
 
+    // A file that cannot be opened is named whole; the next one decodes.
+    let missing = dir.path().join("missing");
     let out = sluice()
         .arg("decode")
-        .arg(dir.path().join("missing"))
+        .arg(&missing)
+        .arg(&good)
         .output()
         .unwrap();
     assert_eq!(out.status.code(), Some(1));
-    assert!(String::from_utf8_lossy(&out.stderr).contains("missing"));
+    assert_eq!(
+        String::from_utf8_lossy(&out.stderr),
+        format!(
+            "error: cannot open binlog file {}: No such file or directory (os error 2)\n",
+            missing.display()
+        )
+    );
+    assert_eq!(lines(&out.stdout).len(), 1);
 }
 
 #[test]

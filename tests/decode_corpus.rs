@@ -243,3 +243,39 @@ fn zalora_json_rows_match() {
     }
     assert!(compared >= 20, "compared only {compared} rows");
 }
+
+/// A binlog holding one TRANSACTION_PAYLOAD event (no checksum) with the
+/// given body.
+fn one_payload_event(body: &[u8]) -> Vec<u8> {
+    let size = u32::try_from(19 + body.len()).expect("small event");
+    let mut file = vec![0xFE, b'b', b'i', b'n'];
+    file.extend_from_slice(&[0; 4]); // timestamp
+    file.push(40); // TRANSACTION_PAYLOAD_EVENT
+    file.extend_from_slice(&1u32.to_le_bytes()); // server id
+    file.extend_from_slice(&size.to_le_bytes());
+    file.extend_from_slice(&(4 + size).to_le_bytes()); // next position
+    file.extend_from_slice(&[0; 2]); // flags
+    file.extend_from_slice(body);
+    file
+}
+
+/// The walker that frames the corpus for these tests reads the payload's
+/// header fields as MySQL's int<lenenc>, where 0xFB is NULL, not 251: a
+/// header whose field tag is 0xFB is malformed and must not be skipped as
+/// an unknown field 251.
+#[test]
+fn walker_refuses_a_null_lenenc_in_a_payload_header() {
+    // Compression field (tag 2, length 1) = 255, no compression; then the
+    // end tag 0 and an empty payload.
+    let uncompressed = [0x02, 0x01, 0xFF, 0x00];
+    // A field tag 0xFB (NULL) with length 0 before it.
+    let file = one_payload_event(&[&[0xFB, 0x00][..], &uncompressed].concat());
+    let res = walker::walk(&file, |_, _| {});
+    assert_eq!(res, Err("payload header".to_string()));
+    // The same with an unknown tag 0xFA, the largest one-byte value, frames.
+    let file = one_payload_event(&[&[0xFA, 0x00][..], &uncompressed].concat());
+    assert_eq!(walker::walk(&file, |_, _| {}), Ok(()));
+    // A 2-byte tag (0xFC 0x05 0x01 = 261) with a 1-byte value frames.
+    let file = one_payload_event(&[&[0xFC, 0x05, 0x01, 0x01, 0x07][..], &uncompressed].concat());
+    assert_eq!(walker::walk(&file, |_, _| {}), Ok(()));
+}

@@ -81,6 +81,7 @@ impl Catalog for ServerCatalog<'_> {
             .map_err(|e| SchemaError::Catalog {
                 table: format!("{schema}.{table}"),
                 reason: e,
+                retryable: false,
             })?;
         catalog::parse_table(&rows(&text), &self.1)
     }

@@ -1201,3 +1201,96 @@ async fn on_demand_snapshot_creates_the_mirror_table() {
     );
     runner.stop();
 }
+
+/// The server switched to `binlog_row_image = MINIMAL` in the middle of a
+/// snapshot: the first change of the table being read that leaves columns
+/// out stops capture with an error naming binlog_row_image, before that
+/// change goes into the log; until then (FULL images, also of a table with
+/// a generated column) capture goes on.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_row_image_switched_to_minimal_mid_snapshot_stops_it() {
+    // A server of its own: it sets binlog_row_image globally.
+    let Some(db) = MariaDb::start_default() else {
+        return;
+    };
+    db.sql(
+        "CREATE DATABASE img; USE img;
+         CREATE TABLE img.t (id INT PRIMARY KEY, v VARCHAR(20), n INT,
+                             g INT AS (n * 2) VIRTUAL);
+         INSERT INTO img.t (id, v, n) SELECT seq, 'r', seq FROM seq_1_to_200000;",
+    );
+    let data = tempfile::tempdir().unwrap();
+    let config = data.path().join("sluice.toml");
+    std::fs::write(
+        &config,
+        source_toml(
+            "img",
+            &db.url(),
+            "img\\..*",
+            "snapshot_chunk_rows = 50\nsnapshot_parallel = 1\n",
+        ),
+    )
+    .unwrap();
+    let mut runner = Runner::new(
+        data.path(),
+        "img",
+        &[
+            "--config".into(),
+            config.to_str().unwrap().into(),
+            "--snapshot".into(),
+            "initial".into(),
+        ],
+    );
+    runner.spawn();
+    let chunk_read = |r: &Record| r.snapshot_chunk.as_ref().is_some_and(|c| c.rows_read > 0);
+    capture_support::wait_for_record(&runner, Duration::from_secs(60), &chunk_read);
+    // A FULL update while the table is read: it goes into the log.
+    db.sql("UPDATE img.t SET v = 'full' WHERE id = 199999");
+    let updates = |v: &'static str| {
+        move |r: &Record| {
+            r.changes.iter().any(|c| {
+                c.table == "t"
+                    && c.kind == ChangeKind::Update as i32
+                    && c.rows.iter().any(|row| {
+                        row.after
+                            .as_ref()
+                            .is_some_and(|a| a.values.iter().any(|x| text(x) == v))
+                    })
+            })
+        }
+    };
+    capture_support::wait_for_record(&runner, Duration::from_secs(60), &updates("full"));
+
+    db.sql("SET GLOBAL binlog_row_image = 'MINIMAL'");
+    // Where the MINIMAL update's transaction starts (nothing else writes).
+    let at = master_status(&db);
+    // A new session: it takes the new global value.
+    db.sql("UPDATE img.t SET v = 'minimal' WHERE id = 199998");
+    let mut child = runner.child.take().unwrap();
+    let status = capture_support::wait_timeout(&mut child, Duration::from_secs(60));
+    db.sql("SET GLOBAL binlog_row_image = 'FULL'");
+    let logs = runner.all_logs();
+    assert!(
+        status.is_some_and(|s| !s.success()),
+        "capture did not stop ({status:?}):\n{logs}"
+    );
+    assert!(
+        logs.contains("img.t is being snapshotted")
+            && logs.contains("binlog_row_image is no longer FULL"),
+        "{logs}"
+    );
+    let recs = records(&runner);
+    assert!(
+        !recs.iter().any(updates("minimal")),
+        "the MINIMAL update went into the log"
+    );
+    assert!(
+        !recs
+            .iter()
+            .any(|r| r.snapshot_chunk.as_ref().is_some_and(|c| c.snapshot_done)),
+        "the snapshot ended before the switch: the test proves nothing"
+    );
+    // The event it stopped at is the MINIMAL update's.
+    let named = format!("the row event at {}:{} ", at.0, at.1);
+    assert!(logs.contains(&named), "{named:?} not in:\n{logs}");
+}

@@ -2,9 +2,10 @@
 //! per line on stdout, like a `mysqlbinlog -v` that speaks JSON.
 //!
 //! The files are decoded in order through one [`Decoder`], so a sequence
-//! of binlog files reads as one stream. Errors go to stderr naming the
-//! file and byte offset, and decoding goes on with the next event; the
-//! exit status is 1 when any event or file failed. A closed stdout (e.g.
+//! of binlog files reads as one stream. Errors go to stderr as `error:`
+//! lines, as every `sluice` command prints them, naming the file and byte
+//! offset, and decoding goes on with the next event (or file); the exit
+//! status is 1 when any event or file failed. A closed stdout (e.g.
 //! `| head`) ends the command quietly: it is not an error.
 
 use super::file::{decode_file, Item};
@@ -52,7 +53,11 @@ pub fn run(
             Ok(f) => f,
             Err(e) => {
                 outcome.errors += 1;
-                let _ = writeln!(err, "sluice decode: {}: {e}", path.display());
+                let _ = writeln!(
+                    err,
+                    "error: cannot open binlog file {}: {e}",
+                    path.display()
+                );
                 continue;
             }
         };
@@ -68,10 +73,10 @@ pub fn run(
                 Item::Error(e) => {
                     outcome.errors += 1;
                     flush(out, &mut buf)?;
-                    let _ = writeln!(err, "sluice decode: {e}");
+                    let _ = writeln!(err, "error: {e}");
                 }
                 Item::Warning(w) => {
-                    let _ = writeln!(err, "sluice decode: warning: {w}");
+                    let _ = writeln!(err, "warning: {w}");
                 }
             }
             Ok(())
@@ -91,7 +96,7 @@ pub fn run(
         outcome.records += 1;
     }
     for w in decoder.take_warnings() {
-        let _ = writeln!(err, "sluice decode: warning: {w}");
+        let _ = writeln!(err, "warning: {w}");
     }
     match flush(out, &mut buf) {
         Ok(()) => {}

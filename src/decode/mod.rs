@@ -14,7 +14,7 @@
 //! - [`rows`]: WRITE/UPDATE/DELETE rows events into typed values
 //!   ([`value`], [`decimal`], [`json_binary`], [`json_diff`]).
 //! - [`transaction`]: the [`Decoder`], events into committed transactions.
-//! - [`reader`], [`file`]: binlog files, memory-mapped, cut into events.
+//! - [`reader`], [`file`](mod@file): binlog files, memory-mapped, cut into events.
 //! - [`command`]: `sluice decode`.
 
 pub mod charset;

@@ -7,7 +7,7 @@
 //! when they fit, so a crash leaves either all of a transaction or a prefix
 //! of its parts that the next run completes.
 //!
-//! Reading and decoding run in their own task ([`super::reader`]) feeding
+//! Reading and decoding run in their own task (`super::reader`) feeding
 //! a bounded channel, so the socket and the decoder overlap with naming,
 //! encoding and the log's writes, and everything the channel holds when
 //! this loop looks is appended as one batch.
@@ -80,7 +80,7 @@ pub enum CaptureError {
     /// server (or this one, caught up) may have them: retried.
     #[error("source {name}: {message}")]
     Errant { name: String, message: String },
-    #[error("source {name}: the schema history could not follow a DDL (capture stops before it and resumes from the log): {source}")]
+    #[error("source {name}: the schema history could not follow a DDL (capture stopped before it): {source}")]
     Schema { name: String, source: SchemaError },
     /// A side file of the log (the schema record list) found the disk full.
     #[error("source {name}: {message}: the disk is full; capture waits for space")]
@@ -94,9 +94,11 @@ impl CaptureError {
         match self {
             CaptureError::Source { source, .. } => source.is_retryable(),
             CaptureError::Errant { .. } => true,
-            // A catalog query that failed (the history is unchanged): the
-            // statement is read again after the reconnect.
-            CaptureError::Schema { .. } => true,
+            // A catalog query that failed for a transient reason (the
+            // history is unchanged): the statement is read again after the
+            // reconnect. A definite refusal (a missing privilege) would
+            // fail the same way after every reconnect: capture stops.
+            CaptureError::Schema { source, .. } => source.is_retryable(),
             CaptureError::DiskFull { .. } => true,
             CaptureError::Storage { source, .. } => source.is_disk_full(),
             _ => false,
@@ -578,7 +580,10 @@ impl Capture {
                             // Snapshot hook: these rows change keys of
                             // chunks being read.
                             if let Some(driver) = &self.snapshot {
-                                driver.observe(&changes, &file, start);
+                                if let Err(e) = driver.observe(&changes, &file, start) {
+                                    self.flush(std::mem::take(&mut pending)).await?;
+                                    return Err(self.snapshot_err(e));
+                                }
                             }
                             continue;
                         }
@@ -768,10 +773,6 @@ impl Catalog for ServerCatalog<'_> {
         table: &str,
     ) -> Result<Option<proto::TableSchema>, SchemaError> {
         let sql = catalog::table_sql(schema, table);
-        let failed = |reason: String| SchemaError::Catalog {
-            table: format!("{schema}.{table}"),
-            reason,
-        };
         let handle = tokio::runtime::Handle::current();
         let rows = tokio::task::block_in_place(|| {
             handle.block_on(async {
@@ -786,9 +787,24 @@ impl Catalog for ServerCatalog<'_> {
         })
         .map_err(|e| {
             *self.conn = None;
-            failed(e.to_string())
+            catalog_error(schema, table, &e)
         })?;
         catalog::parse_table(&rows, &self.dialect)
+    }
+}
+
+/// A failed catalog query of `schema.table` as the history's error:
+/// retryable as the source error is, and with its hint (a refused query
+/// names the GRANT it lacks).
+fn catalog_error(schema: &str, table: &str, e: &SourceError) -> SchemaError {
+    let reason = match e.hint() {
+        Some(hint) => format!("{e}; {hint}"),
+        None => e.to_string(),
+    };
+    SchemaError::Catalog {
+        table: format!("{schema}.{table}"),
+        reason,
+        retryable: e.is_retryable(),
     }
 }
 
@@ -829,5 +845,56 @@ impl Progress {
             "capturing"
         );
         *self = Progress::new();
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn refused(code: u16) -> SourceError {
+        SourceError::Server {
+            addr: "db:3306".into(),
+            context: "query `SELECT c.TABLE_SCHEMA …`".into(),
+            code,
+            state: "42000".into(),
+            message: "denied".into(),
+        }
+    }
+
+    fn schema_err(e: &SourceError) -> CaptureError {
+        CaptureError::Schema {
+            name: "main".into(),
+            source: catalog_error("shop", "orders", e),
+        }
+    }
+
+    #[test]
+    fn a_catalog_query_refused_for_a_privilege_stops_capture_naming_the_grant() {
+        for code in [1142, 1143, 1227] {
+            let e = schema_err(&refused(code));
+            assert!(!e.retryable(), "error {code} is retried");
+            let text = e.to_string();
+            assert!(text.contains("shop.orders"), "{text}");
+            assert!(text.contains(&format!("error {code}")), "{text}");
+            assert!(
+                text.contains("GRANT REPLICATION SLAVE, REPLICATION CLIENT, SELECT ON *.*"),
+                "{text}"
+            );
+        }
+        // A query the server refuses otherwise is as definite.
+        assert!(!schema_err(&refused(1054)).retryable());
+    }
+
+    #[test]
+    fn a_transient_catalog_failure_is_retried() {
+        for code in [1205, 1213, 1040, 1053, 2013] {
+            assert!(schema_err(&refused(code)).retryable(), "error {code}");
+        }
+        let lost = SourceError::Closed {
+            addr: "db:3306".into(),
+            context: "reading a query result",
+        };
+        assert!(schema_err(&lost).retryable());
     }
 }

@@ -25,9 +25,29 @@ pub enum SchemaError {
         row: usize,
         reason: String,
     },
-    /// The catalog (the server connection) failed.
+    /// The catalog (the server connection) failed. `retryable`: the
+    /// failure is transient (connection lost, lock wait or deadlock, server
+    /// restarting or out of connections) and asking again may answer;
+    /// otherwise (a missing privilege, a query the server refuses) it
+    /// would fail again for ever.
     #[error("reading the definition of {table} from the server: {reason}")]
-    Catalog { table: String, reason: String },
+    Catalog {
+        table: String,
+        reason: String,
+        retryable: bool,
+    },
+}
+
+impl SchemaError {
+    /// Whether asking the server again may succeed: only a transient
+    /// catalog failure. A result row we cannot read is read the same way
+    /// next time.
+    pub fn is_retryable(&self) -> bool {
+        match self {
+            SchemaError::Catalog { retryable, .. } => *retryable,
+            SchemaError::BadRow { .. } => false,
+        }
+    }
 }
 
 /// Reads one table's definition from the server, for statements the

@@ -369,7 +369,7 @@ impl SchemaHistory {
     /// Names the columns of a row event whose binlog carried no names, and
     /// makes its values exact from the history's column types (unsigned
     /// integers, ENUM/SET names, text in the column's charset, padded
-    /// `BINARY(n)`; see [`values`]). What the binlog said wins. `at` is
+    /// `BINARY(n)`; see `values`). What the binlog said wins. `at` is
     /// the binlog position for the warning.
     ///
     /// Leaves the event alone (positional names, values as decoded) and

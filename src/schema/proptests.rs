@@ -206,6 +206,7 @@ impl Catalog for FailingCatalog {
             return Err(SchemaError::Catalog {
                 table: format!("{schema}.{table}"),
                 reason: "connection lost".into(),
+                retryable: true,
             });
         }
         self.ok -= 1;

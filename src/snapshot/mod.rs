@@ -2,12 +2,12 @@
 //! binlog keeps streaming (`snapshot = "initial"` / `"initial_only"`).
 //!
 //! Lock-free and read-only on the source, watermark-based (DBLog, Flink
-//! CDC): [`reader`]s split each table into key ranges of `chunk_rows`
+//! CDC): `reader`s split each table into key ranges of `chunk_rows`
 //! (`table`), and read each between a low and a high watermark, the
 //! server's binlog position before and after the SELECT. The capture
 //! loop keeps streaming; when it has passed a chunk's high watermark it
 //! drops from the chunk every key the stream changed since the window
-//! opened ([`watch`]) — those rows are in the log already, newer — and
+//! opened (`watch`) — those rows are in the log already, newer — and
 //! appends the rest as one record of `READ` changes at the stream's
 //! position. A consumer applying the log in order — reads and inserts as
 //! upserts, an update of a row it lacks as an upsert of its after image,
@@ -27,6 +27,7 @@
 //! tables) lists its tables with their `SHOW CREATE TABLE` text, so a mirror can create them on an empty
 //! server before any of their changes.
 
+pub mod id;
 pub mod progress;
 mod reader;
 mod table;
@@ -178,6 +179,9 @@ pub struct Driver {
     plan: Vec<Entry>,
     /// Labels of the tables read completely.
     done: HashSet<String>,
+    /// `schema.table` of the tables planned and not read completely:
+    /// their changes in the stream must carry whole row images.
+    reading: HashSet<String>,
     cancelled: Arc<Mutex<HashSet<u64>>>,
     ids: Arc<AtomicU64>,
     tx: Option<mpsc::Sender<Result<Chunk, ReadError>>>,
@@ -255,6 +259,7 @@ impl Driver {
             watch: Arc::new(Watch::default()),
             plan: Vec::new(),
             done: HashSet::new(),
+            reading: HashSet::new(),
             cancelled: Default::default(),
             ids: Default::default(),
             tx: None,
@@ -325,11 +330,7 @@ impl Driver {
         log: &sluice_storage::Log,
         candidates: Vec<String>,
     ) -> Result<Vec<String>, SnapshotError> {
-        let state = self
-            .list
-            .load(log)
-            .map_err(SnapshotError::Fatal)?
-            .unwrap_or_default();
+        let state = self.state(log)?;
         let fresh: Vec<String> = candidates
             .into_iter()
             .filter(|t| !state.plans.values().any(|p| p.plan.contains(t)))
@@ -339,6 +340,19 @@ impl Driver {
         }
         self.new_tables.extend(fresh.iter().cloned());
         Ok(fresh)
+    }
+
+    /// The snapshots the log holds; new ids come after theirs.
+    fn state(&self, log: &sluice_storage::Log) -> Result<progress::State, SnapshotError> {
+        let state = self
+            .list
+            .load(log)
+            .map_err(SnapshotError::Fatal)?
+            .unwrap_or_default();
+        if let Some(last) = state.plans.keys().next_back() {
+            id::seen(*last);
+        }
+        Ok(state)
     }
 
     /// The offset list's note for a record about to be appended.
@@ -365,11 +379,7 @@ impl Driver {
         // Readers see only durable records: the ones appended count too.
         log.flush()
             .map_err(|e| SnapshotError::Fatal(format!("flushing the log: {e}")))?;
-        let state = self
-            .list
-            .load(log)
-            .map_err(SnapshotError::Fatal)?
-            .unwrap_or_default();
+        let state = self.state(log)?;
         self.plan.clear();
         self.done.clear();
         self.progress.clear();
@@ -391,6 +401,7 @@ impl Driver {
         drop(cancelled);
         let entries = self.plan.clone();
         let jobs = self.jobs_for(&entries, &state.tables, history);
+        self.note_reading();
         self.publish();
         self.spawn(jobs);
         Ok(())
@@ -555,6 +566,7 @@ impl Driver {
         let Some(position) = record.position.as_ref() else {
             return Ok(Vec::new());
         };
+        self.check_images(&record.changes, &position.file, position.start)?;
         loop {
             let waiting = record.changes.iter().any(|c| {
                 self.watch.whole_held(&c.schema, &c.table)
@@ -579,9 +591,68 @@ impl Driver {
     }
 
     /// Changes of a large open transaction, taken out before its commit.
-    pub fn observe(&self, changes: &[TableChange], file: &str, start: u64) {
+    pub fn observe(
+        &self,
+        changes: &[TableChange],
+        file: &str,
+        start: u64,
+    ) -> Result<(), SnapshotError> {
+        self.check_images(changes, file, start)?;
         self.watch
             .observe(changes, (crate::pipeline::resume::file_number(file), start));
+        Ok(())
+    }
+
+    /// The merge needs every changed row of a table being read whole: a
+    /// key to drop from the chunks, and an image a consumer can upsert.
+    /// `binlog_row_image` MINIMAL or NOBLOB (set on the server after the
+    /// snapshot's start check, or in the writer's session) leaves columns
+    /// out; such a change stops the snapshot rather than merge silently
+    /// wrong.
+    fn check_images(
+        &self,
+        changes: &[TableChange],
+        file: &str,
+        start: u64,
+    ) -> Result<(), SnapshotError> {
+        if self.reading.is_empty() {
+            return Ok(());
+        }
+        for change in changes {
+            let partial = change.rows.iter().any(|row| {
+                [&row.before, &row.after]
+                    .into_iter()
+                    .flatten()
+                    .any(lacks_a_column)
+            });
+            if !partial {
+                continue;
+            }
+            let table = format!("{}.{}", change.schema, change.table);
+            if self.reading.contains(&table) {
+                return Err(SnapshotError::Fatal(format!(
+                    "{table} is being snapshotted, but the row event at {file}:{start} \
+                     does not carry every column of its rows: the server's (or the writing \
+                     session's) binlog_row_image is no longer FULL, and the snapshot cannot \
+                     merge such changes with its reads; capture stopped before it. Set \
+                     binlog_row_image = 'FULL' (SET GLOBAL, the server's config, and no session \
+                     may change it); the event stays in the binlog, so take the snapshot again \
+                     in a new log"
+                )));
+            }
+        }
+        Ok(())
+    }
+
+    /// The tables planned and not read completely, after the plan or the
+    /// tables done changed.
+    fn note_reading(&mut self) {
+        self.reading = self
+            .plan
+            .iter()
+            .filter(|e| !self.done.contains(&e.label()))
+            .map(|e| e.table.clone())
+            .collect();
     }
 
     /// The stream stands at `file:pos` between transactions: the records
@@ -598,7 +669,7 @@ impl Driver {
             checkpoint.snapshot_chunk = None;
             checkpoint.snapshot = Some(history.snapshot());
             out.push(checkpoint);
-            let id = (chrono::Utc::now().timestamp_millis() as u64).max(1);
+            let id = id::new_id();
             self.queued.insert(
                 0,
                 Request::Start {
@@ -645,6 +716,7 @@ impl Driver {
                     .collect();
                 self.plan.extend(entries.iter().cloned());
                 let jobs = self.jobs_for(&entries, &Default::default(), history);
+                self.note_reading();
                 self.publish();
                 self.spawn(jobs);
                 tracing::info!(source = %self.name, id, tables = ?tables, "on-demand snapshot started");
@@ -676,6 +748,7 @@ impl Driver {
                     .unwrap_or_else(|e| e.into_inner())
                     .insert(id);
                 self.plan.retain(|e| e.id != id);
+                self.note_reading();
                 for chunk in std::mem::take(&mut self.pending) {
                     if chunk.info.snapshot_id == id {
                         let t = &chunk.plan.schema;
@@ -754,6 +827,7 @@ impl Driver {
         }
         if info.table_done {
             self.done.insert(label);
+            self.note_reading();
             info.snapshot_done = self
                 .plan
                 .iter()
@@ -812,6 +886,17 @@ impl Driver {
     pub fn only(&self) -> bool {
         self.opts.mode == Mode::InitialOnly
     }
+}
+
+/// A column left out of a row image (MINIMAL, NOBLOB), or a JSON column
+/// carrying only a partial update's diff, not its value.
+fn lacks_a_column(image: &Image) -> bool {
+    image.values.iter().any(|v| {
+        matches!(
+            v.kind,
+            Some(proto::value::Kind::Absent(_)) | Some(proto::value::Kind::JsonDiff(_))
+        )
+    })
 }
 
 /// How often the capture looks for on-demand requests.

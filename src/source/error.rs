@@ -16,10 +16,10 @@ pub enum ErrorClass {
 /// MySQL/MariaDB error codes that mean "the connection or server went away,
 /// try again": server shutdown (1053), connection killed (1927, MariaDB),
 /// query interrupted (1317), too many connections (1040), lost connection
-/// (2013), lock wait timeout (1205), server is read-only while starting
-/// (1290 is not here: it is a configuration problem), MySQL's
-/// ER_CLIENT_INTERACTION_TIMEOUT (4031).
-const RETRYABLE_SERVER_CODES: &[u16] = &[1040, 1053, 1205, 1317, 1927, 2013, 4031];
+/// (2013), lock wait timeout (1205), deadlock (1213), server is read-only
+/// while starting (1290 is not here: it is a configuration problem),
+/// MySQL's ER_CLIENT_INTERACTION_TIMEOUT (4031).
+const RETRYABLE_SERVER_CODES: &[u16] = &[1040, 1053, 1205, 1213, 1317, 1927, 2013, 4031];
 
 /// Refusals of a statement for want of a privilege: 1044 database, 1142
 /// table, 1143 column access denied, 1227 "you need (at least one of) the

@@ -132,15 +132,19 @@ pub fn walk_opts<'a>(
     Ok(())
 }
 
+/// MySQL's int<lenenc>: a first byte below 0xFB is the value, 0xFC, 0xFD
+/// and 0xFE are followed by a 2, 3 or 8-byte value. 0xFB means NULL and
+/// 0xFF starts an error packet: neither is a number, so both give `None`
+/// (a length or field tag that is NULL is malformed framing).
 fn lenenc(b: &[u8], p: &mut usize) -> Option<u64> {
     let first = *b.get(*p)?;
     *p += 1;
     let n = match first {
-        0..=0xFB => return Some(u64::from(first)),
+        0..=0xFA => return Some(u64::from(first)),
         0xFC => 2,
         0xFD => 3,
         0xFE => 8,
-        _ => return None,
+        0xFB | 0xFF => return None,
     };
     let s = b.get(*p..*p + n)?;
     *p += n;

@@ -30,7 +30,7 @@
 //!
 //! PREVIOUS_GTIDS body: u64 n_sids — in the tagged format (8.4+) the low
 //! byte and the high byte are 1 and n_sids sits in bits 8..56 — then per
-//! sid: uuid [16], (tagged: varlen tag length + tag), u64 n_intervals,
+//! sid: 16-byte uuid, (tagged: varlen tag length + tag), u64 n_intervals,
 //! then n_intervals × (i64 start, i64 end exclusive).
 
 use crate::decode::DecodeError;

@@ -26,7 +26,6 @@ use axum::response::{IntoResponse, Response};
 use axum::Json;
 use serde::Deserialize;
 use serde_json::json;
-use std::sync::atomic::{AtomicU64, Ordering};
 
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -44,20 +43,6 @@ fn capture(state: &AppState, name: &str) -> Result<StatusHandle, ApiError> {
             format!("source {name:?} is served from its log only: snapshots need its capture running in this process"),
         )
     })
-}
-
-/// A new snapshot id: the request time in ms, unique in this process.
-fn new_id() -> u64 {
-    static LAST: AtomicU64 = AtomicU64::new(0);
-    let now = chrono::Utc::now().timestamp_millis().max(1) as u64;
-    let mut last = LAST.load(Ordering::Relaxed);
-    loop {
-        let id = now.max(last + 1);
-        match LAST.compare_exchange(last, id, Ordering::Relaxed, Ordering::Relaxed) {
-            Ok(_) => return id,
-            Err(seen) => last = seen,
-        }
-    }
 }
 
 pub(crate) async fn start(
@@ -87,7 +72,7 @@ pub(crate) async fn start(
             "\"where\" is one SQL condition: ';' is not allowed",
         ));
     }
-    let id = new_id();
+    let id = crate::snapshot::id::new_id();
     status.request_snapshot(Request::Start {
         id,
         tables: body.tables.clone(),

@@ -21,7 +21,7 @@
 //! measured with `benches/mirror_lag`, the waits had cost the target 2.5×
 //! the CPU of one worker.
 //!
-//! Pure and synchronous: [`super::apply`] runs the schedule.
+//! Pure and synchronous: `super::apply` runs the schedule.
 
 use std::collections::hash_map::Entry;
 use std::collections::HashMap;
