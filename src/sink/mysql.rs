@@ -115,7 +115,7 @@ impl Limits {
     }
 }
 
-/// One statement of a plan, with what [`group`] needs to merge the plans
+/// One statement of a plan, with what `group.rs` needs to merge the plans
 /// of several records into one target transaction.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Statement {

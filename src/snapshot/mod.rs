@@ -39,7 +39,7 @@ use crate::schema::SchemaHistory;
 use crate::source::{Connection, DumpFrom, SourceConfig, SourceError};
 use progress::RecordList;
 use reader::{Chunk, Job, ReadError, Shared};
-use std::collections::HashSet;
+use std::collections::{BTreeSet, HashSet};
 use std::sync::atomic::AtomicU64;
 use std::sync::{Arc, Mutex};
 use std::time::Instant;
@@ -125,9 +125,13 @@ pub struct TableProgress {
     /// 0: the initial snapshot; else the on-demand one's id.
     pub snapshot_id: u64,
     pub table: String,
-    /// `waiting`, `reading`, `done`, `cancelled` or `missing` (no such
-    /// captured table).
+    /// `waiting`, `reading`, `done`, `cancelled`, `failed` (see `error`)
+    /// or `missing` (no such captured table).
     pub state: &'static str,
+    /// Why the snapshot failed (this run; after a restart it reads
+    /// `cancelled`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub error: Option<String>,
     pub rows: u64,
     pub estimated_rows: u64,
     /// Chunks appended by this run.
@@ -182,6 +186,9 @@ pub struct Driver {
     /// `schema.table` of the tables planned and not read completely:
     /// their changes in the stream must carry whole row images.
     reading: HashSet<String>,
+    /// Tables being read whose changes came without whole row images,
+    /// and why: their snapshots fail at the next transaction boundary.
+    tainted: Mutex<Vec<(String, String)>>,
     cancelled: Arc<Mutex<HashSet<u64>>>,
     ids: Arc<AtomicU64>,
     tx: Option<mpsc::Sender<Result<Chunk, ReadError>>>,
@@ -260,6 +267,7 @@ impl Driver {
             plan: Vec::new(),
             done: HashSet::new(),
             reading: HashSet::new(),
+            tainted: Default::default(),
             cancelled: Default::default(),
             ids: Default::default(),
             tx: None,
@@ -566,7 +574,8 @@ impl Driver {
         let Some(position) = record.position.as_ref() else {
             return Ok(Vec::new());
         };
-        self.check_images(&record.changes, &position.file, position.start)?;
+        self.check_images(&record.changes, &position.file, position.start);
+        let mut out = self.fail_tainted(&position.file, position.start);
         loop {
             let waiting = record.changes.iter().any(|c| {
                 self.watch.whole_held(&c.schema, &c.table)
@@ -585,63 +594,75 @@ impl Driver {
             crate::pipeline::resume::file_number(&position.file),
             position.start,
         );
-        let out = self.ready(&position.file, position.start, at);
+        out.extend(self.ready(&position.file, position.start, at));
         self.watch.observe(&record.changes, at);
         Ok(out)
     }
 
     /// Changes of a large open transaction, taken out before its commit.
-    pub fn observe(
-        &self,
-        changes: &[TableChange],
-        file: &str,
-        start: u64,
-    ) -> Result<(), SnapshotError> {
-        self.check_images(changes, file, start)?;
+    pub fn observe(&self, changes: &[TableChange], file: &str, start: u64) {
+        self.check_images(changes, file, start);
         self.watch
             .observe(changes, (crate::pipeline::resume::file_number(file), start));
-        Ok(())
     }
 
     /// The merge needs every changed row of a table being read whole: a
     /// key to drop from the chunks, and an image a consumer can upsert.
     /// `binlog_row_image` MINIMAL or NOBLOB (set on the server after the
     /// snapshot's start check, or in the writer's session) leaves columns
-    /// out; such a change stops the snapshot rather than merge silently
-    /// wrong.
-    fn check_images(
-        &self,
-        changes: &[TableChange],
-        file: &str,
-        start: u64,
-    ) -> Result<(), SnapshotError> {
+    /// out. Such a change taints the table: its snapshot fails at the next
+    /// transaction boundary (before this change's record), rather than
+    /// merge wrong. The change itself is a valid stream event and goes
+    /// into the log as any other.
+    fn check_images(&self, changes: &[TableChange], file: &str, start: u64) {
         if self.reading.is_empty() {
-            return Ok(());
+            return;
         }
         for change in changes {
+            let table = format!("{}.{}", change.schema, change.table);
+            if !self.reading.contains(&table) {
+                continue;
+            }
             let partial = change.rows.iter().any(|row| {
                 [&row.before, &row.after]
                     .into_iter()
                     .flatten()
                     .any(lacks_a_column)
             });
-            if !partial {
-                continue;
-            }
-            let table = format!("{}.{}", change.schema, change.table);
-            if self.reading.contains(&table) {
-                return Err(SnapshotError::Fatal(format!(
-                    "{table} is being snapshotted, but the row event at {file}:{start} \
-                     does not carry every column of its rows: the server's (or the writing \
+            if partial {
+                let why = format!(
+                    "{table} was being snapshotted, but the row event at {file}:{start} does \
+                     not carry every column of its rows: the server's (or the writing \
                      session's) binlog_row_image is no longer FULL, and the snapshot cannot \
-                     merge such changes with its reads; capture stopped before it. Set \
-                     binlog_row_image = 'FULL' (SET GLOBAL, the server's config, and no session \
-                     may change it); the event stays in the binlog, so take the snapshot again \
-                     in a new log"
-                )));
+                     merge such changes with its reads. The rows read so far are in the log; \
+                     set binlog_row_image = 'FULL' (SET GLOBAL and the server's config) and \
+                     take the snapshot again (POST /v1/sources/NAME/snapshots)"
+                );
+                self.tainted
+                    .lock()
+                    .unwrap_or_else(|e| e.into_inner())
+                    .push((table, why));
             }
         }
-        Ok(())
+    }
+
+    /// Fails the snapshots reading a tainted table, at `file:pos`: the
+    /// records that say so.
+    fn fail_tainted(&mut self, file: &str, pos: u64) -> Vec<Record> {
+        let tainted = std::mem::take(&mut *self.tainted.lock().unwrap_or_else(|e| e.into_inner()));
+        let mut out = Vec::new();
+        for (table, why) in tainted {
+            let ids: BTreeSet<u64> = self
+                .plan
+                .iter()
+                .filter(|e| e.table == table && !self.done.contains(&e.label()))
+                .map(|e| e.id)
+                .collect();
+            for id in ids {
+                out.extend(self.cancel(id, file, pos, Some(&why)));
+            }
+        }
+        out
     }
 
     /// The tables planned and not read completely, after the plan or the
@@ -659,7 +680,7 @@ impl Driver {
     /// of the requests taken (plans, cancels) and of the chunks it has
     /// passed.
     pub fn at_position(&mut self, file: &str, pos: u64, history: &SchemaHistory) -> Vec<Record> {
-        let mut out = Vec::new();
+        let mut out = self.fail_tainted(file, pos);
         let fresh = std::mem::take(&mut self.new_tables);
         if !fresh.is_empty() {
             // The history holds the new tables since start-up: this
@@ -733,47 +754,60 @@ impl Driver {
                 };
                 Some(at(file, pos, Vec::new(), chunk))
             }
-            Request::Cancel { id } => {
-                let tables: Vec<String> = self
-                    .plan
-                    .iter()
-                    .filter(|e| e.id == id)
-                    .map(|e| e.table.clone())
-                    .collect();
-                if tables.is_empty() {
-                    return None;
-                }
-                self.cancelled
-                    .lock()
-                    .unwrap_or_else(|e| e.into_inner())
-                    .insert(id);
-                self.plan.retain(|e| e.id != id);
-                self.note_reading();
-                for chunk in std::mem::take(&mut self.pending) {
-                    if chunk.info.snapshot_id == id {
-                        let t = &chunk.plan.schema;
-                        self.watch
-                            .release(&t.schema, &t.table, chunk.hold, chunk.start);
-                    } else {
-                        self.pending.push(chunk);
-                    }
-                }
-                for p in self.progress.values_mut() {
-                    if p.snapshot_id == id && p.state != "done" {
-                        p.state = "cancelled";
-                    }
-                }
-                self.publish();
-                tracing::info!(source = %self.name, id, "snapshot cancelled");
-                let chunk = SnapshotChunk {
-                    snapshot_id: id,
-                    plan: tables,
-                    cancelled: true,
-                    ..Default::default()
-                };
-                Some(at(file, pos, Vec::new(), chunk))
+            Request::Cancel { id } => self.cancel(id, file, pos, None),
+        }
+    }
+
+    /// Ends snapshot `id` where it is, at `file:pos` (its chunks not yet
+    /// appended are dropped): cancelled on request, or failed (`failure`
+    /// says why). The record that says so, if `id` is running.
+    fn cancel(&mut self, id: u64, file: &str, pos: u64, failure: Option<&str>) -> Option<Record> {
+        let tables: Vec<String> = self
+            .plan
+            .iter()
+            .filter(|e| e.id == id)
+            .map(|e| e.table.clone())
+            .collect();
+        if tables.is_empty() {
+            return None;
+        }
+        self.cancelled
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .insert(id);
+        self.plan.retain(|e| e.id != id);
+        self.note_reading();
+        for chunk in std::mem::take(&mut self.pending) {
+            if chunk.info.snapshot_id == id {
+                let t = &chunk.plan.schema;
+                self.watch
+                    .release(&t.schema, &t.table, chunk.hold, chunk.start);
+            } else {
+                self.pending.push(chunk);
             }
         }
+        for p in self.progress.values_mut() {
+            if p.snapshot_id == id && p.state != "done" {
+                p.state = if failure.is_some() {
+                    "failed"
+                } else {
+                    "cancelled"
+                };
+                p.error = failure.map(str::to_string);
+            }
+        }
+        self.publish();
+        match failure {
+            Some(why) => tracing::error!(source = %self.name, id, error = %why, "snapshot failed"),
+            None => tracing::info!(source = %self.name, id, "snapshot cancelled"),
+        }
+        let chunk = SnapshotChunk {
+            snapshot_id: id,
+            plan: tables,
+            cancelled: true,
+            ..Default::default()
+        };
+        Some(at(file, pos, Vec::new(), chunk))
     }
 
     fn ready(&mut self, file: &str, pos: u64, at: Pos) -> Vec<Record> {
@@ -956,6 +990,7 @@ impl TableProgress {
             rows_per_s: None,
             eta_s: None,
             since: None,
+            error: None,
         }
     }
 

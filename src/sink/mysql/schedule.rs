@@ -17,7 +17,7 @@
 //! the rows), and a chain of conflicts hopping between workers cut each
 //! worker's round trips down to one or two transactions, each with its
 //! own commit and statements. A worker's queue now goes out as few large
-//! target transactions with merged statements ([`super::group`]);
+//! target transactions with merged statements (`group.rs`);
 //! measured with `benches/mirror_lag`, the waits had cost the target 2.5×
 //! the CPU of one worker.
 //!
