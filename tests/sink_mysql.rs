@@ -43,29 +43,71 @@ CREATE TABLE t2 (
   PRIMARY KEY (a, b)
 );";
 
-async fn capture(src: &MariaDb, data: &Path, start: StartPoint) {
-    let options = CaptureOptions {
+fn capture_options(
+    src: &MariaDb,
+    data: &Path,
+    start: StartPoint,
+    until_current: bool,
+) -> CaptureOptions {
+    CaptureOptions {
         snapshot: Default::default(),
         name: "src".into(),
         source: SourceConfig::from_url(&src.url()).unwrap(),
         start,
         filter: TableFilter::new(r"src\..*", "").unwrap(),
-        until_current: true,
+        until_current,
         resume_by_gtid: false,
         accept_errant: false,
         dir: data.join("src"),
-    };
+    }
+}
+
+async fn capture(src: &MariaDb, data: &Path, start: StartPoint) {
     let dir = pipeline::log_dir(data, "src");
     std::fs::create_dir_all(&dir).unwrap();
     let log = Log::open(&dir, LogConfig::default()).unwrap();
     let (_stop_tx, stop) = watch::channel(false);
     tokio::time::timeout(
         Duration::from_secs(60),
-        pipeline::run(options, log, StatusHandle::new("src"), stop),
+        pipeline::run(
+            capture_options(src, data, start, true),
+            log,
+            StatusHandle::new("src"),
+            stop,
+        ),
     )
     .await
     .expect("capture finishes")
     .expect("capture succeeds");
+}
+
+/// Capture following `src` live from its current end, and the log it
+/// writes as a sink's destination.
+struct Live {
+    destination: Arc<dyn Destination>,
+    stop: watch::Sender<bool>,
+    task: tokio::task::JoinHandle<Result<(), sluice::pipeline::CaptureError>>,
+}
+
+impl Live {
+    async fn start(src: &MariaDb, data: &Path) -> Live {
+        capture(src, data, StartPoint::Current).await;
+        let log = Log::open(&pipeline::log_dir(data, "src"), LogConfig::default()).unwrap();
+        let destination: Arc<dyn Destination> = StorageDestination::new("src", log.clone());
+        let (stop, rx) = watch::channel(false);
+        let options = capture_options(src, data, StartPoint::Current, false);
+        let task = tokio::spawn(pipeline::run(options, log, StatusHandle::new("src"), rx));
+        Live {
+            destination,
+            stop,
+            task,
+        }
+    }
+
+    async fn stop(self) {
+        self.stop.send(true).unwrap();
+        self.task.await.unwrap().unwrap();
+    }
 }
 
 /// The workload as SQL scripts, one per step (each run by its own client).
@@ -357,25 +399,9 @@ async fn mirror_survives_kills_during_the_load() {
     src.sql(&format!("CREATE DATABASE src; USE src; {SCHEMA}"));
     dst.sql(&format!("CREATE DATABASE dst; USE dst; {SCHEMA}"));
     let data = tempfile::tempdir().unwrap();
-    capture(&src, data.path(), StartPoint::Current).await;
-
     // Capture follows the load live; the sink reads the same log.
-    let dir = pipeline::log_dir(data.path(), "src");
-    let log = Log::open(&dir, LogConfig::default()).unwrap();
-    let destination: Arc<dyn Destination> = StorageDestination::new("src", log.clone());
-    let (capture_stop, stop) = watch::channel(false);
-    let live = CaptureOptions {
-        snapshot: Default::default(),
-        name: "src".into(),
-        source: SourceConfig::from_url(&src.url()).unwrap(),
-        start: StartPoint::Current,
-        filter: TableFilter::new(r"src\..*", "").unwrap(),
-        until_current: false,
-        resume_by_gtid: false,
-        accept_errant: false,
-        dir: data.path().join("src"),
-    };
-    let capturing = tokio::spawn(pipeline::run(live, log, StatusHandle::new("src"), stop));
+    let live = Live::start(&src, data.path()).await;
+    let destination = live.destination.clone();
     let src = Arc::new(src);
     let load = {
         let src = src.clone();
@@ -416,8 +442,7 @@ async fn mirror_survives_kills_during_the_load() {
         );
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
-    capture_stop.send(true).unwrap();
-    capturing.await.unwrap().unwrap();
+    live.stop().await;
 
     apply_to_end(destination.clone(), &dst).await;
     assert_mirrored(&src, &dst, "after two kills during the load");
@@ -502,24 +527,8 @@ async fn parallel_apply_keeps_conflicting_transactions_in_order_across_a_kill() 
         "CREATE DATABASE dst; USE dst; {HOT_SCHEMA} {seed}"
     ));
     let data = tempfile::tempdir().unwrap();
-    capture(&src, data.path(), StartPoint::Current).await;
-
-    let dir = pipeline::log_dir(data.path(), "src");
-    let log = Log::open(&dir, LogConfig::default()).unwrap();
-    let destination: Arc<dyn Destination> = StorageDestination::new("src", log.clone());
-    let (capture_stop, stop) = watch::channel(false);
-    let live = CaptureOptions {
-        snapshot: Default::default(),
-        name: "src".into(),
-        source: SourceConfig::from_url(&src.url()).unwrap(),
-        start: StartPoint::Current,
-        filter: TableFilter::new(r"src\..*", "").unwrap(),
-        until_current: false,
-        resume_by_gtid: false,
-        accept_errant: false,
-        dir: data.path().join("src"),
-    };
-    let capturing = tokio::spawn(pipeline::run(live, log, StatusHandle::new("src"), stop));
+    let live = Live::start(&src, data.path()).await;
+    let destination = live.destination.clone();
     let load = tokio::spawn(hot_load(src.url(), 6, 400));
 
     // The sink with four workers follows the load, and is killed while
@@ -565,8 +574,7 @@ async fn parallel_apply_keeps_conflicting_transactions_in_order_across_a_kill() 
         assert!(Instant::now() < deadline, "capture did not reach {end_pos}");
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
-    capture_stop.send(true).unwrap();
-    capturing.await.unwrap().unwrap();
+    live.stop().await;
     assert!(
         applied < destination.end_offset(),
         "killed at {applied}: the log ends at {}",

@@ -547,25 +547,6 @@ async fn snapshot_under_writes_survives_kill_and_mirrors_exactly() {
     );
 }
 
-/// `sluice tail --no-follow --format FORMAT` lines.
-fn tail_format(data: &std::path::Path, name: &str, format: &str) -> Vec<serde_json::Value> {
-    let (code, out, err) = capture_support::sluice(&[
-        "tail",
-        "--data",
-        data.to_str().unwrap(),
-        "--name",
-        name,
-        "--no-follow",
-        "--format",
-        format,
-    ]);
-    assert_eq!(code, 0, "sluice tail failed: {err}");
-    out.lines()
-        .filter(|l| !l.trim().is_empty())
-        .map(|l| serde_json::from_str(l).unwrap())
-        .collect()
-}
-
 /// `--snapshot initial_only` reads the tables and exits; every output
 /// marks the reads as its format says; a server without
 /// binlog_row_image=FULL is refused with that name.
@@ -618,7 +599,7 @@ async fn initial_only_stops_and_every_format_marks_reads() {
         .lines()
         .map(str::to_string)
         .collect();
-    let json = tail_format(data.path(), "only", "json");
+    let json = capture_support::tail_format(data.path(), "only", "json");
     let mut ids = Vec::new();
     for rec in &json {
         for c in rec["changes"].as_array().into_iter().flatten() {
@@ -633,7 +614,7 @@ async fn initial_only_stops_and_every_format_marks_reads() {
         "json: the reads are the table's rows in key order"
     );
 
-    let debezium = tail_format(data.path(), "only", "debezium-json");
+    let debezium = capture_support::tail_format(data.path(), "only", "debezium-json");
     assert_eq!(debezium.len(), expect.len());
     for (i, e) in debezium.iter().enumerate() {
         assert_eq!(e["op"], "r");
@@ -645,7 +626,7 @@ async fn initial_only_stops_and_every_format_marks_reads() {
         );
     }
 
-    let canal = tail_format(data.path(), "only", "canal-json");
+    let canal = capture_support::tail_format(data.path(), "only", "canal-json");
     let mut rows = 0;
     for m in &canal {
         assert_eq!(m["type"], "INSERT");
@@ -671,7 +652,7 @@ async fn initial_only_stops_and_every_format_marks_reads() {
         "current",
     ]);
     assert_eq!(code, 0, "{err}");
-    let reads = tail_format(bounded.path(), "only", "debezium-json");
+    let reads = capture_support::tail_format(bounded.path(), "only", "debezium-json");
     assert_eq!(
         reads.len(),
         expect.len(),
@@ -1113,7 +1094,7 @@ async fn last_marker_when_rows_are_a_multiple_of_the_chunk_size() {
         "initial_only",
     ]);
     assert_eq!(code, 0, "{err}");
-    let debezium = tail_format(data.path(), "mult", "debezium-json");
+    let debezium = capture_support::tail_format(data.path(), "mult", "debezium-json");
     let ids: Vec<String> = debezium
         .iter()
         .map(|e| e["after"]["id"].to_string())

@@ -545,12 +545,9 @@ impl Capture {
                         self.flush(std::mem::take(&mut pending)).await?;
                         return Err(self.snapshot_err(e));
                     }
-                    if let Some((file, pos)) = decoding.boundary() {
-                        self.snapshot_at(&file, pos, &mut pending);
-                        if self.snapshot_stops(&file, pos) {
-                            self.flush(std::mem::take(&mut pending)).await?;
-                            return Ok(Ended::Finished);
-                        }
+                    if self.snapshot_boundary(&decoding, &mut pending) {
+                        self.flush(std::mem::take(&mut pending)).await?;
+                        return Ok(Ended::Finished);
                     }
                     self.append_behind(std::mem::take(&mut pending)).await?;
                     pending_bytes = 0;
@@ -642,12 +639,9 @@ impl Capture {
                 };
             }
             // Snapshot hook: between transactions, the chunks passed.
-            if let Some((file, pos)) = decoding.boundary() {
-                self.snapshot_at(&file, pos, &mut pending);
-                if self.snapshot_stops(&file, pos) {
-                    self.flush(std::mem::take(&mut pending)).await?;
-                    return Ok(Ended::Finished);
-                }
+            if self.snapshot_boundary(&decoding, &mut pending) {
+                self.flush(std::mem::take(&mut pending)).await?;
+                return Ok(Ended::Finished);
             }
             self.append_behind(std::mem::take(&mut pending)).await?;
             pending_bytes = 0;
@@ -708,21 +702,18 @@ impl Capture {
         self.snapshot.as_ref().is_some_and(|d| d.active())
     }
 
-    /// Snapshot hook: stage the chunk records the stream (between
-    /// transactions at `file:pos`) has passed.
-    fn snapshot_at(&mut self, file: &str, pos: u64, pending: &mut Vec<Staged>) {
-        let Some(driver) = self.snapshot.as_mut() else {
-            return;
+    /// Snapshot hook, where the stream stands between transactions: stage
+    /// the chunk records it has passed; true when the snapshot is complete
+    /// and the run stops after it (`initial_only`, or `--until current`
+    /// with its position reached).
+    fn snapshot_boundary(&mut self, decoding: &Decoding, pending: &mut Vec<Staged>) -> bool {
+        let (Some(driver), Some((file, pos))) = (self.snapshot.as_mut(), decoding.boundary())
+        else {
+            return false;
         };
-        let file = file.to_string();
         for read in driver.at_position(&file, pos, &self.history) {
             self.stage(read, Vec::new(), pending);
         }
-    }
-
-    /// Snapshot hook: the snapshot is complete and the run stops after it
-    /// (`initial_only`, or `--until current` with its position reached).
-    fn snapshot_stops(&self, file: &str, pos: u64) -> bool {
         let Some(driver) = &self.snapshot else {
             return false;
         };
@@ -731,7 +722,7 @@ impl Capture {
                 || self
                     .until
                     .as_ref()
-                    .is_some_and(|(f, p)| at_or_after((file, pos), (f, *p))))
+                    .is_some_and(|(f, p)| at_or_after((&file, pos), (f, *p))))
     }
 
     fn snapshot_err(&self, e: crate::snapshot::SnapshotError) -> CaptureError {

@@ -184,6 +184,11 @@ fn json_lines(text: &str, what: &str) -> Vec<Json> {
 
 /// The log read back with `sluice tail --no-follow --format json`.
 pub fn tail(data: &Path, name: &str) -> Vec<Json> {
+    tail_format(data, name, "json")
+}
+
+/// The log read back with `sluice tail --no-follow --format FORMAT`.
+pub fn tail_format(data: &Path, name: &str, format: &str) -> Vec<Json> {
     let (code, out, err) = sluice(&[
         "tail",
         "--data",
@@ -192,7 +197,7 @@ pub fn tail(data: &Path, name: &str) -> Vec<Json> {
         name,
         "--no-follow",
         "--format",
-        "json",
+        format,
     ]);
     assert_eq!(code, 0, "sluice tail failed: {err}");
     json_lines(&out, "sluice tail")
