@@ -707,8 +707,11 @@ impl Capture {
     /// and the run stops after it (`initial_only`, or `--until current`
     /// with its position reached).
     fn snapshot_boundary(&mut self, decoding: &Decoding, pending: &mut Vec<Staged>) -> bool {
-        let (Some(driver), Some((file, pos))) = (self.snapshot.as_mut(), decoding.boundary())
-        else {
+        // No snapshot: nothing to look up (this runs once per batch).
+        let Some(driver) = self.snapshot.as_mut() else {
+            return false;
+        };
+        let Some((file, pos)) = decoding.boundary() else {
             return false;
         };
         for read in driver.at_position(&file, pos, &self.history) {
