@@ -134,6 +134,9 @@ pub struct SchemaHistory {
     /// Tables whose row events the history did not fit, with the reason
     /// last warned about (one warning per table and reason).
     unfit: BTreeMap<TableKey, String>,
+    /// Per database and table, how the history fits its last row event
+    /// (see `values::Fit`).
+    fits: values::Fits,
 }
 
 impl fmt::Debug for SchemaHistory {
@@ -156,6 +159,7 @@ impl SchemaHistory {
             filter: None,
             explicit_ts: None,
             unfit: BTreeMap::new(),
+            fits: values::Fits::default(),
         }
     }
 
@@ -379,23 +383,21 @@ impl SchemaHistory {
     /// reinterprets a value by a wrong type. A binlog with names is only
     /// compared. One warning per table and reason.
     pub fn enrich(&mut self, change: &mut TableChange, at: &str) -> Option<String> {
-        let key = TableKey::new(&change.schema, &change.table);
-        let fits = match self.tables.get(&key) {
+        let fits = match self.tables.get_str(&change.schema, &change.table) {
             None if change.names_known => return None,
             None => Err("no schema history for the table".to_string()),
-            Some(t) => values::check(change, t),
+            Some(t) => self.fits.enrich(change, t),
         };
+        let key = || TableKey::new(&change.schema, &change.table);
         match fits {
             Ok(()) => {
-                self.unfit.remove(&key);
-                if !change.names_known {
-                    if let Some(t) = self.tables.get(&key) {
-                        values::apply(change, t);
-                    }
+                if !self.unfit.is_empty() {
+                    self.unfit.remove(&key());
                 }
                 None
             }
             Err(reason) => {
+                let key = key();
                 if self.unfit.get(&key) == Some(&reason) {
                     return None;
                 }
