@@ -66,7 +66,7 @@ impl Spill {
         let mut bytes = Vec::new();
         let mut rows = 0;
         for change in changes {
-            prost::encoding::message::encode(RECORD_CHANGES_FIELD, change, &mut bytes);
+            crate::proto::encode::change_field(RECORD_CHANGES_FIELD, change, &mut bytes);
             rows += change.rows.len() as u64;
         }
         self.chunks.push(Chunk { bytes, rows });

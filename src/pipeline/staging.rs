@@ -4,8 +4,8 @@
 
 use super::spill::Chunk;
 use super::split::split;
+use crate::proto::encode::{self, Sizes};
 use crate::proto::Record;
-use prost::Message;
 
 /// Records above this size are split into parts (see [`super::split`]).
 pub(super) const PART_BYTES: usize = 4 << 20;
@@ -35,9 +35,11 @@ pub(super) struct Staged {
 impl Staged {
     /// `chunk`: changes encoded ahead, appended after the record's own
     /// fields (a protobuf message may repeat a field anywhere).
-    fn new(record: Record, chunk: Option<Chunk>) -> Staged {
+    /// `sizes`: the record's [`Sizes`].
+    fn new(record: Record, sizes: &Sizes, chunk: Option<Chunk>) -> Staged {
         let position = record.position.clone().unwrap_or_default();
-        let mut bytes = record.encode_to_vec();
+        let mut bytes = Vec::new();
+        encode::encode(&record, sizes, &mut bytes);
         let mut rows: u64 = record.changes.iter().map(|c| c.rows.len() as u64).sum();
         if let Some(chunk) = chunk {
             bytes.extend_from_slice(&chunk.bytes);
@@ -70,12 +72,26 @@ impl Staged {
 /// `skip_parts`: (start, n) of a transaction whose first n parts the log
 /// already holds (an interrupted earlier run).
 pub(super) fn stage(
-    record: Record,
+    mut record: Record,
     chunks: Vec<Chunk>,
     skip_parts: &mut Option<(u64, u32)>,
     staged: &mut Vec<Staged>,
 ) -> usize {
     let start = record.position.as_ref().map(|p| p.start).unwrap_or(0);
+    // Most transactions are one part: their size, worked out once, serves
+    // both the split check and the encoding.
+    let resumed_here = skip_parts.is_some_and(|(at, _)| at == start);
+    if chunks.is_empty() && !resumed_here {
+        record.part = 0;
+        record.last_part = true;
+        let sizes = Sizes::of(&record);
+        if sizes.total() <= PART_BYTES {
+            let s = Staged::new(record, &sizes, None);
+            let bytes = s.bytes.len();
+            staged.push(s);
+            return bytes;
+        }
+    }
     let mut parts: Vec<(Record, Option<Chunk>)> = Vec::new();
     if !chunks.is_empty() {
         let header = Record {
@@ -103,7 +119,8 @@ pub(super) fn stage(
     }
     let mut bytes = 0;
     for (part, chunk) in parts {
-        let s = Staged::new(part, chunk);
+        let sizes = Sizes::of(&part);
+        let s = Staged::new(part, &sizes, chunk);
         bytes += s.bytes.len();
         staged.push(s);
     }
@@ -116,6 +133,7 @@ mod tests {
     use crate::pipeline::spill::Spill;
     use crate::proto::{self, TableChange};
     use crate::proto::{value::Kind, ChangeKind, Image, Row, Value};
+    use prost::Message;
 
     fn change(table: &str, rows: std::ops::Range<u64>) -> TableChange {
         TableChange {
