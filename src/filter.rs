@@ -57,6 +57,9 @@ impl TableFilter {
     }
 
     pub fn matches(&self, schema: &str, table: &str) -> bool {
+        if self.include.is_none() && self.exclude.is_none() {
+            return true;
+        }
         let name = format!("{schema}.{table}");
         let included = self.include.as_ref().is_none_or(|re| re.is_match(&name));
         let excluded = self.exclude.as_ref().is_some_and(|re| re.is_match(&name));

@@ -382,7 +382,7 @@ impl SchemaHistory {
     /// charset the binlog gave, or a name): never mislabels a column or
     /// reinterprets a value by a wrong type. A binlog with names is only
     /// compared. One warning per table and reason.
-    pub fn enrich(&mut self, change: &mut TableChange, at: &str) -> Option<String> {
+    pub fn enrich(&mut self, change: &mut TableChange, at: &dyn fmt::Display) -> Option<String> {
         let fits = match self.tables.get_str(&change.schema, &change.table) {
             None if change.names_known => return None,
             None => Err("no schema history for the table".to_string()),

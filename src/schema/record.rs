@@ -9,7 +9,7 @@
 //! the statement and then its rows).
 
 use super::{Catalog, DdlOutcome, SchemaError, SchemaHistory};
-use crate::proto::Record;
+use crate::proto::{BinlogPosition, Record};
 
 impl SchemaHistory {
     /// Live capture: applies the record's DDL statement, if any, filling
@@ -55,7 +55,7 @@ impl SchemaHistory {
             ddl.tables = filled.tables;
             ddl.databases = filled.databases;
         }
-        let at = position(record);
+        let at = position(record.position.as_ref());
         for change in &mut record.changes {
             if let Some(w) = self.enrich(change, &at) {
                 if !warnings.contains(&w) {
@@ -85,7 +85,7 @@ impl SchemaHistory {
     /// warnings of [`enrich`](Self::enrich).
     pub fn read_record(&mut self, record: &mut Record) -> Vec<String> {
         self.apply_record(record);
-        let at = position(record);
+        let at = position(record.position.as_ref());
         let mut warnings: Vec<String> = Vec::new();
         for change in &mut record.changes {
             if let Some(w) = self.enrich(change, &at) {
@@ -98,10 +98,10 @@ impl SchemaHistory {
     }
 }
 
-/// `file:start` of a record, for warnings.
-pub fn position(record: &Record) -> String {
-    match &record.position {
-        Some(p) => format!("{}:{}", p.file, p.start),
-        None => "an unknown position".into(),
-    }
+/// `file:start` of a record, for warnings (written out only for one).
+fn position(at: Option<&BinlogPosition>) -> impl std::fmt::Display + '_ {
+    std::fmt::from_fn(move |f| match at {
+        Some(p) => write!(f, "{}:{}", p.file, p.start),
+        None => f.write_str("an unknown position"),
+    })
 }

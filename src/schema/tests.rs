@@ -518,7 +518,7 @@ fn enrich_fills_names_only_when_the_history_fits() {
         ..Default::default()
     };
     let mut ok = unnamed(2);
-    assert_eq!(h.enrich(&mut ok, "f:4"), None);
+    assert_eq!(h.enrich(&mut ok, &"f:4"), None);
     assert!(ok.names_known);
     assert_eq!(ok.columns[0].name, "id");
     assert!(ok.columns[0].primary_key && ok.columns[0].unsigned && !ok.columns[0].nullable);
@@ -532,24 +532,24 @@ fn enrich_fills_names_only_when_the_history_fits() {
     );
     let mut bad = unnamed(3);
     let before = bad.clone();
-    let w = h.enrich(&mut bad, "f:4").expect("a warning");
+    let w = h.enrich(&mut bad, &"f:4").expect("a warning");
     assert!(w.contains('3') && w.contains("f:4"), "{w}");
     assert_eq!(bad, before);
     // Once per table and reason.
-    assert_eq!(h.enrich(&mut bad, "f:9"), None);
+    assert_eq!(h.enrich(&mut bad, &"f:9"), None);
     // A type the history does not have: never named.
     let mut other = unnamed(2);
     other.columns[1].type_code = 3;
     let before = other.clone();
     assert!(h
-        .enrich(&mut other, "f:12")
+        .enrich(&mut other, &"f:12")
         .is_some_and(|w| w.contains("another type")));
     assert_eq!(other, before);
     let mut unknown = TableChange {
         table: "nope".into(),
         ..unnamed(1)
     };
-    assert!(h.enrich(&mut unknown, "f:4").is_some());
+    assert!(h.enrich(&mut unknown, &"f:4").is_some());
     assert!(!unknown.names_known);
 }
 

@@ -70,9 +70,12 @@ impl Watch {
     /// Is `schema.table` being read whole (no key)?
     pub fn whole_held(&self, schema: &str, table: &str) -> bool {
         let tables = self.tables.lock().unwrap_or_else(|e| e.into_inner());
-        tables
-            .get(&(schema.to_string(), table.to_string()))
-            .is_some_and(|t| t.key.is_empty() && !t.holds.is_empty())
+        // Asked for every change the stream captures: no key built when
+        // nothing is held.
+        !tables.is_empty()
+            && tables
+                .get(&(schema.to_string(), table.to_string()))
+                .is_some_and(|t| t.key.is_empty() && !t.holds.is_empty())
     }
 
     /// Record the keys of `change` (in the transaction that starts at `at`)
