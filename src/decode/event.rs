@@ -57,13 +57,11 @@ pub fn frame_parsed<'a>(
             ),
         });
     }
-    let after_header = bytes
-        .get(header_len..)
-        .ok_or_else(|| DecodeError::Truncated {
-            what: "event header",
-            need: header_len,
-            have: bytes.len(),
-        })?;
+    let after_header = bytes.get(header_len..).ok_or(DecodeError::Truncated {
+        what: "event header",
+        need: header_len,
+        have: bytes.len(),
+    })?;
     let checksummed = if header.type_code == et::FORMAT_DESCRIPTION {
         FormatDescription::parse(after_header)?.checksum == ChecksumAlg::Crc32
     } else {
@@ -80,7 +78,7 @@ pub fn frame_parsed<'a>(
         .len()
         .checked_sub(4)
         .filter(|&s| s >= header_len)
-        .ok_or_else(|| DecodeError::Truncated {
+        .ok_or(DecodeError::Truncated {
             what: "event checksum",
             need: header_len + 4,
             have: bytes.len(),

@@ -39,7 +39,7 @@ impl Spill {
         mut changes: Vec<TableChange>,
     ) -> Vec<TableChange> {
         let mut warnings: Vec<String> = Vec::new();
-        let at = std::fmt::from_fn(|f| write!(f, "{}:{}", owner.0, owner.1));
+        let at = crate::schema::At(Some((&owner.0, owner.1)));
         for change in &mut changes {
             if let Some(w) = history.enrich(change, &at) {
                 if !warnings.contains(&w) {

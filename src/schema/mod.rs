@@ -25,6 +25,7 @@ mod column;
 mod ddl;
 pub(crate) mod lex;
 mod record;
+pub use record::At;
 mod scan;
 mod table_map;
 pub mod types;

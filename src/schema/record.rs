@@ -99,9 +99,19 @@ impl SchemaHistory {
 }
 
 /// `file:start` of a record, for warnings (written out only for one).
-fn position(at: Option<&BinlogPosition>) -> impl std::fmt::Display + '_ {
-    std::fmt::from_fn(move |f| match at {
-        Some(p) => write!(f, "{}:{}", p.file, p.start),
-        None => f.write_str("an unknown position"),
-    })
+fn position(at: Option<&BinlogPosition>) -> At<'_> {
+    At(at.map(|p| (p.file.as_str(), p.start)))
+}
+
+/// `file:start` of a transaction, for warnings (written out only for
+/// one).
+pub struct At<'a>(pub Option<(&'a str, u64)>);
+
+impl std::fmt::Display for At<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self.0 {
+            Some((file, start)) => write!(f, "{file}:{start}"),
+            None => f.write_str("an unknown position"),
+        }
+    }
 }
