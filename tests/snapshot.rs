@@ -1187,7 +1187,8 @@ async fn on_demand_snapshot_creates_the_mirror_table() {
 /// snapshot: the first change of the table being read that leaves columns
 /// out stops capture with an error naming binlog_row_image, before that
 /// change goes into the log; until then (FULL images, also of a table with
-/// a generated column) capture goes on.
+/// a generated column) capture goes on. After a restart the table still
+/// reads `failed` with that error, and is not read again.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_row_image_switched_to_minimal_mid_snapshot_fails_the_snapshot_not_capture() {
     // A server of its own: it sets binlog_row_image globally.
@@ -1212,6 +1213,7 @@ async fn a_row_image_switched_to_minimal_mid_snapshot_fails_the_snapshot_not_cap
         ),
     )
     .unwrap();
+    let http = format!("127.0.0.1:{}", sluice_testkit::free_port());
     let mut runner = Runner::new(
         data.path(),
         "img",
@@ -1220,6 +1222,8 @@ async fn a_row_image_switched_to_minimal_mid_snapshot_fails_the_snapshot_not_cap
             config.to_str().unwrap().into(),
             "--snapshot".into(),
             "initial".into(),
+            "--http-addr".into(),
+            http.clone(),
         ],
     );
     runner.spawn();
@@ -1287,4 +1291,59 @@ async fn a_row_image_switched_to_minimal_mid_snapshot_fails_the_snapshot_not_cap
         !recs[cancelled..].iter().any(chunk_read),
         "chunks were read after the snapshot failed"
     );
+
+    // The failure and its reason are in the log: a restart lists the
+    // table as failed with the error, not as cancelled on request.
+    let failed = |listed: &serde_json::Value| {
+        let t = listed["snapshots"]
+            .as_array()
+            .and_then(|a| a.iter().find(|t| t["table"] == "img.t"))
+            .unwrap_or_else(|| panic!("img.t not listed: {listed}"));
+        assert_eq!(t["state"], "failed", "{listed}");
+        assert!(
+            t["error"]
+                .as_str()
+                .is_some_and(|e| e.contains("binlog_row_image") && e.contains(&named)),
+            "{listed}"
+        );
+    };
+    let server = format!("http://{http}");
+    failed(&list_snapshots(&server, "img", false));
+    runner.stop();
+    let records_before = records(&runner).len();
+    runner.spawn();
+    failed(&list_snapshots(&server, "img", true));
+    db.sql("UPDATE img.t SET v = 'restarted' WHERE id = 6");
+    capture_support::wait_for_record(&runner, Duration::from_secs(60), &updates("restarted"));
+    assert!(
+        !records(&runner)[records_before..].iter().any(chunk_read),
+        "the failed snapshot was read again after the restart"
+    );
+    runner.stop();
+}
+
+/// `sluice snapshot --list` on `server`'s source `source`. With `retry`,
+/// until the source lists a table (a restarted server takes a moment to
+/// listen and to load its snapshots from the log).
+fn list_snapshots(server: &str, source: &str, retry: bool) -> serde_json::Value {
+    let deadline = Instant::now() + Duration::from_secs(60);
+    loop {
+        let (code, out, err) = capture_support::sluice(&[
+            "snapshot", "--server", server, "--source", source, "--list",
+        ]);
+        let listed: Option<serde_json::Value> = (code == 0)
+            .then(|| serde_json::from_str(out.trim()).ok())
+            .flatten();
+        let some = listed
+            .as_ref()
+            .and_then(|l| l["snapshots"].as_array())
+            .is_some_and(|a| !a.is_empty());
+        match listed {
+            Some(l) if some || !retry => return l,
+            _ if retry && Instant::now() < deadline => {
+                std::thread::sleep(Duration::from_millis(300))
+            }
+            _ => panic!("sluice snapshot --list: {code}\n{out}\n{err}"),
+        }
+    }
 }

@@ -16,7 +16,8 @@
 //!
 //! Several snapshots can share a log: the initial one (id 0) and
 //! on-demand ones (`Request`, from `POST /v1/sources/{name}/snapshots`),
-//! each with its plan record, chunk records and possibly a cancel record.
+//! each with its plan record, chunk records and possibly a cancel record
+//! (which carries the error when the snapshot failed).
 //!
 //! Resumable: every chunk record carries the table's last key
 //! (`SnapshotChunk`); after a crash the [`Driver`] reloads that from the
@@ -128,8 +129,8 @@ pub struct TableProgress {
     /// `waiting`, `reading`, `done`, `cancelled`, `failed` (see `error`)
     /// or `missing` (no such captured table).
     pub state: &'static str,
-    /// Why the snapshot failed (this run; after a restart it reads
-    /// `cancelled`).
+    /// Why the snapshot failed (kept in the log's cancelling record, so
+    /// also after a restart).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub error: Option<String>,
     pub rows: u64,
@@ -396,6 +397,18 @@ impl Driver {
         for (id, rec) in &state.plans {
             if rec.cancelled {
                 cancelled.insert(*id);
+                // Not read again, but still listed: `/status` shows how
+                // it ended (a failure's error too) across restarts.
+                for table in &rec.plan {
+                    let entry = Entry {
+                        id: *id,
+                        table: table.clone(),
+                        condition: String::new(),
+                    };
+                    let label = entry.label();
+                    let p = TableProgress::ended(&entry, state.tables.get(&label), rec);
+                    self.progress.insert(label, p);
+                }
                 continue;
             }
             for table in &rec.plan {
@@ -805,6 +818,7 @@ impl Driver {
             snapshot_id: id,
             plan: tables,
             cancelled: true,
+            error: failure.unwrap_or_default().to_string(),
             ..Default::default()
         };
         Some(at(file, pos, Vec::new(), chunk))
@@ -994,6 +1008,25 @@ impl TableProgress {
         }
     }
 
+    /// A table of a snapshot that `cancel` (the log's cancelling record)
+    /// ended; `chunk` is the table's newest chunk record.
+    fn ended(
+        entry: &Entry,
+        chunk: Option<&SnapshotChunk>,
+        cancel: &SnapshotChunk,
+    ) -> TableProgress {
+        let done = chunk.is_some_and(|c| c.table_done);
+        let mut p = TableProgress::new(entry, done, chunk.map_or(0, |c| c.rows_read));
+        if !done {
+            // A log written before the error field reads as cancelled.
+            (p.state, p.error) = match cancel.error.as_str() {
+                "" => ("cancelled", None),
+                why => ("failed", Some(why.to_string())),
+            };
+        }
+        p
+    }
+
     /// A chunk of this table is appended.
     fn track(&mut self, info: &SnapshotChunk, estimate: u64) {
         let now = Instant::now();
@@ -1014,5 +1047,60 @@ impl TableProgress {
                 None
             };
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn entry() -> Entry {
+        Entry {
+            id: 7,
+            table: "db.t".into(),
+            condition: String::new(),
+        }
+    }
+
+    fn chunk(rows_read: u64, table_done: bool) -> SnapshotChunk {
+        SnapshotChunk {
+            snapshot_id: 7,
+            schema: "db".into(),
+            table: "t".into(),
+            rows_read,
+            table_done,
+            ..Default::default()
+        }
+    }
+
+    fn cancel(error: &str) -> SnapshotChunk {
+        SnapshotChunk {
+            snapshot_id: 7,
+            plan: vec!["db.t".into()],
+            cancelled: true,
+            error: error.into(),
+            ..Default::default()
+        }
+    }
+
+    #[test]
+    fn a_failure_read_back_from_the_log_is_failed_with_its_error() {
+        let p = TableProgress::ended(&entry(), Some(&chunk(50, false)), &cancel("why"));
+        assert_eq!(
+            (p.state, p.error.as_deref(), p.rows),
+            ("failed", Some("why"), 50)
+        );
+    }
+
+    #[test]
+    fn a_cancel_without_an_error_is_cancelled() {
+        let p = TableProgress::ended(&entry(), None, &cancel(""));
+        assert_eq!((p.state, p.error, p.rows), ("cancelled", None, 0));
+    }
+
+    #[test]
+    fn a_table_read_before_the_failure_stays_done() {
+        let p = TableProgress::ended(&entry(), Some(&chunk(80, true)), &cancel("why"));
+        assert_eq!((p.state, p.error, p.rows), ("done", None, 80));
     }
 }

@@ -9,8 +9,9 @@
 //!   not `db.table`; 409 `no_capture` when this process only serves the
 //!   source's log.
 //! - `GET …/snapshots` → `{"snapshots": [ {"snapshot_id", "table",
-//!   "state", "rows", "estimated_rows", "chunks", "rows_per_s", "eta_s"} ]}`
-//!   (the initial snapshot's tables have id 0).
+//!   "state", "error"?, "rows", "estimated_rows", "chunks", "rows_per_s",
+//!   "eta_s"} ]}` (the initial snapshot's tables have id 0; `error` says
+//!   why a `failed` table's snapshot failed, also after a restart).
 //! - `DELETE …/snapshots/{id}` → 202 `{"id", "cancelled": true}`: its
 //!   tables are not read further (a cancel record goes into the log, so a
 //!   restart does not resume it).
