@@ -395,28 +395,22 @@ impl Driver {
         let mut cancelled = self.cancelled.lock().unwrap_or_else(|e| e.into_inner());
         cancelled.clear();
         for (id, rec) in &state.plans {
-            if rec.cancelled {
-                cancelled.insert(*id);
-                // Not read again, but still listed: `/status` shows how
-                // it ended (a failure's error too) across restarts.
-                for table in &rec.plan {
-                    let entry = Entry {
-                        id: *id,
-                        table: table.clone(),
-                        condition: String::new(),
-                    };
-                    let label = entry.label();
-                    let p = TableProgress::ended(&entry, state.tables.get(&label), rec);
-                    self.progress.insert(label, p);
-                }
+            let entries = rec.plan.iter().map(|table| Entry {
+                id: *id,
+                table: table.clone(),
+                condition: rec.condition.clone(),
+            });
+            if !rec.cancelled {
+                self.plan.extend(entries);
                 continue;
             }
-            for table in &rec.plan {
-                self.plan.push(Entry {
-                    id: *id,
-                    table: table.clone(),
-                    condition: rec.condition.clone(),
-                });
+            cancelled.insert(*id);
+            // Not read again, but still listed: `/status` shows how it
+            // ended (a failure's error too) across restarts.
+            for entry in entries {
+                let label = entry.label();
+                let p = TableProgress::ended(&entry, state.tables.get(&label), rec);
+                self.progress.insert(label, p);
             }
         }
         drop(cancelled);
